@@ -1,0 +1,34 @@
+import { Router, type Request, type Response } from "express";
+import type { z } from "zod";
+
+export interface RouteResponse {
+  description: string;
+  schema?: z.ZodType;
+  contentType?: string;
+}
+
+/** What a route accepts and answers: drives both Express and the OpenAPI document. */
+export interface RouteDoc {
+  method: "get" | "post" | "delete";
+  path: string;
+  summary: string;
+  tag: string;
+  body?: z.ZodType;
+  query?: z.ZodObject;
+  responses: Record<number, RouteResponse>;
+}
+
+type Handler = (req: Request, res: Response) => Promise<void> | void;
+
+/** An Express router that records each route's contract, so the docs cannot drift from the code. */
+export class ApiRouter {
+  readonly router = Router();
+  readonly docs: RouteDoc[] = [];
+
+  route(doc: RouteDoc, handler: Handler): this {
+    this.docs.push(doc);
+    // Express 5 forwards a rejected promise to the error handler.
+    this.router[doc.method](doc.path, handler);
+    return this;
+  }
+}

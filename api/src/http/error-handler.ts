@@ -1,0 +1,55 @@
+import type { ErrorRequestHandler, RequestHandler } from "express";
+import {
+  AppError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ServiceUnavailableError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+  isRedisUnavailable,
+  type Logger,
+} from "@videosdgx/shared";
+
+/** body-parser's error types, turned into ours. */
+function fromBodyParser(err: { type?: string; message?: string; limit?: number }): AppError | undefined {
+  switch (err.type) {
+    case "entity.parse.failed":
+      return new ValidationError(`the body is not valid JSON: ${err.message ?? ""}`.trim(), undefined, "malformed_json");
+    case "entity.too.large":
+      return new PayloadTooLargeError(`the body is larger than ${err.limit ?? "the limit of"} bytes`);
+    case "encoding.unsupported":
+    case "charset.unsupported":
+      return new UnsupportedMediaTypeError(err.message ?? "unsupported encoding");
+    default:
+      return undefined;
+  }
+}
+
+/** The one place where errors become HTTP: `{ error: { code, message, details? } }`, never a stack trace. */
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    let known: AppError | undefined =
+      err instanceof AppError ? err : fromBodyParser(err as { type?: string });
+    if (!known && isRedisUnavailable(err)) known = new ServiceUnavailableError("the job store (Redis) is unreachable; try again shortly");
+    if (!known) {
+      log.error("unhandled error", { method: req.method, path: req.path, error: (err as Error).stack ?? String(err) });
+    }
+    const status = known?.status ?? 500;
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (status === 503) res.setHeader("Retry-After", "5");
+    res.status(status).json({
+      error: {
+        code: known?.code ?? "internal_error",
+        message: known?.message ?? "an internal error occurred; it has been logged",
+        ...(known?.details !== undefined ? { details: known.details } : {}),
+      },
+    });
+  };
+}
+
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(new NotFoundError(`no route for ${req.method} ${req.path}`));
+};

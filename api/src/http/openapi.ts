@@ -1,0 +1,62 @@
+import { z } from "zod";
+import { ErrorBodySchema } from "@videosdgx/shared";
+import type { RouteDoc } from "./api-router.js";
+
+const jsonSchema = (schema: z.ZodType, io: "input" | "output") =>
+  z.toJSONSchema(schema, { io, unrepresentable: "any", target: "draft-2020-12" });
+
+const ERROR_STATUSES: Record<number, string> = {
+  400: "invalid request",
+  404: "not found",
+  409: "conflict with the job's state",
+  413: "body too large",
+  415: "body is not JSON",
+  503: "model not installed, or Redis unreachable",
+  500: "internal error",
+};
+
+/** OpenAPI 3.1 built from the routes' zod schemas (3.1 speaks JSON Schema 2020-12, which zod emits). */
+export function buildOpenApi(docs: RouteDoc[], version: string): object {
+  const paths: Record<string, Record<string, object>> = {};
+  for (const d of docs) {
+    const path = d.path.replace(/:([A-Za-z_]+)/g, "{$1}");
+    const pathParams = [...d.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => ({
+      name: m[1],
+      in: "path",
+      required: true,
+      schema: { type: "string" },
+    }));
+    const queryParams = d.query
+      ? Object.entries(d.query.shape).map(([name, s]) => ({
+          name,
+          in: "query",
+          required: !(s as z.ZodType).safeParse(undefined).success,
+          schema: jsonSchema(s as z.ZodType, "input"),
+        }))
+      : [];
+    const responses: Record<string, object> = {};
+    for (const [status, r] of Object.entries(d.responses)) {
+      responses[status] = {
+        description: r.description,
+        ...(r.schema ? { content: { [r.contentType ?? "application/json"]: { schema: jsonSchema(r.schema, "output") } } } : {}),
+        ...(!r.schema && r.contentType ? { content: { [r.contentType]: {} } } : {}),
+      };
+    }
+    for (const [status, description] of Object.entries(ERROR_STATUSES)) {
+      responses[status] ??= { description, content: { "application/json": { schema: jsonSchema(ErrorBodySchema, "output") } } };
+    }
+    paths[path] ??= {};
+    paths[path][d.method] = {
+      summary: d.summary,
+      tags: [d.tag],
+      parameters: [...pathParams, ...queryParams],
+      ...(d.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(d.body, "input") } } } } : {}),
+      responses,
+    };
+  }
+  return {
+    openapi: "3.1.0",
+    info: { title: "VideosDGX", version, description: "Self-hosted text-to-video jobs on one DGX Spark." },
+    paths,
+  };
+}

@@ -1,0 +1,90 @@
+import path from "node:path";
+import {
+  JobResourceSchema,
+  ListJobsQuerySchema,
+  NotFoundError,
+  ValidationError,
+  resolveJobParams,
+  type CreateJobRequest,
+  type JobResource,
+} from "@videosdgx/shared";
+import { z } from "zod";
+import type { ApiRouter } from "../http/api-router.js";
+import { jsonBody, parseOr400 } from "../http/validate.js";
+import type { AppContext } from "../context.js";
+
+/** Validates against the model's own rules and enqueues: shared by both submission routes. */
+export async function submitJob(ctx: AppContext, req: CreateJobRequest): Promise<JobResource> {
+  const manifest = await ctx.models.requireInstalled(req.model).catch((err: unknown) => {
+    if (err instanceof NotFoundError) throw new ValidationError(err.message, [{ field: "model", message: err.message }]);
+    throw err;
+  });
+  return ctx.jobs.submit(resolveJobParams(manifest.constraints, req));
+}
+
+export function jobRoutes(api: ApiRouter, ctx: AppContext): void {
+  api.route(
+    {
+      method: "post", path: "/v1/jobs", tag: "jobs", summary: "Submit a text-to-video job",
+      body: ctx.schemas.createJob,
+      responses: { 202: { description: "accepted and queued", schema: JobResourceSchema } },
+    },
+    async (req, res) => {
+      const body = parseOr400(ctx.schemas.createJob, jsonBody(req.body), "job request");
+      const job = await submitJob(ctx, body);
+      res.status(202).location(job.links.self).json(job);
+    },
+  );
+
+  api.route(
+    {
+      method: "get", path: "/v1/jobs", tag: "jobs", summary: "List jobs, newest first",
+      query: ListJobsQuerySchema,
+      responses: { 200: { description: "jobs", schema: z.object({ jobs: z.array(JobResourceSchema) }) } },
+    },
+    async (req, res) => {
+      const q = parseOr400(ListJobsQuerySchema, req.query, "query");
+      const models = q.model ? [q.model] : await ctx.models.names();
+      res.json({ jobs: await ctx.jobs.list(models, q.status, q.limit) });
+    },
+  );
+
+  api.route(
+    {
+      method: "get", path: "/v1/jobs/:id", tag: "jobs", summary: "A job's status, progress, timings and result",
+      responses: { 200: { description: "the job", schema: JobResourceSchema } },
+    },
+    async (req, res) => {
+      res.json(await ctx.jobs.get(String(req.params.id)));
+    },
+  );
+
+  api.route(
+    {
+      method: "delete", path: "/v1/jobs/:id", tag: "jobs", summary: "Cancel a queued or running job",
+      responses: { 202: { description: "cancellation recorded", schema: JobResourceSchema } },
+    },
+    async (req, res) => {
+      res.status(202).json(await ctx.jobs.cancel(String(req.params.id)));
+    },
+  );
+
+  api.route(
+    {
+      method: "get", path: "/v1/jobs/:id/video", tag: "jobs", summary: "The MP4 (HTTP Range supported)",
+      responses: { 200: { description: "video", contentType: "video/mp4" }, 206: { description: "partial content", contentType: "video/mp4" } },
+    },
+    async (req, res) => {
+      const file = await ctx.jobs.videoFile(String(req.params.id));
+      // send() answers Range requests (206) and conditional GETs itself.
+      await new Promise<void>((resolve, reject) =>
+        res.sendFile(path.join(ctx.config.OUTPUTS_DIR, file), { headers: { "Content-Type": "video/mp4" } }, (err) => {
+          if (!err) return resolve();
+          if ((err as NodeJS.ErrnoException).code === "ENOENT") reject(new NotFoundError(`the video file of job ${req.params.id} is missing`));
+          else if (res.headersSent) resolve();
+          else reject(err);
+        }),
+      );
+    },
+  );
+}

@@ -1,0 +1,115 @@
+import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import {
+  ConflictError,
+  NotFoundError,
+  defaultJobOptions,
+  modelOfJobId,
+  newJobId,
+  queueName,
+  redisKeys,
+  toJobResource,
+  type Config,
+  type EffectiveParams,
+  type GenerationJob,
+  type JobOutput,
+  type JobResource,
+  type JobStatus,
+} from "@videosdgx/shared";
+
+const STATES_FOR: Record<JobStatus, ("waiting" | "prioritized" | "delayed" | "active" | "completed" | "failed")[]> = {
+  queued: ["waiting", "prioritized", "delayed"],
+  running: ["active"],
+  completed: ["completed"],
+  failed: ["failed"],
+  cancelled: ["failed", "waiting", "prioritized", "delayed"],
+};
+
+/** Jobs as users see them, over one BullMQ queue per model. The API's only writer of jobs. */
+export class JobStore {
+  private readonly queues = new Map<string, Queue<EffectiveParams, JobOutput>>();
+  private readonly keys;
+
+  constructor(private readonly config: Config, private readonly redis: Redis) {
+    this.keys = redisKeys(config.QUEUE_PREFIX);
+  }
+
+  queue(model: string): Queue<EffectiveParams, JobOutput> {
+    let q = this.queues.get(model);
+    if (!q) {
+      q = new Queue<EffectiveParams, JobOutput>(queueName(model), {
+        connection: this.redis,
+        prefix: this.config.QUEUE_PREFIX,
+        defaultJobOptions: defaultJobOptions(this.config),
+      });
+      q.on("error", () => undefined); // surfaced per request as 503; the connection retries on its own
+      this.queues.set(model, q);
+    }
+    return q;
+  }
+
+  async submit(params: EffectiveParams): Promise<JobResource> {
+    const id = newJobId(params.model);
+    const job = (await this.queue(params.model).add("generate", params, { jobId: id })) as GenerationJob;
+    return toJobResource(job, "waiting", false, await this.queuePosition(params.model, id));
+  }
+
+  private async find(id: string): Promise<GenerationJob> {
+    const model = modelOfJobId(id);
+    const job = model ? ((await this.queue(model).getJob(id)) as GenerationJob | undefined) : undefined;
+    if (!job) throw new NotFoundError(`no job with id ${id}`);
+    return job;
+  }
+
+  /** Jobs ahead of this one: workers take from the tail of BullMQ's wait list. */
+  async queuePosition(model: string, id: string): Promise<number | undefined> {
+    const key = this.keys.waitList(queueName(model));
+    const [[, index], [, length]] = (await this.redis.multi().lpos(key, id).llen(key).exec()) as [[null, number | null], [null, number]];
+    return index === null ? undefined : length - 1 - index;
+  }
+
+  private async view(job: GenerationJob): Promise<JobResource> {
+    const [state, cancelled] = await Promise.all([job.getState(), this.redis.exists(this.keys.cancel(job.id!))]);
+    const position = state === "waiting" ? await this.queuePosition(job.data.model, job.id!) : undefined;
+    return toJobResource(job, state, cancelled === 1, position);
+  }
+
+  async get(id: string): Promise<JobResource> {
+    return this.view(await this.find(id));
+  }
+
+  async list(models: string[], status: JobStatus | undefined, limit: number): Promise<JobResource[]> {
+    const types = status ? STATES_FOR[status] : ["waiting", "prioritized", "delayed", "active", "completed", "failed"];
+    const jobs = (await Promise.all(models.map((m) => this.queue(m).getJobs([...types], 0, limit - 1)))).flat() as GenerationJob[];
+    const views = await Promise.all(jobs.filter(Boolean).map((j) => this.view(j)));
+    return views
+      .filter((v) => !status || v.status === status)
+      .sort((a, b) => b.created_at.localeCompare(a.created_at))
+      .slice(0, limit);
+  }
+
+  /**
+   * Marks the job cancelled. A queued job is cancelled at once (its worker finalises it without running
+   * it); a running job stops at its next step.
+   */
+  async cancel(id: string): Promise<JobResource> {
+    const job = await this.find(id);
+    const state = await job.getState();
+    if (state === "completed" || state === "failed") {
+      throw new ConflictError(`job ${id} has already finished (${(await this.view(job)).status})`);
+    }
+    await this.redis.set(this.keys.cancel(id), "1", "EX", this.config.KEEP_FAILED_SECONDS);
+    return this.view(job);
+  }
+
+  async videoFile(id: string): Promise<string> {
+    const job = await this.find(id);
+    const view = await this.view(job);
+    if (view.status !== "completed") throw new ConflictError(`job ${id} is ${view.status}; its video exists once it is completed`);
+    return job.returnvalue.video_file;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  }
+}

@@ -1,0 +1,83 @@
+import { QueueEvents } from "bullmq";
+import client from "prom-client";
+import { JobOutputSchema, createRedis, parseFailure, queueName, type Config } from "@videosdgx/shared";
+import type { JobStore } from "./job-store.js";
+
+const PHASES = ["load", "encode_text", "denoise", "decode", "encode_video", "total"] as const;
+
+/**
+ * Prometheus metrics. Job counts are read from BullMQ at scrape time; phase durations and model loads
+ * come from the completion events the workers publish, so one API sees every worker on every host.
+ */
+export class Metrics {
+  readonly registry = new client.Registry();
+  private readonly events: QueueEvents[] = [];
+  private readonly phaseSeconds = new client.Histogram({
+    name: "vdgx_job_phase_seconds",
+    help: "Time per pipeline phase of completed jobs",
+    labelNames: ["model", "phase"],
+    buckets: [0.05, 0.25, 1, 5, 15, 60, 180, 600, 1800],
+    registers: [this.registry],
+  });
+  private readonly finished = new client.Counter({
+    name: "vdgx_jobs_finished_total",
+    help: "Jobs that reached a terminal state, by outcome",
+    labelNames: ["model", "status"],
+    registers: [this.registry],
+  });
+  private readonly modelLoads = new client.Counter({
+    name: "vdgx_model_loads_total",
+    help: "Model loads performed for jobs",
+    labelNames: ["model"],
+    registers: [this.registry],
+  });
+
+  constructor(private readonly config: Config, store: JobStore, models: () => Promise<string[]>) {
+    client.collectDefaultMetrics({ register: this.registry, prefix: "vdgx_api_" });
+    new client.Gauge({
+      name: "vdgx_jobs",
+      help: "Jobs currently held per model and BullMQ state",
+      labelNames: ["model", "state"],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const model of await models()) {
+          const counts = await store.queue(model).getJobCounts("waiting", "prioritized", "delayed", "active", "completed", "failed");
+          for (const [state, n] of Object.entries(counts)) this.set({ model, state }, n);
+        }
+      },
+    });
+  }
+
+  watch(models: string[], redisUrl: string): void {
+    for (const model of models) {
+      const events = new QueueEvents(queueName(model), {
+        connection: createRedis(redisUrl, "worker", `vdgx-api-events-${model}`),
+        prefix: this.config.QUEUE_PREFIX,
+      });
+      events.on("error", () => undefined);
+      events.on("completed", ({ returnvalue }) => this.onCompleted(model, returnvalue));
+      events.on("failed", ({ failedReason }) => {
+        const status = parseFailure(failedReason).code === "cancelled" ? "cancelled" : "failed";
+        this.finished.inc({ model, status });
+      });
+      this.events.push(events);
+    }
+  }
+
+  private onCompleted(model: string, raw: unknown): void {
+    this.finished.inc({ model, status: "completed" });
+    const parsed = JobOutputSchema.safeParse(typeof raw === "string" ? JSON.parse(raw) : raw);
+    if (!parsed.success) return;
+    const t = parsed.data.timings;
+    for (const phase of PHASES) {
+      const ms = t[`${phase}_ms`];
+      if (ms !== undefined) this.phaseSeconds.observe({ model, phase }, ms / 1000);
+    }
+    if (t.load_ms !== undefined) this.modelLoads.inc({ model });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.events.map((e) => e.close()));
+  }
+}

@@ -1,0 +1,79 @@
+import path from "node:path";
+import { z } from "zod";
+import { ConfigError } from "./errors.js";
+
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+/**
+ * Every setting of every process, read from the environment once at start-up (`loadConfig`).
+ * `.env.example` documents each variable; keep the two in step.
+ */
+export const ConfigSchema = z
+  .object({
+    HOST: z.string().min(1).default("127.0.0.1"),
+    PORT: int(0, 65535).default(8000),
+    REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+    OWN_REDIS_PORT: int(1, 65535).default(6390),
+    REDIS_APPENDFSYNC: z.enum(["always", "everysec"]).default("always"),
+    DATA_DIR: z.string().min(1).default("./data"),
+    MODELS_DIR: z.string().min(1).optional(),
+    OUTPUTS_DIR: z.string().min(1).optional(),
+    QUEUE_PREFIX: z.string().regex(/^[a-z][a-z0-9_-]*$/).default("vdgx"),
+    WORKER_MODELS: z.string().default(""),
+    ORT_EXECUTION_PROVIDERS: z.string().default("cpu"),
+    ORT_INTRA_OP_THREADS: int(0, 256).default(0),
+    ORT_INTER_OP_THREADS: int(0, 256).default(0),
+    IDLE_UNLOAD_SECONDS: int(0).default(600),
+    JOB_ATTEMPTS: int(1, 100).default(3),
+    JOB_BACKOFF_MS: int(0).default(5000),
+    LOCK_DURATION_MS: int(1000).default(30000),
+    STALLED_INTERVAL_MS: int(500).default(15000),
+    MAX_STALLED_COUNT: int(0, 100).default(3),
+    KEEP_COMPLETED_JOBS: int(0).default(10000),
+    KEEP_COMPLETED_SECONDS: int(0).default(7 * 24 * 3600),
+    KEEP_FAILED_JOBS: int(0).default(10000),
+    KEEP_FAILED_SECONDS: int(0).default(30 * 24 * 3600),
+    MAX_BODY_BYTES: int(256, 10 * 1024 * 1024).default(64 * 1024),
+    MAX_PROMPT_CHARS: int(1, 100000).default(2000),
+    X264_PRESET: z
+      .enum(["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"])
+      .default("veryfast"),
+    X264_CRF: int(0, 51).default(18),
+    FFMPEG_THREADS: int(0, 64).default(2),
+    SHUTDOWN_GRACE_MS: int(0).default(30000),
+    LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  })
+  .transform((c) => {
+    const dataDir = path.resolve(c.DATA_DIR);
+    return {
+      ...c,
+      DATA_DIR: dataDir,
+      MODELS_DIR: path.resolve(c.MODELS_DIR ?? path.join(dataDir, "models")),
+      OUTPUTS_DIR: path.resolve(c.OUTPUTS_DIR ?? path.join(dataDir, "outputs")),
+      WORKER_MODELS: c.WORKER_MODELS.split(",").map((s) => s.trim()).filter(Boolean),
+      ORT_EXECUTION_PROVIDERS: c.ORT_EXECUTION_PROVIDERS.split(",").map((s) => s.trim()).filter(Boolean),
+    };
+  });
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Parses the environment; throws a ConfigError listing every bad variable, for the caller to print and exit. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = ConfigSchema.safeParse(present);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}=${JSON.stringify(env[String(i.path[0])] ?? "")}: ${i.message}`);
+  throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+}
+
+/** Start-up helper for process entry points: a readable message and exit code 2, never a stack trace. */
+export function loadConfigOrExit(processName: string): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    process.stderr.write(`${processName}: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The platform's error vocabulary: a few classes, each with a stable code and an HTTP status, mapped to
+ * the wire format in one place (api/src/http/error-handler.ts). Job failures reuse the codes.
+ */
+export abstract class AppError extends Error {
+  abstract readonly code: string;
+  abstract readonly status: number;
+  constructor(message: string, readonly details?: unknown) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends AppError {
+  readonly status = 400;
+  constructor(message: string, details?: unknown, readonly code: string = "invalid_request") {
+    super(message, details);
+  }
+}
+
+export class NotFoundError extends AppError {
+  readonly status = 404;
+  readonly code = "not_found";
+}
+
+export class ConflictError extends AppError {
+  readonly status = 409;
+  readonly code = "conflict";
+}
+
+export class PayloadTooLargeError extends AppError {
+  readonly status = 413;
+  readonly code = "payload_too_large";
+}
+
+export class UnsupportedMediaTypeError extends AppError {
+  readonly status = 415;
+  readonly code = "unsupported_media_type";
+}
+
+/** The model cannot take jobs here: not installed, broken, or its weights are not obtainable. */
+export class ModelUnavailableError extends AppError {
+  readonly status = 503;
+  readonly code = "model_unavailable";
+}
+
+export class ServiceUnavailableError extends AppError {
+  readonly status = 503;
+  readonly code = "service_unavailable";
+}
+
+/** Bad settings found at start-up; printed and the process exits. */
+export class ConfigError extends AppError {
+  readonly status = 500;
+  readonly code = "config_error";
+}
+
+/**
+ * Why a job failed, in words a user can act on. `retryable` false means another attempt cannot help
+ * (a missing model file, a cancelled job), so BullMQ's remaining attempts are skipped.
+ */
+export class JobFailure extends Error {
+  constructor(
+    readonly code: JobFailureCode,
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+    this.name = "JobFailure";
+  }
+}
+
+export type JobFailureCode =
+  | "cancelled"
+  | "model_missing"
+  | "model_invalid"
+  | "model_load_failed"
+  | "out_of_memory"
+  | "inference_failed"
+  | "video_encode_failed"
+  | "worker_lost"
+  | "internal_error";
+
+/** Failed-job reasons are stored by BullMQ as one string: `code: message`. */
+export function formatFailure(code: JobFailureCode, message: string): string {
+  return `${code}: ${message}`;
+}
+
+export function parseFailure(reason: string | undefined): { code: string; message: string } {
+  if (!reason) return { code: "internal_error", message: "the job failed without a reason" };
+  const m = /^([a-z_]+): ([\s\S]*)$/.exec(reason);
+  if (m?.[1] && m[2] !== undefined) return { code: m[1], message: m[2] };
+  // BullMQ's own reasons (e.g. "job stalled more than allowable limit") carry no code of ours.
+  return { code: reason.includes("stalled") ? "worker_lost" : "internal_error", message: reason };
+}

@@ -1,0 +1,68 @@
+import type { Job, JobState } from "bullmq";
+import { parseFailure } from "../errors.js";
+import type { EffectiveParams, JobOutput, JobResource, JobStatus, Progress } from "../schemas/job-resource.js";
+
+export type GenerationJob = Job<EffectiveParams, JobOutput>;
+
+export const jobLinks = (id: string) => ({ self: `/v1/jobs/${id}`, video: `/v1/jobs/${id}/video` });
+
+/** BullMQ's states folded into the five a user sees; a pending cancel shows as cancelled at once. */
+export function jobStatus(state: JobState | "unknown", failedReason: string | undefined, cancelRequested: boolean): JobStatus {
+  switch (state) {
+    case "completed":
+      return "completed";
+    case "failed":
+      return parseFailure(failedReason).code === "cancelled" ? "cancelled" : "failed";
+    case "active":
+      return "running";
+    default:
+      return cancelRequested ? "cancelled" : "queued";
+  }
+}
+
+const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : undefined);
+
+/** The job resource of `GET /v1/jobs/:id`: one mapping, so every route (and later webhooks) shows the same. */
+export function toJobResource(
+  job: GenerationJob,
+  state: JobState | "unknown",
+  cancelRequested: boolean,
+  queuePosition: number | undefined,
+): JobResource {
+  const status = jobStatus(state, job.failedReason, cancelRequested);
+  const progress: Progress =
+    typeof job.progress === "object" && job.progress !== null && "phase" in job.progress
+      ? (job.progress as Progress)
+      : { phase: "queued", step: 0, total: job.data.steps, timings: {} };
+  const out = status === "completed" ? job.returnvalue : undefined;
+  const failure = status === "failed" || status === "cancelled" ? parseFailure(job.failedReason) : undefined;
+  return {
+    id: job.id!,
+    model: job.data.model,
+    status,
+    ...(status === "queued" && queuePosition !== undefined ? { queue_position: queuePosition } : {}),
+    progress,
+    params: job.data,
+    attempts: job.attemptsStarted ?? job.attemptsMade,
+    created_at: iso(job.timestamp)!,
+    started_at: iso(job.processedOn),
+    finished_at: iso(job.finishedOn),
+    timings: out?.timings ?? progress.timings,
+    result: out && {
+      video_url: jobLinks(job.id!).video,
+      width: out.width,
+      height: out.height,
+      num_frames: out.num_frames,
+      fps: out.fps,
+      duration_s: out.duration_s,
+      bytes: out.bytes,
+      sha256: out.sha256,
+    },
+    ...(failure
+      ? { error: failure }
+      : status === "cancelled"
+        ? { error: { code: "cancelled", message: "cancelled by request" } }
+        : {}),
+    links: jobLinks(job.id!),
+  };
+}

@@ -1,0 +1,140 @@
+import { randomInt } from "node:crypto";
+import { ValidationError } from "../errors.js";
+import type { CreateJobRequest } from "../schemas/job-request.js";
+import { SEED_MAX } from "../schemas/job-request.js";
+import type { EffectiveParams } from "../schemas/job-resource.js";
+import type { Constraints, FrameRule } from "./manifest.js";
+
+export interface RuleViolation {
+  field: string;
+  message: string;
+  rule: string;
+  nearest: number[];
+}
+
+export function describeFrameRule(r: FrameRule): string {
+  const form = r.step === 1 ? "any number of" : r.offset ? `${r.step}k+${r.offset}` : `a multiple of ${r.step}`;
+  return `${form} frames, ${r.min} to ${r.max}`;
+}
+
+/** Smallest and largest frame counts that satisfy the rule and the bounds. */
+export function frameBounds(r: FrameRule): [number, number] {
+  const lo = r.offset + r.step * Math.max(0, Math.ceil((r.min - r.offset) / r.step));
+  const hi = r.offset + r.step * Math.floor((r.max - r.offset) / r.step);
+  return [lo, hi];
+}
+
+/** The valid frame counts closest to n: one value when n rounds cleanly, otherwise the two neighbours. */
+export function nearestFrames(r: FrameRule, n: number): number[] {
+  const [lo, hi] = frameBounds(r);
+  if (n <= lo) return [lo];
+  if (n >= hi) return [hi];
+  const below = r.offset + r.step * Math.floor((n - r.offset) / r.step);
+  return below === n ? [n] : [below, below + r.step];
+}
+
+/** A duration becomes the valid frame count nearest to duration * fps (ties go to the longer video). */
+export function framesForDuration(r: FrameRule, durationS: number, fps: number): number {
+  const target = durationS * fps;
+  const candidates = nearestFrames(r, Math.round(target));
+  return candidates.reduce((best, c) => (Math.abs(c - target) <= Math.abs(best - target) ? c : best));
+}
+
+function nearestMultiples(value: number, multiple: number, min: number, max: number): number[] {
+  const lo = Math.ceil(min / multiple) * multiple;
+  const hi = Math.floor(max / multiple) * multiple;
+  if (value <= lo) return [lo];
+  if (value >= hi) return [hi];
+  const below = Math.floor(value / multiple) * multiple;
+  return below === value ? [value] : [below, below + multiple];
+}
+
+function checkRange(field: string, value: number, range: { min: number; max: number }, out: RuleViolation[]): void {
+  if (value < range.min || value > range.max) {
+    out.push({
+      field,
+      message: `${field} must be between ${range.min} and ${range.max}`,
+      rule: `${range.min} <= ${field} <= ${range.max}`,
+      nearest: [Math.min(range.max, Math.max(range.min, value))],
+    });
+  }
+}
+
+/**
+ * Applies a model's rules to a request: defaults filled, every violation reported at once with the rule
+ * and the nearest valid values, a seed chosen when none was given (so every video can be reproduced).
+ */
+export function resolveJobParams(c: Constraints, req: CreateJobRequest): EffectiveParams {
+  const violations: RuleViolation[] = [];
+  const res = c.resolution;
+  const width = req.width ?? res.default_width;
+  const height = req.height ?? res.default_height;
+  for (const [field, value, min, max] of [
+    ["width", width, res.min_width, res.max_width],
+    ["height", height, res.min_height, res.max_height],
+  ] as const) {
+    if (value % res.multiple !== 0 || value < min || value > max) {
+      violations.push({
+        field,
+        message: `${field} must be a multiple of ${res.multiple} between ${min} and ${max}`,
+        rule: `multiple of ${res.multiple}, ${min} to ${max}`,
+        nearest: nearestMultiples(value, res.multiple, min, max),
+      });
+    }
+  }
+
+  const fps = req.fps ?? c.fps.default;
+  checkRange("fps", fps, c.fps, violations);
+  const steps = req.steps ?? c.steps.default;
+  checkRange("steps", steps, c.steps, violations);
+  const guidance = req.guidance ?? c.guidance.default;
+  checkRange("guidance", guidance, c.guidance, violations);
+
+  const rule = c.frames;
+  let numFrames: number;
+  if (req.num_frames !== undefined) {
+    numFrames = req.num_frames;
+    const nearest = nearestFrames(rule, numFrames);
+    if (nearest.length !== 1 || nearest[0] !== numFrames) {
+      violations.push({
+        field: "num_frames",
+        message: `num_frames must be ${describeFrameRule(rule)}`,
+        rule: describeFrameRule(rule),
+        nearest,
+      });
+    }
+  } else if (req.duration_s !== undefined) {
+    numFrames = framesForDuration(rule, req.duration_s, fps);
+    const [lo, hi] = frameBounds(rule);
+    const asked = req.duration_s * fps;
+    // Rounding to the rule is expected; a request far outside the model's length range is an error.
+    if (asked < lo - rule.step || asked > hi + rule.step) {
+      violations.push({
+        field: "duration_s",
+        message: `duration_s at ${fps} fps must give ${describeFrameRule(rule)} (${(lo / fps).toFixed(2)} to ${(hi / fps).toFixed(2)} s)`,
+        rule: describeFrameRule(rule),
+        nearest: [Number((numFrames / fps).toFixed(3))],
+      });
+    }
+  } else {
+    numFrames = rule.default;
+  }
+
+  if (violations.length > 0) {
+    const summary = violations.map((v) => v.message).join("; ");
+    throw new ValidationError(`the request does not fit model ${req.model}: ${summary}`, violations, "invalid_parameters");
+  }
+  return {
+    model: req.model,
+    prompt: req.prompt,
+    negative_prompt: req.negative_prompt ?? "",
+    width,
+    height,
+    num_frames: numFrames,
+    fps,
+    duration_s: Number((numFrames / fps).toFixed(6)),
+    steps,
+    guidance,
+    seed: req.seed ?? randomInt(0, SEED_MAX),
+  };
+}

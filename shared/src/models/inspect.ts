@@ -1,0 +1,76 @@
+import { open, readdir, readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { KNOWN_MODELS, WEIGHTS_NOT_PUBLIC_REASON } from "./catalog.js";
+import { MANIFEST_FILE, ManifestSchema, REQUIRED_MODEL_FILES, type Manifest } from "./manifest.js";
+
+export type InstallState =
+  | { installed: true; dir: string; manifest: Manifest }
+  | { installed: false; dir: string; reason: string; manifest?: Manifest };
+
+const exists = (p: string) => stat(p).then(() => true, () => false);
+
+/** An ONNX ModelProto starts with field 1 (ir_version, varint): byte 0x08. Catches HTML error pages and LFS stubs. */
+async function looksLikeOnnx(file: string): Promise<boolean> {
+  const fh = await open(file, "r");
+  try {
+    const { buffer, bytesRead } = await fh.read(Buffer.alloc(1), 0, 1, 0);
+    return bytesRead === 1 && buffer[0] === 0x08;
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readJson(file: string): Promise<unknown> {
+  return JSON.parse(await readFile(file, "utf8"));
+}
+
+/**
+ * Says whether a model folder can serve jobs and, when not, exactly why (which file, what is wrong),
+ * without loading any weights: cheap enough for every submission and every `GET /v1/models`.
+ */
+export async function inspectModel(modelsDir: string, name: string): Promise<InstallState> {
+  const dir = path.join(modelsDir, name);
+  const known = KNOWN_MODELS[name];
+  if (known && !known.weights_public) return { installed: false, dir, reason: WEIGHTS_NOT_PUBLIC_REASON, manifest: known };
+  if (!(await exists(dir))) {
+    return { installed: false, dir, reason: `model folder ${dir} does not exist`, manifest: known };
+  }
+  for (const rel of REQUIRED_MODEL_FILES) {
+    const file = path.join(dir, rel);
+    const info = await stat(file).catch(() => undefined);
+    if (!info) return { installed: false, dir, reason: `missing file ${rel}`, manifest: known };
+    if (!info.isFile() || info.size === 0) return { installed: false, dir, reason: `${rel} is empty or not a file`, manifest: known };
+    if (rel.endsWith(".onnx") && !(await looksLikeOnnx(file))) {
+      return { installed: false, dir, reason: `${rel} is not an ONNX model (bad header)`, manifest: known };
+    }
+    if (rel.endsWith(".json")) {
+      try {
+        await readJson(file);
+      } catch (err) {
+        return { installed: false, dir, reason: `${rel} is not valid JSON: ${(err as Error).message}`, manifest: known };
+      }
+    }
+  }
+  const parsed = ManifestSchema.safeParse(await readJson(path.join(dir, MANIFEST_FILE)));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue ? `${issue.path.join(".") || "(root)"}: ${issue.message}` : "invalid";
+    return { installed: false, dir, reason: `${MANIFEST_FILE} is invalid at ${where}`, manifest: known };
+  }
+  if (parsed.data.name !== name) {
+    return { installed: false, dir, reason: `${MANIFEST_FILE} names model "${parsed.data.name}", but the folder is "${name}"`, manifest: known };
+  }
+  return { installed: true, dir, manifest: parsed.data };
+}
+
+/** Known models first, then any other folder under MODELS_DIR that carries a manifest. */
+export async function listModelNames(modelsDir: string): Promise<string[]> {
+  const names = new Set(Object.keys(KNOWN_MODELS));
+  const entries = await readdir(modelsDir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    if (e.isDirectory() && !e.name.startsWith(".") && (await exists(path.join(modelsDir, e.name, MANIFEST_FILE)))) {
+      names.add(e.name);
+    }
+  }
+  return [...names];
+}

@@ -1,0 +1,84 @@
+import { z } from "zod";
+
+/** Model names double as queue-name and job-id prefixes, so they stay short and plain. */
+export const ModelNameSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9]{1,31}$/, "lowercase letters and digits, starting with a letter");
+export type ModelName = z.infer<typeof ModelNameSchema>;
+
+const positiveInt = z.number().int().positive();
+
+/** Valid frame counts are `step * k + offset` (k >= 0) between min and max: 8k+1 for LTX-2, 4k+1 for Wan. */
+export const FrameRuleSchema = z.object({
+  step: positiveInt,
+  offset: z.number().int().nonnegative(),
+  min: positiveInt,
+  max: positiveInt,
+  default: positiveInt,
+});
+export type FrameRule = z.infer<typeof FrameRuleSchema>;
+
+export const ResolutionRuleSchema = z.object({
+  multiple: positiveInt,
+  min_width: positiveInt,
+  max_width: positiveInt,
+  min_height: positiveInt,
+  max_height: positiveInt,
+  default_width: positiveInt,
+  default_height: positiveInt,
+});
+export type ResolutionRule = z.infer<typeof ResolutionRuleSchema>;
+
+const RangeSchema = (kind: z.ZodNumber) =>
+  z.object({ min: kind, max: kind, default: kind }).refine((r) => r.min <= r.default && r.default <= r.max, {
+    message: "min <= default <= max",
+  });
+
+export const ConstraintsSchema = z.object({
+  frames: FrameRuleSchema,
+  resolution: ResolutionRuleSchema,
+  fps: RangeSchema(z.number().int().positive()),
+  steps: RangeSchema(z.number().int().positive()),
+  guidance: RangeSchema(z.number().nonnegative()),
+});
+export type Constraints = z.infer<typeof ConstraintsSchema>;
+
+/** The platform's own manifest, `videosdgx.json`, kept beside the diffusers/Optimum ONNX folders. */
+export const ManifestSchema = z.object({
+  schema_version: z.literal(1),
+  name: ModelNameSchema,
+  display_name: z.string().min(1),
+  license: z.string().min(1),
+  /** False for models whose weights nobody can obtain (Waver 1.0): listed, never installable. */
+  weights_public: z.boolean(),
+  constraints: ConstraintsSchema,
+  latent: z.object({
+    channels: positiveInt,
+    spatial_factor: positiveInt,
+    temporal_factor: positiveInt,
+    /** Transformer patch size (t, h, w): sets the token count that dynamic shifting depends on. */
+    patch: z.tuple([positiveInt, positiveInt, positiveInt]),
+  }),
+  text: z.object({ max_tokens: positiveInt }),
+  memory: z.object({
+    /** Bytes resident once every session is loaded. */
+    resident_bytes: positiveInt,
+    /** Peak during load as a multiple of resident bytes (weights read to CPU, then uploaded). */
+    load_peak_factor: z.number().min(1).max(4),
+  }),
+  capabilities: z.object({ audio: z.boolean(), chunked: z.boolean() }),
+});
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+export const MANIFEST_FILE = "videosdgx.json";
+
+/** Files every installed model folder must hold, relative to the folder (Optimum's diffusers layout). */
+export const REQUIRED_MODEL_FILES = [
+  "model_index.json",
+  "scheduler/scheduler_config.json",
+  "tokenizer/tokenizer.json",
+  "text_encoder/model.onnx",
+  "transformer/model.onnx",
+  "vae_decoder/model.onnx",
+  MANIFEST_FILE,
+] as const;

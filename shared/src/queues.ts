@@ -1,0 +1,42 @@
+import { randomUUID } from "node:crypto";
+import type { DefaultJobOptions } from "bullmq";
+import type { Config } from "./config.js";
+import { ModelNameSchema } from "./models/manifest.js";
+
+/** One BullMQ queue per model; workers for a model listen on exactly this queue. */
+export const queueName = (model: string): string => `generate-${model}`;
+
+/**
+ * Job ids carry their model (`tiny-<uuid>`) so any process can find a job's queue from its id alone.
+ * BullMQ forbids ':' and all-digit ids; this shape has neither.
+ */
+export const newJobId = (model: string): string => `${model}-${randomUUID()}`;
+
+export function modelOfJobId(id: string): string | undefined {
+  const dash = id.indexOf("-");
+  if (dash < 0) return undefined;
+  const model = id.slice(0, dash);
+  return ModelNameSchema.safeParse(model).success ? model : undefined;
+}
+
+/** Redis keys of our own, beside BullMQ's, under the same prefix. */
+export const redisKeys = (prefix: string) => ({
+  /** Set while a cancellation is pending or done; the worker checks it between steps. */
+  cancel: (jobId: string) => `${prefix}:cancel:${jobId}`,
+  /** Sorted set of live worker ids scored by heartbeat expiry (ms). */
+  workers: `${prefix}:workers`,
+  /** Hash describing one worker: model, host, pid, loaded state. */
+  worker: (workerId: string) => `${prefix}:worker:${workerId}`,
+  /** BullMQ's own wait list for a queue: read (LPOS) for queue positions. */
+  waitList: (queue: string) => `${prefix}:${queue}:wait`,
+});
+export type RedisKeys = ReturnType<typeof redisKeys>;
+
+export function defaultJobOptions(config: Config): DefaultJobOptions {
+  return {
+    attempts: config.JOB_ATTEMPTS,
+    backoff: { type: "exponential", delay: config.JOB_BACKOFF_MS },
+    removeOnComplete: { age: config.KEEP_COMPLETED_SECONDS, count: config.KEEP_COMPLETED_JOBS },
+    removeOnFail: { age: config.KEEP_FAILED_SECONDS, count: config.KEEP_FAILED_JOBS },
+  };
+}

@@ -1,0 +1,66 @@
+import { z } from "zod";
+import { ModelNameSchema } from "../models/manifest.js";
+
+export const SEED_MAX = 0xffffffff;
+
+/** Fields shared by both submission routes; per-model rules are applied afterwards (resolveJobParams). */
+const commonFields = (maxPromptChars: number) => ({
+  prompt: z.string().trim().min(1, "must not be empty").max(maxPromptChars),
+  negative_prompt: z.string().max(maxPromptChars).optional(),
+  fps: z.number().int().positive().max(240).optional(),
+  steps: z.number().int().positive().max(10000).optional(),
+  guidance: z.number().min(0).max(100).optional(),
+  seed: z.number().int().min(0).max(SEED_MAX).optional(),
+});
+
+export const createJobRequestSchema = (maxPromptChars: number) =>
+  z
+    .strictObject({
+      model: ModelNameSchema,
+      ...commonFields(maxPromptChars),
+      width: z.number().int().positive().max(16384).optional(),
+      height: z.number().int().positive().max(16384).optional(),
+      num_frames: z.number().int().positive().max(100000).optional(),
+      duration_s: z.number().positive().max(3600).optional(),
+    })
+    .refine((r) => r.num_frames === undefined || r.duration_s === undefined, {
+      message: "give num_frames or duration_s, not both",
+      path: ["duration_s"],
+    });
+export type CreateJobRequest = z.infer<ReturnType<typeof createJobRequestSchema>>;
+
+/** The seed documents' call: `POST /v1/models/:model/generate` with `duration` and `resolution: "WxH"`. */
+export const createGenerateRequestSchema = (maxPromptChars: number) =>
+  z
+    .strictObject({
+      ...commonFields(maxPromptChars),
+      duration: z.number().positive().max(3600).optional(),
+      resolution: z
+        .string()
+        .regex(/^\d{1,5}x\d{1,5}$/, 'must look like "1024x576"')
+        .optional(),
+    });
+export type GenerateRequest = z.infer<ReturnType<typeof createGenerateRequestSchema>>;
+
+/** Maps the seed route's body onto the general request, so one validation path serves both. */
+export function generateToJobRequest(model: string, g: GenerateRequest): CreateJobRequest {
+  const [width, height] = g.resolution ? g.resolution.split("x").map(Number) : [undefined, undefined];
+  return {
+    model,
+    prompt: g.prompt,
+    negative_prompt: g.negative_prompt,
+    fps: g.fps,
+    steps: g.steps,
+    guidance: g.guidance,
+    seed: g.seed,
+    width,
+    height,
+    duration_s: g.duration,
+  };
+}
+
+export const ListJobsQuerySchema = z.strictObject({
+  model: ModelNameSchema.optional(),
+  status: z.enum(["queued", "running", "completed", "failed", "cancelled"]).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});

@@ -1,0 +1,93 @@
+import { z } from "zod";
+
+export const JobStatusSchema = z.enum(["queued", "running", "completed", "failed", "cancelled"]);
+export type JobStatus = z.infer<typeof JobStatusSchema>;
+
+export const PhaseSchema = z.enum(["queued", "loading", "encoding_text", "denoising", "decoding", "encoding_video", "done"]);
+export type Phase = z.infer<typeof PhaseSchema>;
+
+/** Milliseconds per phase; a phase absent from the object did not run (e.g. no load when the model was warm). */
+export const TimingsSchema = z
+  .object({
+    load_ms: z.number().optional(),
+    encode_text_ms: z.number().optional(),
+    denoise_ms: z.number().optional(),
+    decode_ms: z.number().optional(),
+    encode_video_ms: z.number().optional(),
+    total_ms: z.number().optional(),
+  });
+export type Timings = z.infer<typeof TimingsSchema>;
+
+/** What the worker reports through BullMQ's job progress after every step. */
+export const ProgressSchema = z
+  .object({ phase: PhaseSchema, step: z.number().int(), total: z.number().int(), timings: TimingsSchema });
+export type Progress = z.infer<typeof ProgressSchema>;
+
+/** The parameters a job really runs with, after defaults and per-model rules. Stored as the job's data. */
+export const EffectiveParamsSchema = z
+  .object({
+    model: z.string(),
+    prompt: z.string(),
+    negative_prompt: z.string(),
+    width: z.number().int(),
+    height: z.number().int(),
+    num_frames: z.number().int(),
+    fps: z.number().int(),
+    duration_s: z.number(),
+    steps: z.number().int(),
+    guidance: z.number(),
+    seed: z.number().int(),
+  });
+export type EffectiveParams = z.infer<typeof EffectiveParamsSchema>;
+
+/** What a worker returns when a job completes (BullMQ's returnvalue). */
+export const JobOutputSchema = z.object({
+  video_file: z.string(),
+  width: z.number().int(),
+  height: z.number().int(),
+  num_frames: z.number().int(),
+  fps: z.number(),
+  duration_s: z.number(),
+  bytes: z.number().int(),
+  sha256: z.string(),
+  timings: TimingsSchema,
+});
+export type JobOutput = z.infer<typeof JobOutputSchema>;
+
+export const JobResultSchema = JobOutputSchema.omit({ video_file: true, timings: true })
+  .extend({ video_url: z.string() });
+
+export const ErrorBodySchema = z
+  .object({
+    error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+  });
+
+export const JobResourceSchema = z
+  .object({
+    id: z.string(),
+    model: z.string(),
+    status: JobStatusSchema,
+    /** Jobs ahead of this one in its model's queue (0 = next); present while queued. */
+    queue_position: z.number().int().optional(),
+    progress: ProgressSchema,
+    params: EffectiveParamsSchema,
+    attempts: z.number().int(),
+    created_at: z.string(),
+    started_at: z.string().optional(),
+    finished_at: z.string().optional(),
+    timings: TimingsSchema,
+    result: JobResultSchema.optional(),
+    error: z.object({ code: z.string(), message: z.string() }).optional(),
+    links: z.object({ self: z.string(), video: z.string() }),
+  });
+export type JobResource = z.infer<typeof JobResourceSchema>;
+
+/** The seed route's answer shape, kept as the seed documents show it. */
+export const GenerateResponseSchema = z
+  .object({
+    job_id: z.string(),
+    status: JobStatusSchema,
+    queue_position: z.number().int().optional(),
+    params: EffectiveParamsSchema,
+    links: z.object({ self: z.string(), video: z.string() }),
+  });

@@ -1,0 +1,53 @@
+import { hostname } from "node:os";
+import type { Redis } from "ioredis";
+import type { RedisKeys } from "@videosdgx/shared";
+
+export const HEARTBEAT_MS = 3000;
+export const HEARTBEAT_TTL_MS = 10000;
+
+export interface WorkerState {
+  model: string;
+  loaded: boolean;
+  lastUsedAt: number;
+}
+
+/**
+ * Tells the API this worker is alive and what it holds: a hash per worker that expires on its own,
+ * plus a sorted set scored by expiry so readers can find live workers without SCAN.
+ */
+export class Heartbeat {
+  readonly workerId = `${hostname()}-${process.pid}`;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly startedAt = Date.now();
+
+  constructor(private readonly redis: Redis, private readonly keys: RedisKeys, private readonly state: () => WorkerState) {}
+
+  start(): void {
+    void this.beat();
+    this.timer = setInterval(() => void this.beat(), HEARTBEAT_MS);
+  }
+
+  async beat(): Promise<void> {
+    const s = this.state();
+    const key = this.keys.worker(this.workerId);
+    await this.redis
+      .multi()
+      .hset(key, {
+        model: s.model,
+        host: hostname(),
+        pid: String(process.pid),
+        loaded: s.loaded ? "1" : "0",
+        last_used_at: String(s.lastUsedAt),
+        started_at: String(this.startedAt),
+      })
+      .pexpire(key, HEARTBEAT_TTL_MS)
+      .zadd(this.keys.workers, Date.now() + HEARTBEAT_TTL_MS, this.workerId)
+      .exec()
+      .catch(() => undefined); // Redis away: the next beat retries; readers see us expire meanwhile.
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.redis.multi().del(this.keys.worker(this.workerId)).zrem(this.keys.workers, this.workerId).exec().catch(() => undefined);
+  }
+}

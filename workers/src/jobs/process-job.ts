@@ -1,0 +1,79 @@
+import type { Job } from "bullmq";
+import type { Redis } from "ioredis";
+import {
+  JobFailure,
+  type Config,
+  type EffectiveParams,
+  type JobOutput,
+  type Phase,
+  type Progress,
+  type RedisKeys,
+  type Timings,
+} from "@videosdgx/shared";
+import { generateVideo } from "../pipeline/generate-video.js";
+import type { ModelHost } from "../runtime/model-host.js";
+import { removeStalePartials } from "../video/mp4-encoder.js";
+import { toQueueError } from "./failure.js";
+
+export interface ProcessorDeps {
+  config: Config;
+  host: ModelHost;
+  redis: Redis;
+  keys: RedisKeys;
+  /** Aborted when the process must stop now: ends a running ffmpeg. */
+  shutdown: AbortSignal;
+}
+
+/** The BullMQ processor for one model's queue: one generation per job, progress after every step. */
+export function createProcessor(deps: ProcessorDeps) {
+  const { config, host, redis, keys } = deps;
+  return async (job: Job<EffectiveParams, JobOutput>): Promise<JobOutput> => {
+    const started = performance.now();
+    const jobId = job.id!;
+    const params = job.data;
+    const outputName = `${jobId}.mp4`;
+    const timings: Timings = {};
+
+    const throwIfCancelled = async () => {
+      if (await redis.exists(keys.cancel(jobId))) throw new JobFailure("cancelled", "cancelled by request", false);
+    };
+    const progress = async (phase: Phase, step: number, total: number, t: Timings) => {
+      await throwIfCancelled();
+      const p: Progress = { phase, step, total, timings: t };
+      await job.updateProgress(p);
+    };
+
+    try {
+      await throwIfCancelled();
+      // A killed earlier attempt may have left a half-written file; this attempt writes its own.
+      await removeStalePartials(config.OUTPUTS_DIR, outputName);
+      if (!host.loaded) await progress("loading", 0, params.steps, timings);
+      const video = await host.use(async (model, loadMs) => {
+        if (loadMs !== undefined) timings.load_ms = Math.round(loadMs);
+        return generateVideo(
+          model,
+          params,
+          outputName,
+          { outputsDir: config.OUTPUTS_DIR, preset: config.X264_PRESET, crf: config.X264_CRF, threads: config.FFMPEG_THREADS },
+          { progress, signal: deps.shutdown },
+          timings,
+        );
+      });
+      timings.total_ms = Math.round(performance.now() - started);
+      await job.updateProgress({ phase: "done", step: params.steps, total: params.steps, timings } satisfies Progress);
+      return {
+        video_file: outputName,
+        width: params.width,
+        height: params.height,
+        num_frames: params.num_frames,
+        fps: params.fps,
+        duration_s: params.duration_s,
+        bytes: video.bytes,
+        sha256: video.sha256,
+        timings,
+      };
+    } catch (err) {
+      throw toQueueError(err);
+    }
+  };
+}

@@ -1,0 +1,92 @@
+import { mkdir } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { Worker } from "bullmq";
+import {
+  createLogger,
+  createRedis,
+  inspectModel,
+  loadConfigOrExit,
+  queueName,
+  redisKeys,
+  type EffectiveParams,
+  type JobOutput,
+} from "@videosdgx/shared";
+import { Heartbeat } from "./jobs/heartbeat.js";
+import { createProcessor } from "./jobs/process-job.js";
+import { ModelHost } from "./runtime/model-host.js";
+import { checkExecutionProviders, sessionOptions } from "./runtime/session-options.js";
+
+/** One worker process serves one model: `node workers/dist/main.js --model tiny`. */
+const config = loadConfigOrExit("worker");
+const log = createLogger("worker", config.LOG_LEVEL);
+const fail = (message: string): never => {
+  process.stderr.write(`worker: ${message}\n`);
+  process.exit(2);
+};
+
+const { values } = parseArgs({ options: { model: { type: "string" } } });
+const model = values.model ?? fail("--model NAME is required");
+const redisUrl = config.REDIS_URL ?? fail("REDIS_URL is required for a worker (npm start sets it for the workers it starts)");
+try {
+  checkExecutionProviders(config);
+} catch (err) {
+  fail((err as Error).message);
+}
+const state = await inspectModel(config.MODELS_DIR, model);
+if (!state.installed) fail(`model ${model} is not installed: ${state.reason}`);
+await mkdir(config.OUTPUTS_DIR, { recursive: true });
+
+const keys = redisKeys(config.QUEUE_PREFIX);
+const redis = createRedis(redisUrl, "worker", `vdgx-worker-${model}`);
+const shutdown = new AbortController();
+const host = new ModelHost(config.MODELS_DIR, model, sessionOptions(config), config.IDLE_UNLOAD_SECONDS, {
+  onLoaded: (ms) => {
+    log.info("model loaded", { model, load_ms: Math.round(ms) });
+    void heartbeat.beat();
+  },
+  onUnloaded: () => {
+    log.info("model unloaded after idle time", { model });
+    void heartbeat.beat();
+  },
+});
+const heartbeat = new Heartbeat(redis, keys, () => ({ model, loaded: host.loaded, lastUsedAt: host.lastUsedAt }));
+
+const worker = new Worker<EffectiveParams, JobOutput>(
+  queueName(model),
+  createProcessor({ config, host, redis, keys, shutdown: shutdown.signal }),
+  {
+    connection: createRedis(redisUrl, "worker", `vdgx-bullmq-${model}`),
+    prefix: config.QUEUE_PREFIX,
+    concurrency: 1,
+    lockDuration: config.LOCK_DURATION_MS,
+    stalledInterval: config.STALLED_INTERVAL_MS,
+    maxStalledCount: config.MAX_STALLED_COUNT,
+  },
+);
+worker.on("active", (job) => log.info("job started", { job_id: job.id, attempt: job.attemptsMade + 1 }));
+worker.on("completed", (job) => log.info("job completed", { job_id: job.id, timings: job.returnvalue.timings }));
+worker.on("failed", (job, err) => log.warn("job failed", { job_id: job?.id, reason: err.message }));
+worker.on("error", (err) => log.error("worker error", { error: err.message }));
+heartbeat.start();
+log.info("worker ready", { model, queue: queueName(model), worker_id: heartbeat.workerId });
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info("stopping", { signal });
+  // A job still running after the grace period is abandoned to stalled-job recovery, never lost.
+  const forced = setTimeout(() => {
+    log.warn("grace period over; leaving the active job to stalled recovery");
+    shutdown.abort();
+    process.exit(1);
+  }, config.SHUTDOWN_GRACE_MS);
+  forced.unref();
+  await worker.close();
+  await heartbeat.stop();
+  await host.unload();
+  redis.disconnect();
+  process.exit(0);
+}
+process.on("SIGTERM", () => void stop("SIGTERM"));
+process.on("SIGINT", () => void stop("SIGINT"));
