@@ -33,7 +33,8 @@ export interface RedisServer {
 /** Starts `redis-server` as a child and resolves once it answers PING (AOF replay included). */
 export async function startRedisServer(o: RedisServerOptions, timeoutMs = 20000): Promise<RedisServer> {
   await mkdir(o.dataDir, { recursive: true });
-  const child = spawn("redis-server", redisServerArgs(o), { stdio: ["ignore", "pipe", "pipe"] });
+  // Own process group: a Ctrl-C in the terminal must not stop Redis before the workers have finished.
+  const child = spawn("redis-server", redisServerArgs(o), { stdio: ["ignore", "pipe", "pipe"], detached: true });
   let output = "";
   const keep = (b: Buffer) => {
     output = (output + b.toString()).slice(-4000);

@@ -3,6 +3,7 @@ import type { Redis } from "ioredis";
 import {
   ConflictError,
   NotFoundError,
+  ServiceUnavailableError,
   defaultJobOptions,
   modelOfJobId,
   newJobId,
@@ -17,7 +18,9 @@ import {
   type JobStatus,
 } from "@videosdgx/shared";
 
-const STATES_FOR: Record<JobStatus, ("waiting" | "prioritized" | "delayed" | "active" | "completed" | "failed")[]> = {
+type QueueState = "waiting" | "prioritized" | "delayed" | "active" | "completed" | "failed";
+const ALL_STATES: QueueState[] = ["waiting", "prioritized", "delayed", "active", "completed", "failed"];
+const STATES_FOR: Record<JobStatus, QueueState[]> = {
   queued: ["waiting", "prioritized", "delayed"],
   running: ["active"],
   completed: ["completed"],
@@ -48,13 +51,23 @@ export class JobStore {
     return q;
   }
 
+  /**
+   * BullMQ waits for a connection that is not ready yet; a request must not. Once connected, the
+   * producer connection fails fast on its own (no offline queue).
+   */
+  private requireRedis(): void {
+    if (this.redis.status !== "ready") throw new ServiceUnavailableError(`the job store (Redis) is unreachable (${this.redis.status}); try again shortly`);
+  }
+
   async submit(params: EffectiveParams): Promise<JobResource> {
+    this.requireRedis();
     const id = newJobId(params.model);
     const job = (await this.queue(params.model).add("generate", params, { jobId: id })) as GenerationJob;
     return toJobResource(job, "waiting", false, await this.queuePosition(params.model, id));
   }
 
   private async find(id: string): Promise<GenerationJob> {
+    this.requireRedis();
     const model = modelOfJobId(id);
     const job = model ? ((await this.queue(model).getJob(id)) as GenerationJob | undefined) : undefined;
     if (!job) throw new NotFoundError(`no job with id ${id}`);
@@ -79,7 +92,8 @@ export class JobStore {
   }
 
   async list(models: string[], status: JobStatus | undefined, limit: number): Promise<JobResource[]> {
-    const types = status ? STATES_FOR[status] : ["waiting", "prioritized", "delayed", "active", "completed", "failed"];
+    this.requireRedis();
+    const types = status ? STATES_FOR[status] : ALL_STATES;
     const jobs = (await Promise.all(models.map((m) => this.queue(m).getJobs([...types], 0, limit - 1)))).flat() as GenerationJob[];
     const views = await Promise.all(jobs.filter(Boolean).map((j) => this.view(j)));
     return views

@@ -1,0 +1,43 @@
+import { createBullBoard } from "@bull-board/api";
+import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
+import { ExpressAdapter } from "@bull-board/express";
+import express, { type Express } from "express";
+import type { AppContext } from "./context.js";
+import { ApiRouter } from "./http/api-router.js";
+import { docsRouter } from "./http/docs-page.js";
+import { errorHandler, notFoundHandler } from "./http/error-handler.js";
+import { buildOpenApi } from "./http/openapi.js";
+import { healthRoutes } from "./routes/health.js";
+import { jobRoutes } from "./routes/jobs.js";
+import { modelRoutes } from "./routes/models.js";
+
+export const DASHBOARD_PATH = "/admin/queues";
+export const DOCS_PATH = "/docs";
+export const OPENAPI_PATH = "/openapi.json";
+
+/** The HTTP surface: routes, dashboard, docs, and the single error mapping. */
+export function createApp(ctx: AppContext, modelNames: string[], version: string): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("query parser", "simple");
+  app.use(express.json({ limit: ctx.config.MAX_BODY_BYTES, strict: false }));
+
+  const api = new ApiRouter();
+  healthRoutes(api, ctx);
+  modelRoutes(api, ctx);
+  jobRoutes(api, ctx);
+  const openapi = buildOpenApi(api.docs, version);
+  app.use(api.router);
+  app.get(OPENAPI_PATH, (_req, res) => {
+    res.json(openapi);
+  });
+  app.use(DOCS_PATH, docsRouter(DOCS_PATH, OPENAPI_PATH));
+
+  const board = new ExpressAdapter().setBasePath(DASHBOARD_PATH);
+  createBullBoard({ queues: modelNames.map((m) => new BullMQAdapter(ctx.jobs.queue(m))), serverAdapter: board });
+  app.use(DASHBOARD_PATH, board.getRouter());
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(ctx.log));
+  return app;
+}

@@ -1,0 +1,16 @@
+import type { Config, Logger } from "@videosdgx/shared";
+import type { JobStore } from "./services/job-store.js";
+import type { Metrics } from "./services/metrics.js";
+import type { ModelRegistry } from "./services/model-registry.js";
+import type { RequestSchemas } from "./http/request-schemas.js";
+
+/** What route handlers need, built once in main.ts and passed down: no module-level singletons. */
+export interface AppContext {
+  config: Config;
+  log: Logger;
+  models: ModelRegistry;
+  jobs: JobStore;
+  metrics: Metrics;
+  schemas: RequestSchemas;
+  ping(): Promise<void>;
+}

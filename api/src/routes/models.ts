@@ -1,0 +1,63 @@
+import { GenerateResponseSchema, generateToJobRequest } from "@videosdgx/shared";
+import { z } from "zod";
+import type { AppContext } from "../context.js";
+import type { ApiRouter } from "../http/api-router.js";
+import { jsonBody, parseOr400 } from "../http/validate.js";
+import { submitJob } from "./jobs.js";
+
+const ModelViewSchema = z.object({
+  name: z.string(),
+  display_name: z.string(),
+  license: z.string(),
+  installed: z.boolean(),
+  reason: z.string().optional(),
+  loaded: z.boolean(),
+  workers: z.array(z.object({ id: z.string(), model: z.string(), host: z.string(), pid: z.number(), loaded: z.boolean(), last_used_at: z.string().nullable() })),
+  constraints: z.unknown().optional(),
+  capabilities: z.unknown().optional(),
+  memory: z.unknown().optional(),
+});
+
+export function modelRoutes(api: ApiRouter, ctx: AppContext): void {
+  api.route(
+    {
+      method: "get", path: "/v1/models", tag: "models", summary: "Every known model: installed or not (and why), constraints, loaded or not",
+      responses: { 200: { description: "models", schema: z.object({ models: z.array(ModelViewSchema) }) } },
+    },
+    async (_req, res) => {
+      res.json({ models: await ctx.models.list() });
+    },
+  );
+
+  api.route(
+    {
+      method: "get", path: "/v1/models/:model", tag: "models", summary: "One model",
+      responses: { 200: { description: "the model", schema: ModelViewSchema } },
+    },
+    async (req, res) => {
+      res.json(await ctx.models.view(String(req.params.model)));
+    },
+  );
+
+  api.route(
+    {
+      method: "post", path: "/v1/models/:model/generate", tag: "models",
+      summary: "Submit a job in the seed documents' shape (duration in seconds, resolution WxH)",
+      body: ctx.schemas.generate,
+      responses: { 202: { description: "accepted and queued", schema: GenerateResponseSchema } },
+    },
+    async (req, res) => {
+      const model = String(req.params.model);
+      const body = parseOr400(ctx.schemas.generate, jsonBody(req.body), "generate request");
+      await ctx.models.inspectKnown(model);
+      const job = await submitJob(ctx, generateToJobRequest(model, body));
+      res.status(202).location(job.links.self).json({
+        job_id: job.id,
+        status: job.status,
+        queue_position: job.queue_position,
+        params: job.params,
+        links: job.links,
+      });
+    },
+  );
+}

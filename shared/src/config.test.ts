@@ -1,0 +1,26 @@
+import assert from "node:assert/strict";
+import path from "node:path";
+import { test } from "node:test";
+import { loadConfig } from "./config.js";
+import { ConfigError, parseFailure } from "./errors.js";
+
+test("defaults give a working local set-up", () => {
+  const c = loadConfig({});
+  assert.equal(c.HOST, "127.0.0.1");
+  assert.equal(c.PORT, 8000);
+  assert.equal(c.MODELS_DIR, path.resolve("data/models"));
+  assert.deepEqual(c.ORT_EXECUTION_PROVIDERS, ["cpu"]);
+});
+
+test("bad values fail with every variable named", () => {
+  assert.throws(
+    () => loadConfig({ PORT: "eighty", REDIS_URL: "http://x", X264_PRESET: "turbo" }),
+    (err: unknown) =>
+      err instanceof ConfigError && /PORT="eighty"/.test(err.message) && /REDIS_URL/.test(err.message) && /X264_PRESET/.test(err.message),
+  );
+});
+
+test("failure reasons round-trip as code and message", () => {
+  assert.deepEqual(parseFailure("out_of_memory: loading ltx2 failed"), { code: "out_of_memory", message: "loading ltx2 failed" });
+  assert.equal(parseFailure("job stalled more than allowable limit").code, "worker_lost");
+});

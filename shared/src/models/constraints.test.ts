@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ValidationError } from "../errors.js";
+import { KNOWN_MODELS } from "./catalog.js";
+import { describeFrameRule, frameBounds, framesForDuration, nearestFrames, resolveJobParams } from "./constraints.js";
+
+const ltx = KNOWN_MODELS.ltx2!.constraints;
+const wan = KNOWN_MODELS.wan21!.constraints;
+const tiny = KNOWN_MODELS.tiny!.constraints;
+
+function violations(fn: () => unknown): { field: string; rule: string; nearest: number[] }[] {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof ValidationError);
+    assert.equal(err.code, "invalid_parameters");
+    return err.details as { field: string; rule: string; nearest: number[] }[];
+  }
+  assert.fail("expected a ValidationError");
+}
+
+test("frame rules: 8k+1 for LTX-2 and 4k+1 for Wan 2.1, with bounds", () => {
+  assert.equal(describeFrameRule(ltx.frames), "8k+1 frames, 9 to 257");
+  assert.deepEqual(frameBounds(wan.frames), [5, 81]);
+  assert.deepEqual(nearestFrames(ltx.frames, 121), [121]);
+  assert.deepEqual(nearestFrames(ltx.frames, 120), [113, 121]);
+  assert.deepEqual(nearestFrames(wan.frames, 1000), [81]);
+  assert.deepEqual(nearestFrames(wan.frames, 1), [5]);
+});
+
+test("a duration becomes the nearest valid frame count at the chosen fps", () => {
+  assert.equal(framesForDuration(ltx.frames, 5, 24), 121); // 120 -> 8k+1 neighbours 113 and 121
+  assert.equal(framesForDuration(wan.frames, 5, 16), 81); // 80 -> 81
+  assert.equal(framesForDuration(tiny.frames, 1, 16), 17); // 16 -> 17 (ties go longer)
+  const p = resolveJobParams(ltx, { model: "ltx2", prompt: "x", duration_s: 5, fps: 24, width: 1024, height: 576 });
+  assert.equal(p.num_frames, 121);
+  assert.equal(p.duration_s, Number((121 / 24).toFixed(6)));
+});
+
+test("defaults fill what the request leaves out, and a seed is always recorded", () => {
+  const p = resolveJobParams(tiny, { model: "tiny", prompt: "a cat" });
+  assert.equal(p.width, tiny.resolution.default_width);
+  assert.equal(p.num_frames, tiny.frames.default);
+  assert.equal(p.steps, tiny.steps.default);
+  assert.equal(p.negative_prompt, "");
+  assert.ok(Number.isInteger(p.seed) && p.seed >= 0);
+  assert.equal(resolveJobParams(tiny, { model: "tiny", prompt: "a", seed: 42 }).seed, 42);
+});
+
+test("violations name the field, the rule and the nearest valid values, all at once", () => {
+  const v = violations(() =>
+    resolveJobParams(ltx, { model: "ltx2", prompt: "x", num_frames: 120, width: 1000, height: 576, steps: 500 }),
+  );
+  const byField = Object.fromEntries(v.map((x) => [x.field, x]));
+  assert.deepEqual(Object.keys(byField).sort(), ["num_frames", "steps", "width"]);
+  assert.deepEqual(byField.num_frames!.nearest, [113, 121]);
+  assert.equal(byField.num_frames!.rule, "8k+1 frames, 9 to 257");
+  assert.deepEqual(byField.width!.nearest, [992, 1024]);
+  assert.deepEqual(byField.steps!.nearest, [100]);
+});
+
+test("a duration far outside the model's length range is refused", () => {
+  const v = violations(() => resolveJobParams(wan, { model: "wan21", prompt: "x", duration_s: 60, fps: 16 }));
+  assert.equal(v[0]!.field, "duration_s");
+});

@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { KNOWN_MODELS, WEIGHTS_NOT_PUBLIC_REASON } from "./catalog.js";
+import { inspectModel, listModelNames } from "./inspect.js";
+import { MANIFEST_FILE, ManifestSchema, REQUIRED_MODEL_FILES } from "./manifest.js";
+
+const ONNX_STUB = Buffer.from([0x08, 0x08, 0x12, 0x00]);
+
+async function fakeModelFolder(root: string, name: string, manifest: unknown): Promise<string> {
+  const dir = path.join(root, name);
+  for (const rel of REQUIRED_MODEL_FILES) {
+    await mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
+    const body = rel === MANIFEST_FILE ? JSON.stringify(manifest) : rel.endsWith(".onnx") ? ONNX_STUB : "{}";
+    await writeFile(path.join(dir, rel), body);
+  }
+  return dir;
+}
+
+test("every catalogue entry is a valid manifest", () => {
+  for (const [name, m] of Object.entries(KNOWN_MODELS)) {
+    assert.ok(ManifestSchema.safeParse(m).success, name);
+    assert.equal(m.name, name);
+  }
+});
+
+test("a manifest with a broken rule is refused", () => {
+  const bad = structuredClone(KNOWN_MODELS.tiny!) as { constraints: { steps: { default: number } } };
+  bad.constraints.steps.default = 5000;
+  assert.equal(ManifestSchema.safeParse(bad).success, false);
+});
+
+test("inspection says exactly which file is missing or wrong", async (t) => {
+  const root = await mkdtemp(path.join(tmpdir(), "inspect-"));
+  t.after(() => rm(root, { recursive: true, force: true }));
+
+  const missing = await inspectModel(root, "wan21");
+  assert.equal(missing.installed, false);
+  assert.match(!missing.installed ? missing.reason : "", /does not exist/);
+
+  const waver = await inspectModel(root, "waver");
+  assert.equal(!waver.installed && waver.reason, WEIGHTS_NOT_PUBLIC_REASON);
+
+  const dir = await fakeModelFolder(root, "ltx2", KNOWN_MODELS.ltx2);
+  assert.equal((await inspectModel(root, "ltx2")).installed, true);
+
+  await writeFile(path.join(dir, "transformer/model.onnx"), "<html>404</html>");
+  const badHeader = await inspectModel(root, "ltx2");
+  assert.match(!badHeader.installed ? badHeader.reason : "", /transformer\/model\.onnx is not an ONNX model/);
+
+  await rm(path.join(dir, "tokenizer/tokenizer.json"));
+  const noTokenizer = await inspectModel(root, "ltx2");
+  assert.equal(!noTokenizer.installed && noTokenizer.reason, "missing file tokenizer/tokenizer.json");
+
+  await fakeModelFolder(root, "custom", { ...KNOWN_MODELS.tiny, name: "other" });
+  const wrongName = await inspectModel(root, "custom");
+  assert.match(!wrongName.installed ? wrongName.reason : "", /names model "other"/);
+  assert.ok((await listModelNames(root)).includes("custom"));
+});
