@@ -1,4 +1,3 @@
-import { createRequire } from "node:module";
 import path from "node:path";
 import {
   createLogger,
@@ -10,6 +9,7 @@ import {
   type RedisServer,
 } from "@videosdgx/shared";
 import { generateTinyModel, isTinyModelCurrent } from "@videosdgx/workers/tiny";
+import { API_MAIN, WORKER_MAIN } from "./entry-points.js";
 import { Supervisor } from "./supervisor.js";
 
 /**
@@ -18,9 +18,6 @@ import { Supervisor } from "./supervisor.js";
  */
 const config = loadConfigOrExit("start");
 const log = createLogger("start", config.LOG_LEVEL);
-const require = createRequire(import.meta.url);
-const apiMain = path.join(path.dirname(require.resolve("@videosdgx/api/package.json")), "dist/main.js");
-const workerMain = path.join(path.dirname(require.resolve("@videosdgx/workers/package.json")), "dist/main.js");
 
 async function ensureTinyModel(c: Config): Promise<void> {
   const dir = path.join(c.MODELS_DIR, "tiny");
@@ -55,10 +52,10 @@ if (!redisUrl) {
 
 const env = { ...process.env, REDIS_URL: redisUrl, DATA_DIR: config.DATA_DIR, MODELS_DIR: config.MODELS_DIR, OUTPUTS_DIR: config.OUTPUTS_DIR };
 const supervisor = new Supervisor(log);
-supervisor.start({ name: "api", command: process.execPath, args: [apiMain], env });
+supervisor.start({ name: "api", command: process.execPath, args: [API_MAIN], env });
 const models = await modelsToServe(config);
 for (const model of models) {
-  supervisor.start({ name: `worker-${model}`, command: process.execPath, args: [workerMain, "--model", model], env });
+  supervisor.start({ name: `worker-${model}`, command: process.execPath, args: [WORKER_MAIN, "--model", model], env });
 }
 
 const base = `http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST}:${config.PORT}`;

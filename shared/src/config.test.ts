@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
-import { loadConfig } from "./config.js";
+import { ConfigSchema, loadConfig } from "./config.js";
 import { ConfigError, parseFailure } from "./errors.js";
 
 test("defaults give a working local set-up", () => {
@@ -23,4 +23,15 @@ test("bad values fail with every variable named", () => {
 test("failure reasons round-trip as code and message", () => {
   assert.deepEqual(parseFailure("out_of_memory: loading ltx2 failed"), { code: "out_of_memory", message: "loading ltx2 failed" });
   assert.equal(parseFailure("job stalled more than allowable limit").code, "worker_lost");
+});
+
+test(".env.example documents every variable, each with a comment", async () => {
+  const { readFile } = await import("node:fs/promises");
+  const example = await readFile(new URL("../../.env.example", import.meta.url), "utf8");
+  const lines = example.split("\n");
+  for (const key of Object.keys(ConfigSchema.in.shape)) {
+    const at = lines.findIndex((l) => new RegExp(`^#? ?${key}=`).test(l));
+    assert.ok(at > 0, `${key} is missing from .env.example`);
+    assert.ok(lines.slice(0, at).reverse().find((l) => !/^#? ?[A-Z0-9_]+=/.test(l))?.startsWith("#"), `${key} has no comment`);
+  }
 });

@@ -15,8 +15,9 @@ export async function encodePrompts(model: LoadedModel, prompts: string[]): Prom
   const ids = new BigInt64Array(prompts.length * maxTokens).fill(BigInt(padId(model)));
   const mask = new BigInt64Array(prompts.length * maxTokens);
   prompts.forEach((prompt, b) => {
-    const encoded = model.tokenizer.encode(prompt).ids.slice(0, maxTokens);
-    encoded.forEach((id, i) => {
+    // Annotated: the package's .d.ts imports its Encoding type without an extension, which NodeNext cannot follow.
+    const encoded: number[] = model.tokenizer.encode(prompt).ids.slice(0, maxTokens);
+    encoded.forEach((id: number, i: number) => {
       ids[b * maxTokens + i] = BigInt(id);
       mask[b * maxTokens + i] = 1n;
     });

@@ -1,0 +1,101 @@
+import path from "node:path";
+import { Queue, Worker } from "bullmq";
+import { createRedis, queueName } from "@videosdgx/shared";
+import { TestRedis, freePort, makeTempDir, spawnNode, waitFor } from "@videosdgx/shared/testing";
+import { generateTinyModel } from "@videosdgx/workers/tiny";
+import { API_MAIN } from "../entry-points.js";
+import { percentile, round, type BenchRow } from "./stats.js";
+
+const PREFIX = "bench";
+const JOB = { model: "tiny", prompt: "a no-op job", width: 64, height: 64, num_frames: 5, steps: 1, seed: 1 };
+
+interface QueueFigures {
+  perSecond: number;
+  p50: number;
+  p99: number;
+}
+
+/** Runs `submit` N times with `parallel` in flight; a no-op worker records when each job starts. */
+async function measure(
+  submit: (i: number) => Promise<string>,
+  started: Map<string, number>,
+  count: number,
+  parallel: number,
+): Promise<QueueFigures> {
+  const submittedAt = new Map<string, number>();
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < count) {
+        const i = next++;
+        const at = performance.now();
+        submittedAt.set(await submit(i), at);
+      }
+    }),
+  );
+  const elapsed = performance.now() - t0;
+  await waitFor("every job to start", () => [...submittedAt.keys()].every((id) => started.has(id)), 60000, 10);
+  const latencies = [...submittedAt].map(([id, at]) => started.get(id)! - at);
+  return { perSecond: (count / elapsed) * 1000, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+/**
+ * (a) Submissions/s and submit-to-start latency through the API (HTTP, validation, model inspection,
+ * enqueue) against raw BullMQ `Queue.add` over one connection, both drained by a no-op BullMQ worker.
+ */
+export async function queueBench(count: number): Promise<BenchRow[]> {
+  const { dir, remove } = await makeTempDir("vdgx-bench-queue");
+  const redis = await TestRedis.start(path.join(dir, "redis"));
+  await generateTinyModel(path.join(dir, "models", "tiny"));
+  const port = await freePort();
+  const api = spawnNode("api", API_MAIN, { REDIS_URL: redis.url, DATA_DIR: dir, PORT: String(port), QUEUE_PREFIX: PREFIX, LOG_LEVEL: "warn" });
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor("API up", () => fetch(`${base}/healthz`).then((r) => r.ok, () => false), 20000);
+    const started = new Map<string, number>();
+    const noop = (name: string) =>
+      new Worker(name, async (job) => void started.set(job.id!, performance.now()), {
+        connection: createRedis(redis.url, "worker"), prefix: PREFIX, concurrency: 50,
+      });
+    const apiWorker = noop(queueName("tiny"));
+    const rawWorker = noop("raw-baseline");
+    const rawQueue = new Queue("raw-baseline", { connection: createRedis(redis.url, "worker"), prefix: PREFIX });
+    const viaApi = async () => {
+      const res = await fetch(`${base}/v1/jobs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(JOB) });
+      if (res.status !== 202) throw new Error(`submit answered ${res.status}`);
+      return ((await res.json()) as { id: string }).id;
+    };
+    const raw = async () => (await rawQueue.add("generate", JOB)).id!;
+
+    await measure(viaApi, started, 50, 8); // warm-up: JIT, connections
+    await measure(raw, started, 50, 8);
+    const thrApi = await measure(viaApi, started, count, 16);
+    const thrRaw = await measure(raw, started, count, 16);
+    // Latency one job at a time, so it is not queueing behind the burst.
+    const latApi = await measure(viaApi, started, 200, 1);
+    const latRaw = await measure(raw, started, 200, 1);
+    await Promise.all([apiWorker.close(), rawWorker.close(), rawQueue.close()]);
+    return [
+      {
+        bench: "queue", metric: "submissions/s (16 in flight)", unit: "jobs/s",
+        platform: round(thrApi.perSecond, 0), baseline: round(thrRaw.perSecond, 0), baseline_name: "raw BullMQ Queue.add",
+        ratio: round(thrApi.perSecond / thrRaw.perSecond), target: ">= 0.5", pass: thrApi.perSecond / thrRaw.perSecond >= 0.5,
+      },
+      {
+        bench: "queue", metric: "submit-to-start p50", unit: "ms",
+        platform: round(latApi.p50), baseline: round(latRaw.p50), baseline_name: "raw BullMQ Queue.add -> Worker",
+        ratio: round(latRaw.p50 / latApi.p50), target: "p50 within 2x (ratio >= 0.5)", pass: latApi.p50 <= 2 * latRaw.p50,
+      },
+      {
+        bench: "queue", metric: "submit-to-start p99", unit: "ms",
+        platform: round(latApi.p99), baseline: round(latRaw.p99), baseline_name: "raw BullMQ Queue.add -> Worker",
+        ratio: round(latRaw.p99 / latApi.p99), target: "(reported)", pass: true,
+      },
+    ];
+  } finally {
+    await api.stop();
+    await redis.kill("SIGTERM");
+    await remove();
+  }
+}

@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { Platform } from "./platform.js";
+
+// Short locks so a killed worker's job is noticed as stalled within seconds rather than half a minute.
+const FAST_RECOVERY = { LOCK_DURATION_MS: "2000", STALLED_INTERVAL_MS: "1000", JOB_BACKOFF_MS: "200" };
+
+let p: Platform;
+before(async () => {
+  p = await Platform.start({ env: FAST_RECOVERY });
+});
+after(() => p?.stop());
+
+const longJob = { model: "tiny", prompt: "a long walk", width: 256, height: 256, num_frames: 33, steps: 300, guidance: 2, seed: 11 };
+
+test("a worker killed with SIGKILL mid-job: the job is picked up again and completes, one output file", async () => {
+  const first = await p.startWorker("tiny");
+  const res = await p.request("POST", "/v1/jobs", longJob);
+  await p.waitForJob(res.body.id, (j) => j.status === "running" && j.progress.phase === "denoising" && j.progress.step >= 5);
+  first.child.kill("SIGKILL");
+  await first.exited;
+
+  await p.startWorker("tiny");
+  const job = await p.waitForTerminal(res.body.id, 180000);
+  assert.equal(job.status, "completed", JSON.stringify(job.error));
+  assert.ok(job.attempts >= 2, `attempts: ${job.attempts}`);
+  const mine = (await p.outputFiles()).filter((f) => f.startsWith(res.body.id));
+  assert.deepEqual(mine, [`${res.body.id}.mp4`]);
+  assert.equal((await p.outputFiles()).filter((f) => !f.endsWith(".mp4")).length, 0, "no partial files left");
+});
+
+test("jobs survive a SIGKILL of Redis (AOF) and a restart of the API", async () => {
+  await p.workers.get("tiny")?.stop();
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await p.request("POST", "/v1/jobs", { model: "tiny", prompt: `survivor ${i}`, width: 64, height: 64, num_frames: 5, steps: 2, seed: i });
+    assert.equal(r.status, 202);
+    ids.push(r.body.id);
+  }
+  await p.redis.kill("SIGKILL");
+  const down = await p.request("GET", `/v1/jobs/${ids[0]}`);
+  assert.equal(down.status, 503, "Redis away: a clear 503, not a hang");
+  assert.equal(down.body.error.code, "service_unavailable");
+
+  await p.redis.restart();
+  await p.api.stop();
+  await p.startApi();
+  for (const id of ids) assert.equal((await p.request("GET", `/v1/jobs/${id}`)).body.status, "queued");
+
+  await p.startWorker("tiny");
+  for (const id of ids) assert.equal((await p.waitForTerminal(id)).status, "completed");
+});
+
+test("Redis killed while a job runs: the job still completes once Redis is back", async () => {
+  const res = await p.request("POST", "/v1/jobs", { ...longJob, steps: 150, seed: 12 });
+  await p.waitForJob(res.body.id, (j) => j.status === "running" && j.progress.step >= 3);
+  await p.redis.kill("SIGKILL");
+  await new Promise((r) => setTimeout(r, 1500));
+  await p.redis.restart();
+  const job = await p.waitForTerminal(res.body.id, 180000);
+  assert.equal(job.status, "completed", JSON.stringify(job.error));
+  assert.deepEqual((await p.outputFiles()).filter((f) => f.startsWith(res.body.id)), [`${res.body.id}.mp4`]);
+});

@@ -1,0 +1,114 @@
+import { readdir } from "node:fs/promises";
+import path from "node:path";
+import { ManagedProcess, TestRedis, freePort, makeTempDir, spawnNode, waitFor } from "@videosdgx/shared/testing";
+import { generateTinyModel } from "@videosdgx/workers/tiny";
+import { API_MAIN, WORKER_MAIN } from "../entry-points.js";
+
+export interface HttpAnswer<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export interface PlatformOptions {
+  /** Extra environment for the API and workers (e.g. short lock durations for kill tests). */
+  env?: Record<string, string>;
+  /** Copies of the tiny model under other names, with declared footprints. */
+  extraTinyModels?: string[];
+}
+
+/**
+ * A whole platform for one test file: its own Redis (AOF) on a free port, its own data dir with the tiny
+ * model generated into it, the API and workers as real processes, reached over HTTP like a user would.
+ */
+export class Platform {
+  api!: ManagedProcess;
+  readonly workers = new Map<string, ManagedProcess>();
+  private constructor(
+    readonly redis: TestRedis,
+    readonly dataDir: string,
+    readonly env: NodeJS.ProcessEnv,
+    readonly base: string,
+    private readonly removeDir: () => Promise<void>,
+  ) {}
+
+  static async start(opts: PlatformOptions = {}): Promise<Platform> {
+    const { dir, remove } = await makeTempDir("vdgx-e2e");
+    const redis = await TestRedis.start(path.join(dir, "redis"));
+    await generateTinyModel(path.join(dir, "models", "tiny"));
+    for (const name of opts.extraTinyModels ?? []) await generateTinyModel(path.join(dir, "models", name), { name });
+    const port = await freePort();
+    const env = {
+      REDIS_URL: redis.url,
+      DATA_DIR: dir,
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      QUEUE_PREFIX: "e2e",
+      LOG_LEVEL: "debug",
+      ...opts.env,
+    };
+    const p = new Platform(redis, dir, env, `http://127.0.0.1:${port}`, remove);
+    await p.startApi();
+    return p;
+  }
+
+  get outputsDir(): string {
+    return path.join(this.dataDir, "outputs");
+  }
+
+  async startApi(): Promise<void> {
+    this.api = spawnNode("api", API_MAIN, this.env);
+    await waitFor(`the API to answer /healthz\n${this.api.output}`, () =>
+      fetch(`${this.base}/healthz`).then((r) => r.ok, () => false),
+    20000);
+  }
+
+  async startWorker(model: string, env: Record<string, string> = {}): Promise<ManagedProcess> {
+    const w = spawnNode(`worker-${model}`, WORKER_MAIN, { ...this.env, ...env }, ["--model", model]);
+    this.workers.set(model, w);
+    await w.waitForOutput(/worker ready/);
+    return w;
+  }
+
+  async request<T = any>(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer<T>> {
+    const init: RequestInit = { method, headers: { ...headers } };
+    if (body !== undefined) {
+      init.body = typeof body === "string" ? body : JSON.stringify(body);
+      (init.headers as Record<string, string>)["content-type"] ??= "application/json";
+    }
+    const res = await fetch(`${this.base}${url}`, init);
+    const type = res.headers.get("content-type") ?? "";
+    const parsed = type.includes("json") ? await res.json() : type.startsWith("text") || type.includes("html") ? await res.text() : Buffer.from(await res.arrayBuffer());
+    return { status: res.status, headers: res.headers, body: parsed as T };
+  }
+
+  /** Polls the job over HTTP until `done` holds; the error says what the job last looked like. */
+  async waitForJob(id: string, done: (job: any) => boolean, timeoutMs = 120000): Promise<any> {
+    let last: unknown;
+    return waitFor(
+      `job ${id} to reach the expected state (last seen: ${JSON.stringify(last)})`,
+      async () => {
+        const r = await this.request("GET", `/v1/jobs/${id}`);
+        last = r.body;
+        return r.status === 200 && done(r.body) ? r.body : undefined;
+      },
+      timeoutMs,
+      100,
+    );
+  }
+
+  waitForTerminal(id: string, timeoutMs?: number): Promise<any> {
+    return this.waitForJob(id, (j) => ["completed", "failed", "cancelled"].includes(j.status), timeoutMs);
+  }
+
+  async outputFiles(): Promise<string[]> {
+    return (await readdir(this.outputsDir).catch(() => [] as string[])).sort();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.workers.values()].map((w) => w.stop()));
+    await this.api?.stop();
+    await this.redis.kill("SIGTERM");
+    await this.removeDir();
+  }
+}
