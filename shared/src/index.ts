@@ -11,3 +11,4 @@ export * from "./schemas/job-resource.js";
 export * from "./redis-server.js";
 export * from "./log.js";
 export * from "./jobs/job-view.js";
+export * from "./memory/ledger.js";

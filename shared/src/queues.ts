@@ -27,6 +27,14 @@ export const redisKeys = (prefix: string) => ({
   workers: `${prefix}:workers`,
   /** Hash describing one worker: model, host, pid, loaded state. */
   worker: (workerId: string) => `${prefix}:worker:${workerId}`,
+  /** One memory ledger per host (shared/lua/ledger-*.lua keep it consistent). */
+  memory: (host: string) => ({
+    reservations: `${prefix}:mem:${host}:reservations`,
+    leases: `${prefix}:mem:${host}:leases`,
+    tokens: `${prefix}:mem:${host}:tokens`,
+    fence: `${prefix}:mem:${host}:fence`,
+    highWater: `${prefix}:mem:${host}:high-water`,
+  }),
   /** BullMQ's own wait list for a queue: read (LPOS) for queue positions. */
   waitList: (queue: string) => `${prefix}:${queue}:wait`,
 });

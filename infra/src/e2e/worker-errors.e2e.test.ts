@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { spawnNode, waitFor } from "@videosdgx/shared/testing";
+import { WORKER_MAIN } from "../entry-points.js";
+import { Platform } from "./platform.js";
+
+let p: Platform;
+before(async () => {
+  p = await Platform.start({ extraTinyModels: ["tinyb"], env: { IDLE_UNLOAD_SECONDS: "2" } });
+});
+after(() => p?.stop());
+
+const small = (model: string) => ({ model, prompt: "a small job", width: 64, height: 64, num_frames: 5, steps: 2, seed: 1 });
+
+test("a worker asked for an execution provider its binding lacks refuses to start, and says why", async () => {
+  const w = spawnNode("worker-cuda", WORKER_MAIN, { ...p.env, ORT_EXECUTION_PROVIDERS: "cuda" }, ["--model", "tiny"]);
+  const exit = await w.exited;
+  assert.equal(exit.code, 2);
+  assert.match(w.output, /"cuda" is not available in the installed onnxruntime-node \(it has: [a-z, ]*cpu/);
+});
+
+test("a broken model file fails the job with the file named, without retries", async () => {
+  await writeFile(path.join(p.dataDir, "models/tinyb/transformer/model.onnx"), Buffer.from([0x08, 0x07, 0xff, 0xff, 0xff]));
+  const res = await p.request("POST", "/v1/jobs", small("tinyb"));
+  assert.equal(res.status, 202);
+  await p.startWorker("tinyb");
+  const job = await p.waitForTerminal(res.body.id);
+  assert.equal(job.status, "failed");
+  assert.equal(job.error.code, "model_load_failed");
+  assert.match(job.error.message, /loading tinyb\/transformer\/model\.onnx failed: /);
+  assert.equal(job.attempts, 1, "another attempt cannot fix a broken file");
+});
+
+test("a model is loaded on its first job, kept, and unloaded after IDLE_UNLOAD_SECONDS", async () => {
+  await p.startWorker("tiny");
+  const loaded = async () => (await p.request("GET", "/v1/models/tiny")).body.loaded as boolean;
+  assert.equal(await loaded(), false);
+  const first = await p.waitForTerminal((await p.request("POST", "/v1/jobs", small("tiny"))).body.id);
+  assert.equal(typeof first.timings.load_ms, "number");
+  const second = await p.waitForTerminal((await p.request("POST", "/v1/jobs", { ...small("tiny"), seed: 2 })).body.id);
+  assert.equal(second.timings.load_ms, undefined, "kept loaded between jobs");
+  assert.equal(await loaded(), true, "the worker's heartbeat reports the model loaded");
+  await waitFor("the model to be unloaded after the idle time", async () => !(await loaded()), 15000, 250);
+  const third = await p.waitForTerminal((await p.request("POST", "/v1/jobs", { ...small("tiny"), seed: 3 })).body.id);
+  assert.equal(typeof third.timings.load_ms, "number", "loaded again on demand");
+});
