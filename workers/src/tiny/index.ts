@@ -1,0 +1,3 @@
+export { generateTinyModel, isTinyModelCurrent, type TinyModelOptions } from "./generate.js";
+export { tinyConditioning, tinyTargetFrames } from "./reference.js";
+export { TINY_GENERATOR_VERSION } from "./spec.js";
