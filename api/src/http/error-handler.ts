@@ -10,8 +10,15 @@ import {
   type Logger,
 } from "@videosdgx/shared";
 
-/** body-parser's error types, turned into ours. */
-function fromBodyParser(err: { type?: string; message?: string; limit?: number }): AppError | undefined {
+interface HttpLibraryError {
+  type?: string;
+  message?: string;
+  limit?: number;
+  status?: number;
+}
+
+/** Errors raised by body-parser and Express's router (e.g. a malformed %-escape in the path), turned into ours. */
+function fromHttpLibrary(err: HttpLibraryError): AppError | undefined {
   switch (err.type) {
     case "entity.parse.failed":
       return new ValidationError(`the body is not valid JSON: ${err.message ?? ""}`.trim(), undefined, "malformed_json");
@@ -21,7 +28,7 @@ function fromBodyParser(err: { type?: string; message?: string; limit?: number }
     case "charset.unsupported":
       return new UnsupportedMediaTypeError(err.message ?? "unsupported encoding");
     default:
-      return undefined;
+      return err.status === 400 ? new ValidationError(err.message ?? "bad request") : undefined;
   }
 }
 
@@ -29,7 +36,7 @@ function fromBodyParser(err: { type?: string; message?: string; limit?: number }
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let known: AppError | undefined =
-      err instanceof AppError ? err : fromBodyParser(err as { type?: string });
+      err instanceof AppError ? err : fromHttpLibrary(err as HttpLibraryError);
     if (!known && isRedisUnavailable(err)) known = new ServiceUnavailableError("the job store (Redis) is unreachable; try again shortly");
     if (!known) {
       log.error("unhandled error", { method: req.method, path: req.path, error: (err as Error).stack ?? String(err) });

@@ -63,7 +63,8 @@ export class JobStore {
     this.requireRedis();
     const id = newJobId(params.model);
     const job = (await this.queue(params.model).add("generate", params, { jobId: id })) as GenerationJob;
-    return toJobResource(job, "waiting", false, await this.queuePosition(params.model, id));
+    // A worker may take the job before LPOS runs: it was then at the front of the queue.
+    return toJobResource(job, "waiting", false, (await this.queuePosition(params.model, id)) ?? 0);
   }
 
   private async find(id: string): Promise<GenerationJob> {

@@ -1,0 +1,1 @@
+export { DataType, GraphBuilder } from "./graph-builder.js";

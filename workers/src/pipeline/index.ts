@@ -1,0 +1,3 @@
+export { denoise, usesGuidance, type DenoiseInput, type DenoiseResult } from "./denoise.js";
+export { parseSchedulerConfig, type SchedulerConfig } from "./scheduler-config.js";
+export type { LatentShape } from "./latent-shape.js";
