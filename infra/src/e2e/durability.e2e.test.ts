@@ -52,6 +52,7 @@ test("jobs survive a SIGKILL of Redis (AOF) and a restart of the API", async () 
 });
 
 test("Redis killed while a job runs: the job still completes once Redis is back", async () => {
+  await p.ensureWorker("tiny");
   const res = await p.request("POST", "/v1/jobs", { ...longJob, steps: 150, seed: 12 });
   await p.waitForJob(res.body.id, (j) => j.status === "running" && j.progress.step >= 3);
   await p.redis.kill("SIGKILL");

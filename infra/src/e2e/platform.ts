@@ -58,8 +58,9 @@ export class Platform {
 
   async startApi(): Promise<void> {
     this.api = spawnNode("api", API_MAIN, this.env);
-    await waitFor(`the API to answer /healthz\n${this.api.output}`, () =>
-      fetch(`${this.base}/healthz`).then((r) => r.ok, () => false),
+    // Ready for tests once its Redis connection is up (workers may legitimately be absent).
+    await waitFor(`the API to reach Redis\n${this.api.output}`, () =>
+      fetch(`${this.base}/readyz`).then(async (r) => ((await r.json()) as { redis: string }).redis === "ok", () => false),
     20000);
   }
 
@@ -68,6 +69,13 @@ export class Platform {
     this.workers.set(model, w);
     await w.waitForOutput(/worker ready/);
     return w;
+  }
+
+  /** Starts a worker for the model unless one of ours is running. */
+  async ensureWorker(model: string): Promise<ManagedProcess> {
+    const w = this.workers.get(model);
+    if (w && w.child.exitCode === null && w.child.signalCode === null) return w;
+    return this.startWorker(model);
   }
 
   async request<T = any>(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer<T>> {
@@ -85,16 +93,20 @@ export class Platform {
   /** Polls the job over HTTP until `done` holds; the error says what the job last looked like. */
   async waitForJob(id: string, done: (job: any) => boolean, timeoutMs = 120000): Promise<any> {
     let last: unknown;
-    return waitFor(
-      `job ${id} to reach the expected state (last seen: ${JSON.stringify(last)})`,
-      async () => {
-        const r = await this.request("GET", `/v1/jobs/${id}`);
-        last = r.body;
-        return r.status === 200 && done(r.body) ? r.body : undefined;
-      },
-      timeoutMs,
-      100,
-    );
+    try {
+      return await waitFor(
+        `job ${id} to reach the expected state`,
+        async () => {
+          const r = await this.request("GET", `/v1/jobs/${id}`);
+          last = r.body;
+          return r.status === 200 && done(r.body) ? r.body : undefined;
+        },
+        timeoutMs,
+        100,
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`);
+    }
   }
 
   waitForTerminal(id: string, timeoutMs?: number): Promise<any> {
