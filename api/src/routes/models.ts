@@ -49,7 +49,7 @@ export function modelRoutes(api: ApiRouter, ctx: AppContext): void {
     async (req, res) => {
       const model = String(req.params.model);
       const body = parseOr400(ctx.schemas.generate, jsonBody(req.body), "generate request");
-      await ctx.models.inspectKnown(model);
+      await ctx.models.requireInstalled(model); // unknown model: 404 here, rather than a 400 about a body field
       const job = await submitJob(ctx, generateToJobRequest(model, body));
       res.status(202).location(job.links.self).json({
         job_id: job.id,

@@ -32,11 +32,30 @@ export interface ModelView {
   memory?: Manifest["memory"];
 }
 
+/**
+ * How long a submission may rely on an earlier inspection of a model folder. Inspection reads and parses
+ * every JSON file of the model (a real tokenizer.json is megabytes), far too much for every request; a
+ * folder broken within this window fails its job with the reason instead of being refused.
+ */
+const INSPECTION_TTL_MS = 2000;
+
 /** Which models can take jobs (from MODELS_DIR) and which are loaded (from workers' heartbeats). */
 export class ModelRegistry {
   private readonly keys;
+  private readonly inspections = new Map<string, { at: number; state: Promise<InstallState> }>();
+
   constructor(private readonly config: Config, private readonly redis: Redis) {
     this.keys = redisKeys(config.QUEUE_PREFIX);
+  }
+
+  private inspectRecent(name: string): Promise<InstallState> {
+    const hit = this.inspections.get(name);
+    if (hit && Date.now() - hit.at < INSPECTION_TTL_MS) return hit.state;
+    const state = inspectModel(this.config.MODELS_DIR, name);
+    this.inspections.set(name, { at: Date.now(), state });
+    // Names that are neither known nor a folder are not kept: the cache stays as small as MODELS_DIR.
+    void state.then((s) => !s.installed && !s.manifest && this.inspections.delete(name), () => this.inspections.delete(name));
+    return state;
   }
 
   names(): Promise<string[]> {
@@ -45,7 +64,8 @@ export class ModelRegistry {
 
   /** The manifest of a model that can take jobs now; otherwise a 404 or a 503 that says why. */
   async requireInstalled(name: string): Promise<Manifest> {
-    const state = await this.inspectKnown(name);
+    const state = await this.inspectRecent(name);
+    if (!state.installed && !state.manifest) await this.inspectKnown(name);
     if (!state.installed) throw new ModelUnavailableError(`model ${name} is not installed: ${state.reason}`, { model: name, reason: state.reason });
     return state.manifest;
   }

@@ -38,8 +38,13 @@ export async function denoise(input: DenoiseInput): Promise<DenoiseResult> {
   const batch = guided ? 2 : 1;
   const n = latentSize(shape);
   const { sigmas, timesteps } = flowMatchSigmas(input.scheduler, steps, { imageSeqLen: shape.tokens });
-  const x = gaussianNoise(n, input.seed);
+  // The latent lives in the transformer's input buffer: with guidance its second half is a copy kept
+  // up to date by the fused step, so no per-step copies are needed.
   const batched = new Float32Array(n * batch);
+  const x = batched.subarray(0, n);
+  x.set(gaussianNoise(n, input.seed));
+  const mirror = guided ? batched.subarray(n) : undefined;
+  mirror?.set(x);
   const hidden = new ort.Tensor("float32", batched, latentDims(shape, batch));
   const timestep = new Float32Array(batch);
   const timestepTensor = new ort.Tensor("float32", timestep, [batch]);
@@ -49,8 +54,6 @@ export async function denoise(input: DenoiseInput): Promise<DenoiseResult> {
   for (let i = 0; i < steps; i++) {
     const sigma = sigmas[i]!;
     const sigmaNext = sigmas[i + 1]!;
-    batched.set(x, 0);
-    if (guided) batched.set(x, n);
     timestep.fill(timesteps[i]!);
     const started = performance.now();
     const out = await input.transformer.run({
@@ -63,9 +66,9 @@ export async function denoise(input: DenoiseInput): Promise<DenoiseResult> {
     if (!(v instanceof Float32Array) || v.length !== n * batch) {
       throw new Error(`transformer output ${outputName} must be float32 with ${n * batch} values`);
     }
-    if (guided) guidedEulerStep(x, v.subarray(0, n), v.subarray(n, 2 * n), guidance, sigma, sigmaNext);
+    if (guided) guidedEulerStep(x, v.subarray(0, n), v.subarray(n, 2 * n), guidance, sigma, sigmaNext, mirror);
     else eulerStep(x, v, sigma, sigmaNext);
     await input.afterStep(i + 1, steps);
   }
-  return { latent: x, runtimeMs };
+  return { latent: x.slice(), runtimeMs };
 }

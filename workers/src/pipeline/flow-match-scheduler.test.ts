@@ -137,8 +137,10 @@ test("the guided step equals guidance followed by a plain Euler step", () => {
   const v = new Float32Array(n);
   for (let j = 0; j < n; j++) v[j] = vU[j]! + g * (vC[j]! - vU[j]!);
   eulerStep(expected, v, sigma, sigmaNext);
-  guidedEulerStep(x, vU, vC, g, sigma, sigmaNext);
+  const mirror = new Float32Array(n);
+  guidedEulerStep(x, vU, vC, g, sigma, sigmaNext, mirror);
   assertClose(x, Array.from(expected), 1e-5);
+  assert.deepEqual(mirror, x, "the mirror holds the same new latent");
 });
 
 test("mismatched buffer lengths are refused", () => {

@@ -99,7 +99,11 @@ export function eulerStep(x: Float32Array, v: Float32Array, sigma: number, sigma
   for (let i = 0; i < x.length; i++) x[i] = x[i]! + dt * v[i]!;
 }
 
-/** Classifier-free guidance fused into the Euler update: one pass, no temporary velocity buffer. */
+/**
+ * Classifier-free guidance fused into the Euler update: one pass, no temporary velocity buffer. With
+ * `mirror`, the new latent is also written there (the second half of the next batched input), saving
+ * a separate copy pass.
+ */
 export function guidedEulerStep(
   x: Float32Array,
   vUncond: Float32Array,
@@ -107,13 +111,23 @@ export function guidedEulerStep(
   guidance: number,
   sigma: number,
   sigmaNext: number,
+  mirror?: Float32Array,
 ): void {
-  if (vUncond.length !== x.length || vCond.length !== x.length) {
+  if (vUncond.length !== x.length || vCond.length !== x.length || (mirror && mirror.length !== x.length)) {
     throw new RangeError(`velocities have ${vUncond.length}/${vCond.length} values, latent ${x.length}`);
   }
   const dt = sigmaNext - sigma;
+  if (!mirror) {
+    for (let i = 0; i < x.length; i++) {
+      const u = vUncond[i]!;
+      x[i] = x[i]! + dt * (u + guidance * (vCond[i]! - u));
+    }
+    return;
+  }
   for (let i = 0; i < x.length; i++) {
     const u = vUncond[i]!;
-    x[i] = x[i]! + dt * (u + guidance * (vCond[i]! - u));
+    const next = x[i]! + dt * (u + guidance * (vCond[i]! - u));
+    x[i] = next;
+    mirror[i] = next;
   }
 }
