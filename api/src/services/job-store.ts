@@ -62,9 +62,13 @@ export class JobStore {
   async submit(params: EffectiveParams): Promise<JobResource> {
     this.requireRedis();
     const id = newJobId(params.model);
-    const job = (await this.queue(params.model).add("generate", params, { jobId: id })) as GenerationJob;
-    // A worker may take the job before LPOS runs: it was then at the front of the queue.
-    return toJobResource(job, "waiting", false, (await this.queuePosition(params.model, id)) ?? 0);
+    // Every job already waiting is ahead of a new one (FIFO). Sent just before the add on the same
+    // connection, the length costs no extra round trip.
+    const [ahead, job] = await Promise.all([
+      this.redis.llen(this.keys.waitList(queueName(params.model))),
+      this.queue(params.model).add("generate", params, { jobId: id }) as Promise<GenerationJob>,
+    ]);
+    return toJobResource(job, "waiting", false, ahead);
   }
 
   private async find(id: string): Promise<GenerationJob> {

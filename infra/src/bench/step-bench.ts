@@ -49,7 +49,7 @@ export async function stepBench(steps: number): Promise<BenchRow[]> {
       return (performance.now() - started - runtimeMs) / steps;
     };
     await run(); // warm-up: JIT and allocator
-    const platformMs = Math.min(await run(), await run());
+    const platformMs = Math.min(await run(), await run(), await run());
 
     const n = WAN_480P.channels * WAN_480P.frames * WAN_480P.height * WAN_480P.width;
     const src = new Float32Array(2 * n);
