@@ -44,6 +44,10 @@ export const ConfigSchema = z
     X264_CRF: int(0, 51).default(18),
     FFMPEG_THREADS: int(0, 64).default(2),
     SHUTDOWN_GRACE_MS: int(0).default(30000),
+    MEMORY_BUDGET_BYTES: int(1).optional(),
+    MEMORY_RESERVE_BYTES: int(0).default(8 * 1024 ** 3),
+    MEMORY_LEASE_MS: int(1000).default(15000),
+    HOST_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   })
   .transform((c) => {

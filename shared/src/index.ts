@@ -12,3 +12,5 @@ export * from "./redis-server.js";
 export * from "./log.js";
 export * from "./jobs/job-view.js";
 export * from "./memory/ledger.js";
+export * from "./memory/meminfo.js";
+export * from "./jobs/live-workers.js";

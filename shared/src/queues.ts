@@ -34,6 +34,10 @@ export const redisKeys = (prefix: string) => ({
     tokens: `${prefix}:mem:${host}:tokens`,
     fence: `${prefix}:mem:${host}:fence`,
     highWater: `${prefix}:mem:${host}:high-water`,
+    /** Measured footprint per model on this host (bytes the process grew by when loading it). */
+    measured: `${prefix}:mem:${host}:measured`,
+    /** Pub/sub: "freed" when memory is released, "evict:<workerId>" to ask an idle worker to unload. */
+    events: `${prefix}:mem:${host}:events`,
   }),
   /** BullMQ's own wait list for a queue: read (LPOS) for queue positions. */
   waitList: (queue: string) => `${prefix}:${queue}:wait`,

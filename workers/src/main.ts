@@ -1,4 +1,5 @@
 import { mkdir } from "node:fs/promises";
+import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { Worker } from "bullmq";
 import {
@@ -6,13 +7,17 @@ import {
   createRedis,
   inspectModel,
   loadConfigOrExit,
+  memoryBudget,
+  MemoryLedger,
   queueName,
+  readMemInfo,
   redisKeys,
   type EffectiveParams,
   type JobOutput,
 } from "@videosdgx/shared";
 import { Heartbeat } from "./jobs/heartbeat.js";
 import { createProcessor } from "./jobs/process-job.js";
+import { MemoryGuard } from "./runtime/memory-guard.js";
 import { ModelHost } from "./runtime/model-host.js";
 import { checkExecutionProviders, sessionOptions } from "./runtime/session-options.js";
 
@@ -33,23 +38,54 @@ try {
   fail((err as Error).message);
 }
 const state = await inspectModel(config.MODELS_DIR, model);
-if (!state.installed) fail(`model ${model} is not installed: ${state.reason}`);
+const manifest = state.installed ? state.manifest : fail(`model ${model} is not installed: ${state.reason}`);
+let budget = 0;
+try {
+  budget = memoryBudget(config.MEMORY_BUDGET_BYTES, config.MEMORY_RESERVE_BYTES, await readMemInfo());
+} catch (err) {
+  fail((err as Error).message);
+}
 await mkdir(config.OUTPUTS_DIR, { recursive: true });
 
 const keys = redisKeys(config.QUEUE_PREFIX);
 const redis = createRedis(redisUrl, "worker", `vdgx-worker-${model}`);
 const shutdown = new AbortController();
-const host = new ModelHost(config.MODELS_DIR, model, sessionOptions(config), config.IDLE_UNLOAD_SECONDS, {
+const hostId = config.HOST_ID ?? hostname();
+const workerId = `${hostId}-${process.pid}`;
+const ledger = new MemoryLedger(redis, config.QUEUE_PREFIX, hostId, budget, config.MEMORY_LEASE_MS);
+const memory: MemoryGuard = new MemoryGuard({
+  ledger,
+  redis,
+  subscriber: createRedis(redisUrl, "worker", `vdgx-memory-${model}`),
+  keys,
+  workerId,
+  onEvictRequest: (): Promise<boolean> => host.unload("memory needed by another model"),
+});
+await memory.start();
+const host: ModelHost = new ModelHost(config.MODELS_DIR, model, manifest, sessionOptions(config), config.IDLE_UNLOAD_SECONDS, memory, {
   onLoaded: (ms) => {
-    log.info("model loaded", { model, load_ms: Math.round(ms) });
+    log.info("model loaded", { model, load_ms: Math.round(ms), reserved_bytes: memory.grant?.bytes });
     void heartbeat.beat();
   },
-  onUnloaded: () => {
-    log.info("model unloaded after idle time", { model });
+  onUnloaded: (reason) => {
+    log.info("model unloaded", { model, reason });
     void heartbeat.beat();
   },
 });
-const heartbeat = new Heartbeat(redis, keys, () => ({ model, loaded: host.loaded, lastUsedAt: host.lastUsedAt }));
+const heartbeat = new Heartbeat(
+  redis,
+  keys,
+  workerId,
+  hostId,
+  () => ({ model, loaded: host.loaded, busy: host.inUse, reservedBytes: memory.grant?.bytes ?? 0, budgetBytes: budget, lastUsedAt: host.lastUsedAt }),
+  async () => {
+    // A lost lease means the ledger may have handed this memory to someone else: give the model up.
+    if (!(await memory.renew())) {
+      log.error("memory lease lost; unloading as soon as the model is idle", { model });
+      await host.unload("memory lease lost");
+    }
+  },
+);
 
 const worker = new Worker<EffectiveParams, JobOutput>(
   queueName(model),
@@ -68,7 +104,7 @@ worker.on("completed", (job) => log.info("job completed", { job_id: job.id, timi
 worker.on("failed", (job, err) => log.warn("job failed", { job_id: job?.id, reason: err.message }));
 worker.on("error", (err) => log.error("worker error", { error: err.message }));
 heartbeat.start();
-log.info("worker ready", { model, queue: queueName(model), worker_id: heartbeat.workerId });
+log.info("worker ready", { model, queue: queueName(model), worker_id: workerId, memory_budget_bytes: budget });
 
 let stopping = false;
 async function stop(signal: string): Promise<void> {
@@ -84,7 +120,7 @@ async function stop(signal: string): Promise<void> {
   forced.unref();
   await worker.close();
   await heartbeat.stop();
-  await host.unload();
+  await host.unload("shutdown");
   redis.disconnect();
   process.exit(0);
 }

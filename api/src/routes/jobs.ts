@@ -19,7 +19,9 @@ export async function submitJob(ctx: AppContext, req: CreateJobRequest): Promise
     if (err instanceof NotFoundError) throw new ValidationError(err.message, [{ field: "model", message: err.message }]);
     throw err;
   });
-  return ctx.jobs.submit(resolveJobParams(manifest.constraints, req));
+  const params = resolveJobParams(manifest.constraints, req);
+  await ctx.models.requireFitsMemory(req.model, manifest);
+  return ctx.jobs.submit(params);
 }
 
 export function jobRoutes(api: ApiRouter, ctx: AppContext): void {

@@ -12,7 +12,10 @@ const ModelViewSchema = z.object({
   installed: z.boolean(),
   reason: z.string().optional(),
   loaded: z.boolean(),
-  workers: z.array(z.object({ id: z.string(), model: z.string(), host: z.string(), pid: z.number(), loaded: z.boolean(), last_used_at: z.string().nullable() })),
+  workers: z.array(z.object({
+    id: z.string(), model: z.string(), host: z.string(), pid: z.number(), loaded: z.boolean(), busy: z.boolean(),
+    reserved_bytes: z.number(), budget_bytes: z.number(), last_used_at: z.string().nullable(),
+  })),
   constraints: z.unknown().optional(),
   capabilities: z.unknown().optional(),
   memory: z.unknown().optional(),

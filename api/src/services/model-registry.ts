@@ -2,22 +2,16 @@ import type { Redis } from "ioredis";
 import {
   inspectModel,
   listModelNames,
+  readLiveWorkers,
+  ValidationError,
   ModelUnavailableError,
   NotFoundError,
   redisKeys,
   type Config,
   type InstallState,
   type Manifest,
+  type WorkerInfo,
 } from "@videosdgx/shared";
-
-export interface WorkerInfo {
-  id: string;
-  model: string;
-  host: string;
-  pid: number;
-  loaded: boolean;
-  last_used_at: string | null;
-}
 
 export interface ModelView {
   name: string;
@@ -43,6 +37,7 @@ const INSPECTION_TTL_MS = 2000;
 export class ModelRegistry {
   private readonly keys;
   private readonly inspections = new Map<string, { at: number; state: Promise<InstallState> }>();
+  private workersSeen: { at: number; workers: Promise<WorkerInfo[]> } | undefined;
 
   constructor(private readonly config: Config, private readonly redis: Redis) {
     this.keys = redisKeys(config.QUEUE_PREFIX);
@@ -70,6 +65,25 @@ export class ModelRegistry {
     return state.manifest;
   }
 
+  /**
+   * Refuses a model whose load peak exceeds the memory budget of every host that has a worker for it:
+   * such a job could only wait forever. Without live workers the job waits for one, as any job does.
+   */
+  async requireFitsMemory(name: string, manifest: Manifest): Promise<void> {
+    const budgets = (await this.liveWorkersRecent()).filter((w) => w.model === name).map((w) => w.budget_bytes);
+    if (budgets.length === 0) return;
+    const needed = manifest.memory.resident_bytes * manifest.memory.load_peak_factor;
+    const largest = Math.max(...budgets);
+    if (needed > largest) {
+      const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
+      throw new ValidationError(
+        `model ${name} needs ${gb(needed)} to load; the largest memory budget of its workers is ${gb(largest)}`,
+        { model: name, needed_bytes: needed, budget_bytes: largest },
+        "exceeds_memory_budget",
+      );
+    }
+  }
+
   async inspectKnown(name: string): Promise<InstallState> {
     const state = await inspectModel(this.config.MODELS_DIR, name);
     if (!state.installed && !state.manifest && !(await this.names()).includes(name)) {
@@ -78,19 +92,18 @@ export class ModelRegistry {
     return state;
   }
 
-  async liveWorkers(): Promise<WorkerInfo[]> {
-    const ids = await this.redis.zrangebyscore(this.keys.workers, Date.now(), "+inf");
-    const rows = await Promise.all(ids.map((id) => this.redis.hgetall(this.keys.worker(id)).then((h) => ({ id, h }))));
-    return rows
-      .filter(({ h }) => h.model !== undefined)
-      .map(({ id, h }) => ({
-        id,
-        model: h.model!,
-        host: h.host ?? "",
-        pid: Number(h.pid),
-        loaded: h.loaded === "1",
-        last_used_at: Number(h.last_used_at) > 0 ? new Date(Number(h.last_used_at)).toISOString() : null,
-      }));
+  liveWorkers(): Promise<WorkerInfo[]> {
+    return readLiveWorkers(this.redis, this.keys);
+  }
+
+  /** For submissions: heartbeats come every few seconds, so a one-second-old view is as good. */
+  private liveWorkersRecent(): Promise<WorkerInfo[]> {
+    if (!this.workersSeen || Date.now() - this.workersSeen.at > 1000) {
+      const workers = this.liveWorkers();
+      this.workersSeen = { at: Date.now(), workers };
+      workers.catch(() => (this.workersSeen = undefined));
+    }
+    return this.workersSeen.workers;
   }
 
   async view(name: string, workers?: WorkerInfo[]): Promise<ModelView> {

@@ -1,7 +1,7 @@
 import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { ManagedProcess, TestRedis, freePort, makeTempDir, spawnNode, waitFor } from "@videosdgx/shared/testing";
-import { generateTinyModel } from "@videosdgx/workers/tiny";
+import { generateTinyModel, type TinyModelOptions } from "@videosdgx/workers/tiny";
 import { API_MAIN, WORKER_MAIN } from "../entry-points.js";
 
 export interface HttpAnswer<T = any> {
@@ -14,7 +14,7 @@ export interface PlatformOptions {
   /** Extra environment for the API and workers (e.g. short lock durations for kill tests). */
   env?: Record<string, string>;
   /** Copies of the tiny model under other names, with declared footprints. */
-  extraTinyModels?: string[];
+  extraTinyModels?: (string | TinyModelOptions)[];
 }
 
 /**
@@ -36,7 +36,10 @@ export class Platform {
     const { dir, remove } = await makeTempDir("vdgx-e2e");
     const redis = await TestRedis.start(path.join(dir, "redis"));
     await generateTinyModel(path.join(dir, "models", "tiny"));
-    for (const name of opts.extraTinyModels ?? []) await generateTinyModel(path.join(dir, "models", name), { name });
+    for (const extra of opts.extraTinyModels ?? []) {
+      const options = typeof extra === "string" ? { name: extra } : extra;
+      await generateTinyModel(path.join(dir, "models", options.name!), options);
+    }
     const port = await freePort();
     const env = {
       REDIS_URL: redis.url,

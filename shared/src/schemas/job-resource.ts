@@ -3,12 +3,15 @@ import { z } from "zod";
 export const JobStatusSchema = z.enum(["queued", "running", "completed", "failed", "cancelled"]);
 export type JobStatus = z.infer<typeof JobStatusSchema>;
 
-export const PhaseSchema = z.enum(["queued", "loading", "encoding_text", "denoising", "decoding", "encoding_video", "done"]);
+export const PhaseSchema = z.enum([
+  "queued", "waiting_for_memory", "loading", "encoding_text", "denoising", "decoding", "encoding_video", "done",
+]);
 export type Phase = z.infer<typeof PhaseSchema>;
 
 /** Milliseconds per phase; a phase absent from the object did not run (e.g. no load when the model was warm). */
 export const TimingsSchema = z
   .object({
+    wait_for_memory_ms: z.number().optional(),
     load_ms: z.number().optional(),
     encode_text_ms: z.number().optional(),
     denoise_ms: z.number().optional(),
@@ -19,8 +22,23 @@ export const TimingsSchema = z
 export type Timings = z.infer<typeof TimingsSchema>;
 
 /** What the worker reports through BullMQ's job progress after every step. */
-export const ProgressSchema = z
-  .object({ phase: PhaseSchema, step: z.number().int(), total: z.number().int(), timings: TimingsSchema });
+/** Why a job waits before loading its model: the host's memory as the worker last saw it. */
+export const MemoryWaitSchema = z.object({
+  available_bytes: z.number(),
+  needed_bytes: z.number(),
+  held_by_others_bytes: z.number(),
+  budget_bytes: z.number(),
+  message: z.string(),
+});
+export type MemoryWait = z.infer<typeof MemoryWaitSchema>;
+
+export const ProgressSchema = z.object({
+  phase: PhaseSchema,
+  step: z.number().int(),
+  total: z.number().int(),
+  timings: TimingsSchema,
+  memory: MemoryWaitSchema.optional(),
+});
 export type Progress = z.infer<typeof ProgressSchema>;
 
 /** The parameters a job really runs with, after defaults and per-model rules. Stored as the job's data. */

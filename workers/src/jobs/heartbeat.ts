@@ -1,4 +1,3 @@
-import { hostname } from "node:os";
 import type { Redis } from "ioredis";
 import type { RedisKeys } from "@videosdgx/shared";
 
@@ -8,6 +7,9 @@ export const HEARTBEAT_TTL_MS = 10000;
 export interface WorkerState {
   model: string;
   loaded: boolean;
+  busy: boolean;
+  reservedBytes: number;
+  budgetBytes: number;
   lastUsedAt: number;
 }
 
@@ -16,11 +18,19 @@ export interface WorkerState {
  * plus a sorted set scored by expiry so readers can find live workers without SCAN.
  */
 export class Heartbeat {
-  readonly workerId = `${hostname()}-${process.pid}`;
   private timer: NodeJS.Timeout | undefined;
   private readonly startedAt = Date.now();
 
-  constructor(private readonly redis: Redis, private readonly keys: RedisKeys, private readonly state: () => WorkerState) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    readonly workerId: string,
+    /** The host's name in the memory ledger, so workers find their neighbours. */
+    private readonly hostId: string,
+    private readonly state: () => WorkerState,
+    /** Runs with every beat: the memory lease is renewed on the same rhythm. */
+    private readonly onBeat: () => Promise<void>,
+  ) {}
 
   start(): void {
     void this.beat();
@@ -34,9 +44,12 @@ export class Heartbeat {
       .multi()
       .hset(key, {
         model: s.model,
-        host: hostname(),
+        host: this.hostId,
         pid: String(process.pid),
         loaded: s.loaded ? "1" : "0",
+        busy: s.busy ? "1" : "0",
+        reserved_bytes: String(s.reservedBytes),
+        budget_bytes: String(s.budgetBytes),
         last_used_at: String(s.lastUsedAt),
         started_at: String(this.startedAt),
       })
@@ -44,6 +57,7 @@ export class Heartbeat {
       .zadd(this.keys.workers, Date.now() + HEARTBEAT_TTL_MS, this.workerId)
       .exec()
       .catch(() => undefined); // Redis away: the next beat retries; readers see us expire meanwhile.
+    await this.onBeat().catch(() => undefined);
   }
 
   async stop(): Promise<void> {

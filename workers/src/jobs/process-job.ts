@@ -5,6 +5,7 @@ import {
   type Config,
   type EffectiveParams,
   type JobOutput,
+  type MemoryWait,
   type Phase,
   type Progress,
   type RedisKeys,
@@ -37,10 +38,16 @@ export function createProcessor(deps: ProcessorDeps) {
     const throwIfCancelled = async () => {
       if (await redis.exists(keys.cancel(jobId))) throw new JobFailure("cancelled", "cancelled by request", false);
     };
-    const progress = async (phase: Phase, step: number, total: number, t: Timings) => {
+    const progress = async (phase: Phase, step: number, total: number, t: Timings, memory?: MemoryWait) => {
       await throwIfCancelled();
-      const p: Progress = { phase, step, total, timings: t };
+      const p: Progress = { phase, step, total, timings: t, ...(memory ? { memory } : {}) };
       await job.updateProgress(p);
+    };
+    let waitStarted: number | undefined;
+    const onMemoryWait = async (wait: MemoryWait) => {
+      waitStarted ??= performance.now();
+      timings.wait_for_memory_ms = Math.round(performance.now() - waitStarted);
+      await progress("waiting_for_memory", 0, params.steps, timings, wait);
     };
 
     try {
@@ -48,7 +55,8 @@ export function createProcessor(deps: ProcessorDeps) {
       // A killed earlier attempt may have left a half-written file; this attempt writes its own.
       await removeStalePartials(config.OUTPUTS_DIR, outputName);
       if (!host.loaded) await progress("loading", 0, params.steps, timings);
-      const video = await host.use(async (model, loadMs) => {
+      const video = await host.use({ onMemoryWait }, async (model, loadMs) => {
+        if (waitStarted !== undefined) timings.wait_for_memory_ms = Math.round(performance.now() - waitStarted - (loadMs ?? 0));
         if (loadMs !== undefined) timings.load_ms = Math.round(loadMs);
         return generateVideo(
           model,

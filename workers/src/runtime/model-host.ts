@@ -1,18 +1,26 @@
 import type ort from "onnxruntime-node";
+import type { Manifest, MemoryWait } from "@videosdgx/shared";
 import { loadModel, type LoadedModel } from "./loaded-model.js";
+import type { MemoryGuard } from "./memory-guard.js";
 
 export interface ModelHostEvents {
   onLoaded(loadMs: number): void;
-  onUnloaded(): void;
+  onUnloaded(reason: string): void;
+}
+
+export interface UseHooks {
+  /** Called while the load waits for memory (and again whenever the situation changes). */
+  onMemoryWait(wait: MemoryWait): Promise<void>;
 }
 
 /**
- * Holds one model for this worker process: loaded on the first job, kept while jobs keep coming,
- * released after `idleUnloadSeconds` without work (0 keeps it forever).
+ * Holds one model for this worker process: loaded on the first job under a memory reservation, kept
+ * while jobs keep coming, released after `idleUnloadSeconds` without work (0 keeps it forever), when
+ * another worker on the host needs the memory, or when the reservation's lease was lost.
  */
 export class ModelHost {
   private model: LoadedModel | undefined;
-  private loading: Promise<LoadedModel> | undefined;
+  private loading: Promise<{ model: LoadedModel; ms: number }> | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private busy = 0;
   lastUsedAt = 0;
@@ -20,8 +28,10 @@ export class ModelHost {
   constructor(
     private readonly modelsDir: string,
     readonly name: string,
+    private readonly manifest: Manifest,
     private readonly sessionOptions: ort.InferenceSession.SessionOptions,
     private readonly idleUnloadSeconds: number,
+    private readonly memory: MemoryGuard,
     private readonly events: ModelHostEvents,
   ) {}
 
@@ -29,20 +39,38 @@ export class ModelHost {
     return this.model !== undefined;
   }
 
+  get inUse(): boolean {
+    return this.busy > 0;
+  }
+
+  private async load(hooks: UseHooks): Promise<{ model: LoadedModel; ms: number }> {
+    await this.memory.acquire(this.name, this.manifest, hooks.onMemoryWait);
+    const started = performance.now();
+    const rssBefore = process.memoryUsage.rss();
+    try {
+      const model = await loadModel(this.modelsDir, this.name, this.sessionOptions);
+      await this.memory.loaded(this.name, this.manifest, process.memoryUsage.rss() - rssBefore);
+      return { model, ms: performance.now() - started };
+    } catch (err) {
+      await this.memory.release();
+      throw err;
+    }
+  }
+
   /** Runs `fn` with the model loaded; `loadMs` is set when this call had to load it. */
-  async use<T>(fn: (model: LoadedModel, loadMs: number | undefined) => Promise<T>): Promise<T> {
+  async use<T>(hooks: UseHooks, fn: (model: LoadedModel, loadMs: number | undefined) => Promise<T>): Promise<T> {
     this.busy++;
     clearTimeout(this.idleTimer);
     try {
       let loadMs: number | undefined;
       if (!this.model) {
-        const started = performance.now();
-        this.loading ??= loadModel(this.modelsDir, this.name, this.sessionOptions).finally(() => {
+        this.loading ??= this.load(hooks).finally(() => {
           this.loading = undefined;
         });
-        this.model = await this.loading;
-        loadMs = performance.now() - started;
-        this.events.onLoaded(loadMs);
+        const { model, ms } = await this.loading;
+        this.model = model;
+        loadMs = ms;
+        this.events.onLoaded(ms);
       }
       return await fn(this.model, loadMs);
     } finally {
@@ -54,16 +82,19 @@ export class ModelHost {
 
   private scheduleIdleUnload(): void {
     if (this.busy > 0 || this.idleUnloadSeconds === 0 || !this.model) return;
-    this.idleTimer = setTimeout(() => void this.unload(), this.idleUnloadSeconds * 1000);
+    this.idleTimer = setTimeout(() => void this.unload("idle"), this.idleUnloadSeconds * 1000);
     this.idleTimer.unref();
   }
 
-  async unload(): Promise<void> {
+  /** Unloads when idle and gives the memory back; false when a job is running (never evicted mid-job). */
+  async unload(reason: string): Promise<boolean> {
     clearTimeout(this.idleTimer);
     const model = this.model;
-    if (!model || this.busy > 0) return;
+    if (!model || this.busy > 0) return false;
     this.model = undefined;
     await model.release();
-    this.events.onUnloaded();
+    await this.memory.release();
+    this.events.onUnloaded(reason);
+    return true;
   }
 }

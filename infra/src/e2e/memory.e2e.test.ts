@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { Redis } from "ioredis";
+import { hostname } from "node:os";
+import { redisKeys } from "@videosdgx/shared";
+import { Platform } from "./platform.js";
+
+const GB = 1_000_000_000;
+const BUDGET = 3 * GB;
+// Two models whose declared footprints cannot both be loaded within the budget (2 + 2.4 > 3).
+const footprint = { residentBytes: 2 * GB, loadPeakFactor: 1.2 };
+
+let p: Platform;
+let redis: Redis;
+before(async () => {
+  p = await Platform.start({
+    env: { MEMORY_BUDGET_BYTES: String(BUDGET), IDLE_UNLOAD_SECONDS: "0" },
+    extraTinyModels: [
+      { name: "tinya", ...footprint },
+      { name: "tinyb", ...footprint },
+      { name: "tinyc", residentBytes: 5 * GB, loadPeakFactor: 1.2 },
+    ],
+  });
+  redis = new Redis(p.redis.url);
+  await p.startWorker("tinya");
+  await p.startWorker("tinyb");
+  await p.startWorker("tinyc");
+});
+after(async () => {
+  redis?.disconnect();
+  await p?.stop();
+});
+
+const job = (model: string, steps = 2) => ({ model, prompt: "memory", width: 64, height: 64, num_frames: 5, steps, seed: 1 });
+const ledger = redisKeys("e2e").memory(hostname());
+const models = async () =>
+  Object.fromEntries(((await p.request("GET", "/v1/models")).body.models as any[]).map((m) => [m.name, m]));
+
+test("a second model waits for memory, the idle one is evicted, both stay within the budget", async () => {
+  const a = await p.waitForTerminal((await p.request("POST", "/v1/jobs", job("tinya"))).body.id);
+  assert.equal(a.status, "completed");
+  assert.equal((await models()).tinya.workers[0].reserved_bytes, 2 * GB, "shrunk from the load peak to the resident footprint");
+
+  const b = await p.waitForTerminal((await p.request("POST", "/v1/jobs", job("tinyb"))).body.id);
+  assert.equal(b.status, "completed", JSON.stringify(b.error));
+  assert.equal(typeof b.timings.wait_for_memory_ms, "number", "it had to wait");
+  const after = await models();
+  assert.equal(after.tinya.loaded, false, "the idle model was unloaded");
+  assert.equal(after.tinyb.loaded, true);
+  assert.ok(Number(await redis.get(ledger.highWater)) <= BUDGET);
+});
+
+test("a model running a job is never evicted; the waiting job says why and goes on afterwards", async () => {
+  const long = (await p.request("POST", "/v1/jobs", { ...job("tinya", 300), width: 256, height: 256, num_frames: 33 })).body.id;
+  await p.waitForJob(long, (j) => j.status === "running" && j.progress.phase === "denoising" && j.progress.step > 2);
+  const waiting = (await p.request("POST", "/v1/jobs", job("tinyb"))).body.id;
+  const seen = await p.waitForJob(waiting, (j) => j.progress.phase === "waiting_for_memory");
+  assert.match(seen.progress.memory.message, /every loaded model is running a job/);
+  assert.equal(seen.progress.memory.needed_bytes, 2.4 * GB);
+  assert.equal(seen.progress.memory.budget_bytes, BUDGET);
+
+  const first = await p.waitForTerminal(long);
+  assert.equal(first.status, "completed", "never evicted mid-job");
+  const second = await p.waitForTerminal(waiting);
+  assert.equal(second.status, "completed");
+  assert.ok(Number(await redis.get(ledger.highWater)) <= BUDGET);
+  const held = await redis.hgetall(ledger.reservations);
+  assert.deepEqual(Object.keys(held).length, 1, `one model loaded: ${JSON.stringify(held)}`);
+});
+
+test("a model that can never fit the budget is refused at submit time", async () => {
+  const res = await p.request("POST", "/v1/jobs", job("tinyc"));
+  assert.equal(res.status, 400);
+  assert.equal(res.body.error.code, "exceeds_memory_budget");
+  assert.match(res.body.error.message, /tinyc needs 6\.00 GB to load; the largest memory budget of its workers is 3\.00 GB/);
+});

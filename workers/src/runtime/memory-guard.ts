@@ -1,0 +1,135 @@
+import type { Redis } from "ioredis";
+import {
+  JobFailure,
+  readLiveWorkers,
+  readMemInfo,
+  type Grant,
+  type Manifest,
+  type MemoryLedger,
+  type MemoryWait,
+  type RedisKeys,
+} from "@videosdgx/shared";
+
+const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
+/** Upper bound on one wait between attempts when no "freed" message comes (e.g. an outside process exits). */
+const RECHECK_MS = 2000;
+
+export interface MemoryGuardDeps {
+  ledger: MemoryLedger;
+  redis: Redis;
+  /** A connection of its own: it sits in subscriber mode. */
+  subscriber: Redis;
+  keys: RedisKeys;
+  workerId: string;
+  /** Asked by another worker that needs memory: unload if idle; true when memory was given back. */
+  onEvictRequest: () => Promise<boolean>;
+}
+
+/**
+ * This worker's side of the host's memory ledger: reserve before loading (peak footprint), shrink to the
+ * resident footprint once loaded, release on unload. While memory is short, asks the least recently used
+ * idle model on the host to unload and waits for a "freed" message rather than polling.
+ */
+export class MemoryGuard {
+  private readonly memKeys;
+  private readonly waiters = new Set<() => void>();
+  grant: Grant | undefined;
+
+  constructor(private readonly deps: MemoryGuardDeps) {
+    this.memKeys = deps.keys.memory(deps.ledger.host);
+    deps.subscriber.on("message", (_channel: string, message: string) => {
+      if (message === "freed") for (const wake of [...this.waiters]) wake();
+      else if (message === `evict:${deps.workerId}`) void deps.onEvictRequest();
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.deps.subscriber.subscribe(this.memKeys.events);
+  }
+
+  /** Resident bytes to plan for: the manifest's estimate, or what a load really took here if more. */
+  async residentBytes(name: string, manifest: Manifest): Promise<number> {
+    const measured = Number(await this.deps.redis.hget(this.memKeys.measured, name)) || 0;
+    return Math.max(manifest.memory.resident_bytes, measured);
+  }
+
+  /** Waits until a reservation for loading the model is granted and the host really has the memory. */
+  async acquire(name: string, manifest: Manifest, onWait: (wait: MemoryWait) => Promise<void>): Promise<Grant> {
+    const { ledger } = this.deps;
+    const needed = Math.ceil((await this.residentBytes(name, manifest)) * manifest.memory.load_peak_factor);
+    if (needed > ledger.budget) {
+      throw new JobFailure("out_of_memory", `model ${name} needs ${gb(needed)} to load, more than this host's memory budget of ${gb(ledger.budget)}`, false);
+    }
+    for (;;) {
+      const result = await ledger.reserve(this.deps.workerId, needed);
+      const { availableBytes } = await readMemInfo();
+      let wait: MemoryWait;
+      if (result.granted) {
+        if (availableBytes >= needed) {
+          this.grant = result.grant;
+          return result.grant;
+        }
+        await ledger.release(result.grant);
+        wait = {
+          available_bytes: availableBytes, needed_bytes: needed, held_by_others_bytes: result.sum - needed, budget_bytes: ledger.budget,
+          message: `waiting for memory: loading ${name} needs ${gb(needed)}, the host has ${gb(availableBytes)} available (the rest is held outside the platform)`,
+        };
+      } else {
+        const victim = await this.askIdleToUnload();
+        wait = {
+          available_bytes: availableBytes, needed_bytes: needed, held_by_others_bytes: result.heldByOthers, budget_bytes: ledger.budget,
+          message:
+            `waiting for memory: loading ${name} needs ${gb(needed)}, ${gb(result.heldByOthers)} of the ${gb(ledger.budget)} budget is held by loaded models; ` +
+            (victim ? `asked idle model ${victim} to unload` : "every loaded model is running a job"),
+        };
+      }
+      await onWait(wait);
+      await this.nextFreed();
+    }
+  }
+
+  /** Once loaded: the reservation shrinks from the load peak to the resident footprint; the growth is recorded. */
+  async loaded(name: string, manifest: Manifest, grownBytes: number): Promise<void> {
+    if (!this.grant) return;
+    if (grownBytes > 0) await this.deps.redis.hset(this.memKeys.measured, name, grownBytes);
+    const resident = Math.max(manifest.memory.resident_bytes, grownBytes);
+    if (!(await this.deps.ledger.renew(this.grant, resident))) this.grant = undefined;
+  }
+
+  /** Heartbeat: extends the lease. False means the grant is gone and the model must be unloaded. */
+  async renew(): Promise<boolean> {
+    if (!this.grant) return true;
+    return this.deps.ledger.renew(this.grant);
+  }
+
+  async release(): Promise<void> {
+    const grant = this.grant;
+    this.grant = undefined;
+    if (!grant) return;
+    await this.deps.ledger.release(grant);
+    await this.deps.redis.publish(this.memKeys.events, "freed");
+  }
+
+  /** Least recently used first; a worker running a job is never asked. */
+  private async askIdleToUnload(): Promise<string | undefined> {
+    const idle = (await readLiveWorkers(this.deps.redis, this.deps.keys))
+      .filter((w) => w.host === this.deps.ledger.host && w.loaded && !w.busy && w.id !== this.deps.workerId)
+      .sort((a, b) => (a.last_used_at ?? "").localeCompare(b.last_used_at ?? ""));
+    const victim = idle[0];
+    if (!victim) return undefined;
+    await this.deps.redis.publish(this.memKeys.events, `evict:${victim.id}`);
+    return victim.model;
+  }
+
+  private nextFreed(): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.waiters.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, RECHECK_MS);
+      this.waiters.add(wake);
+    });
+  }
+}
