@@ -39,6 +39,8 @@ export const redisKeys = (prefix: string) => ({
     /** Pub/sub: "freed" when memory is released, "evict:<workerId>" to ask an idle worker to unload. */
     events: `${prefix}:mem:${host}:events`,
   }),
+  /** Pub/sub: "load" or "unload" requests for every worker of one model. */
+  modelControl: (model: string) => `${prefix}:model:${model}:control`,
   /** BullMQ's own wait list for a queue: read (LPOS) for queue positions. */
   waitList: (queue: string) => `${prefix}:${queue}:wait`,
 });

@@ -60,6 +60,13 @@ const memory: MemoryGuard = new MemoryGuard({
   keys,
   workerId,
   onEvictRequest: (): Promise<boolean> => host.unload("memory needed by another model"),
+  otherChannels: {
+    // POST /v1/models/:model/load and /unload. Loading waits for memory like a job would.
+    [keys.modelControl(model)]: (action) => {
+      const done = action === "load" ? host.use({ onMemoryWait: async () => undefined }, async () => true) : host.unload("unload requested");
+      done.catch((err: Error) => log.error(`${action} requested but failed`, { model, error: err.message }));
+    },
+  },
 });
 await memory.start();
 const host: ModelHost = new ModelHost(config.MODELS_DIR, model, manifest, sessionOptions(config), config.IDLE_UNLOAD_SECONDS, memory, {

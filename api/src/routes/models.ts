@@ -1,9 +1,11 @@
-import { GenerateResponseSchema, generateToJobRequest } from "@videosdgx/shared";
+import { GenerateResponseSchema, ModelUnavailableError, generateToJobRequest } from "@videosdgx/shared";
 import { z } from "zod";
 import type { AppContext } from "../context.js";
 import type { ApiRouter } from "../http/api-router.js";
 import { jsonBody, parseOr400 } from "../http/validate.js";
 import { submitJob } from "./jobs.js";
+
+const ControlAnswerSchema = z.object({ model: z.string(), action: z.enum(["load", "unload"]), workers: z.number().int() });
 
 const ModelViewSchema = z.object({
   name: z.string(),
@@ -41,6 +43,22 @@ export function modelRoutes(api: ApiRouter, ctx: AppContext): void {
       res.json(await ctx.models.view(String(req.params.model)));
     },
   );
+
+  for (const action of ["load", "unload"] as const) {
+    api.route(
+      {
+        method: "post", path: `/v1/models/:model/${action}`, tag: "models",
+        summary: action === "load" ? "Warm up: load the model on its workers (waits for memory like a job)" : "Unload the model where it is idle",
+        responses: { 202: { description: "request sent; GET /v1/models shows the outcome", schema: ControlAnswerSchema } },
+      },
+      async (req, res) => {
+        const model = String(req.params.model);
+        const workers = await ctx.models.control(model, action);
+        if (workers === 0) throw new ModelUnavailableError(`model ${model} has no running worker to ${action} it`, { model });
+        res.status(202).json({ model, action, workers });
+      },
+    );
+  }
 
   api.route(
     {

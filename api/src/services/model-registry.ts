@@ -84,6 +84,12 @@ export class ModelRegistry {
     }
   }
 
+  /** Asks every worker of the model to load or unload it; how many workers heard the request. */
+  async control(name: string, action: "load" | "unload"): Promise<number> {
+    await this.requireInstalled(name);
+    return this.redis.publish(this.keys.modelControl(name), action);
+  }
+
   async inspectKnown(name: string): Promise<InstallState> {
     const state = await inspectModel(this.config.MODELS_DIR, name);
     if (!state.installed && !state.manifest && !(await this.names()).includes(name)) {

@@ -3,6 +3,7 @@ import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
 import { hostname } from "node:os";
 import { redisKeys } from "@videosdgx/shared";
+import { waitFor } from "@videosdgx/shared/testing";
 import { Platform } from "./platform.js";
 
 const GB = 1_000_000_000;
@@ -73,4 +74,20 @@ test("a model that can never fit the budget is refused at submit time", async ()
   assert.equal(res.status, 400);
   assert.equal(res.body.error.code, "exceeds_memory_budget");
   assert.match(res.body.error.message, /tinyc needs 6\.00 GB to load; the largest memory budget of its workers is 3\.00 GB/);
+});
+
+test("models can be unloaded and warmed up on request", async () => {
+  const loadedNow = async (m: string) => (await models())[m].loaded as boolean;
+  const loadedName = (await loadedNow("tinya")) ? "tinya" : "tinyb";
+  const other = loadedName === "tinya" ? "tinyb" : "tinya";
+  const unload = await p.request("POST", `/v1/models/${loadedName}/unload`);
+  assert.deepEqual([unload.status, unload.body], [202, { model: loadedName, action: "unload", workers: 1 }]);
+  await waitFor("the unload", async () => !(await loadedNow(loadedName)));
+  assert.deepEqual(await redis.hgetall(ledger.reservations), {}, "its reservation was released");
+
+  assert.equal((await p.request("POST", `/v1/models/${other}/load`)).status, 202);
+  await waitFor("the warm-up", () => loadedNow(other));
+  const warm = await p.waitForTerminal((await p.request("POST", "/v1/jobs", job(other))).body.id);
+  assert.equal(warm.timings.load_ms, undefined, "the job found its model warm");
+  assert.equal((await p.request("POST", "/v1/models/wan21/load")).status, 503);
 });

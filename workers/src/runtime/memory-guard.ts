@@ -23,6 +23,8 @@ export interface MemoryGuardDeps {
   workerId: string;
   /** Asked by another worker that needs memory: unload if idle; true when memory was given back. */
   onEvictRequest: () => Promise<boolean>;
+  /** Channels besides the memory events this worker listens to, and what to do with their messages. */
+  otherChannels: Record<string, (message: string) => void>;
 }
 
 /**
@@ -37,14 +39,15 @@ export class MemoryGuard {
 
   constructor(private readonly deps: MemoryGuardDeps) {
     this.memKeys = deps.keys.memory(deps.ledger.host);
-    deps.subscriber.on("message", (_channel: string, message: string) => {
-      if (message === "freed") for (const wake of [...this.waiters]) wake();
+    deps.subscriber.on("message", (channel: string, message: string) => {
+      if (channel !== this.memKeys.events) deps.otherChannels[channel]?.(message);
+      else if (message === "freed") for (const wake of [...this.waiters]) wake();
       else if (message === `evict:${deps.workerId}`) void deps.onEvictRequest();
     });
   }
 
   async start(): Promise<void> {
-    await this.deps.subscriber.subscribe(this.memKeys.events);
+    await this.deps.subscriber.subscribe(this.memKeys.events, ...Object.keys(this.deps.otherChannels));
   }
 
   /** Resident bytes to plan for: the manifest's estimate, or what a load really took here if more. */
