@@ -1,6 +1,6 @@
 import { QueueEvents } from "bullmq";
 import client from "prom-client";
-import { JobOutputSchema, createRedis, parseFailure, queueName, type Config } from "@videosdgx/shared";
+import { JobOutputSchema, createRedis, parseFailure, queueName, type Config, type Progress } from "@videosdgx/shared";
 import type { JobStore } from "./job-store.js";
 
 const PHASES = ["load", "encode_text", "denoise", "decode", "encode_video", "total"] as const;
@@ -34,6 +34,7 @@ export class Metrics {
 
   constructor(private readonly config: Config, store: JobStore, models: () => Promise<string[]>) {
     client.collectDefaultMetrics({ register: this.registry, prefix: "vdgx_api_" });
+    this.registerMemoryWaitGauges(store, models);
     new client.Gauge({
       name: "vdgx_jobs",
       help: "Jobs currently held per model and BullMQ state",
@@ -47,6 +48,38 @@ export class Metrics {
         }
       },
     });
+  }
+
+  /** Jobs blocked before loading their model, and what they wait for: read from the active jobs' progress. */
+  private registerMemoryWaitGauges(store: JobStore, models: () => Promise<string[]>): void {
+    // Registered second, so it is written out after the gauge whose collect() fills it.
+    const bytes = new client.Gauge({
+      name: "vdgx_memory_wait_bytes",
+      help: "For the first such job per model: bytes needed, available on the host, held by other models",
+      labelNames: ["model", "kind"],
+      registers: [],
+    });
+    new client.Gauge({
+      name: "vdgx_jobs_waiting_for_memory",
+      help: "Running jobs waiting for memory before their model can load",
+      labelNames: ["model"],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        bytes.reset();
+        for (const model of await models()) {
+          const active = await store.queue(model).getActive();
+          const waits = active.map((j) => (j.progress as Progress | undefined)?.memory).filter((m) => m !== undefined);
+          this.set({ model }, waits.length);
+          const w = waits[0];
+          if (!w) continue;
+          bytes.set({ model, kind: "needed" }, w.needed_bytes);
+          bytes.set({ model, kind: "available" }, w.available_bytes);
+          bytes.set({ model, kind: "held_by_others" }, w.held_by_others_bytes);
+        }
+      },
+    });
+    this.registry.registerMetric(bytes);
   }
 
   watch(models: string[], redisUrl: string): void {
