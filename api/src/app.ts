@@ -20,6 +20,8 @@ export function createApp(ctx: AppContext, modelNames: string[], version: string
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
+  // Job resources change with every step; a hash of each JSON body would be CPU spent on every request.
+  app.set("etag", false);
   app.use(express.json({ limit: ctx.config.MAX_BODY_BYTES, strict: false }));
 
   const api = new ApiRouter();

@@ -1,5 +1,9 @@
-import { writeFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
+import { execFile } from "node:child_process";
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs, promisify } from "node:util";
 import { encodeBench } from "./encode-bench.js";
 import { queueBench } from "./queue-bench.js";
 import type { BenchRow } from "./stats.js";
@@ -17,14 +21,29 @@ const quick = values.quick ?? false;
 const benches: Record<string, () => Promise<BenchRow[]>> = {
   queue: () => queueBench(quick ? 200 : 1000),
   step: () => stepBench(quick ? 5 : 20),
-  encode: () => encodeBench(quick ? 1 : 3),
+  encode: () => encodeBench(quick ? 1 : 5),
 };
 
+/** Each bench runs in a fresh process, so one's garbage, JIT state and child processes cannot slow the next. */
+async function runIsolated(name: string): Promise<BenchRow[]> {
+  const out = path.join(tmpdir(), `vdgx-bench-${process.pid}-${name}.json`);
+  const args = [fileURLToPath(import.meta.url), "--only", name, "--out", out, ...(quick ? ["--quick"] : [])];
+  await promisify(execFile)(process.execPath, args, { maxBuffer: 1 << 24 });
+  const rows = (JSON.parse(await readFile(out, "utf8")) as { rows: BenchRow[] }).rows;
+  await rm(out, { force: true });
+  return rows;
+}
+
 const rows: BenchRow[] = [];
-for (const [name, bench] of Object.entries(benches)) {
-  if (values.only && values.only !== name) continue;
-  process.stderr.write(`running ${name}...\n`);
+if (values.only) {
+  const bench = benches[values.only];
+  if (!bench) throw new Error(`unknown bench ${values.only}; known: ${Object.keys(benches).join(", ")}`);
   rows.push(...(await bench()));
+} else {
+  for (const name of Object.keys(benches)) {
+    process.stderr.write(`running ${name}...\n`);
+    rows.push(...(await runIsolated(name)));
+  }
 }
 
 const header = ["bench", "metric", "platform", "baseline", "ratio", "target", "pass"];
