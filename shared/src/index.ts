@@ -14,3 +14,4 @@ export * from "./jobs/job-view.js";
 export * from "./memory/ledger.js";
 export * from "./memory/meminfo.js";
 export * from "./jobs/live-workers.js";
+export * from "./scheduling/policy.js";
