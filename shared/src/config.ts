@@ -47,6 +47,8 @@ export const ConfigSchema = z
     MEMORY_BUDGET_BYTES: int(1).optional(),
     MEMORY_RESERVE_BYTES: int(0).default(8 * 1024 ** 3),
     MEMORY_LEASE_MS: int(1000).default(15000),
+    GPU_CONCURRENCY: int(1, 64).default(1),
+    MAX_WAIT_SECONDS: int(1).default(900),
     HOST_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   })
