@@ -15,3 +15,4 @@ export * from "./memory/ledger.js";
 export * from "./memory/meminfo.js";
 export * from "./jobs/live-workers.js";
 export * from "./scheduling/policy.js";
+export * from "./scheduling/gpu-slots.js";

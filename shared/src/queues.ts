@@ -39,6 +39,16 @@ export const redisKeys = (prefix: string) => ({
     /** Pub/sub: "freed" when memory is released, "evict:<workerId>" to ask an idle worker to unload. */
     events: `${prefix}:mem:${host}:events`,
   }),
+  /** GPU slots of one host (shared/lua/gpu-grant.lua) and the workers waiting for them. */
+  gpu: (host: string) => ({
+    holders: `${prefix}:gpu:${host}:holders`,
+    waiters: `${prefix}:gpu:${host}:waiters`,
+    highWater: `${prefix}:gpu:${host}:high-water`,
+    /** Pub/sub: "changed" whenever a slot is released or a waiter arrives. */
+    events: `${prefix}:gpu:${host}:events`,
+  }),
+  /** BullMQ's hash of one job (read for the submission time of the next queued job). */
+  job: (queue: string, jobId: string) => `${prefix}:${queue}:${jobId}`,
   /** Pub/sub: "load" or "unload" requests for every worker of one model. */
   modelControl: (model: string) => `${prefix}:model:${model}:control`,
   /** BullMQ's own wait list for a queue: read (LPOS) for queue positions. */

@@ -5,6 +5,7 @@ import { Worker } from "bullmq";
 import {
   createLogger,
   createRedis,
+  GpuSlots,
   inspectModel,
   loadConfigOrExit,
   memoryBudget,
@@ -17,6 +18,7 @@ import {
 } from "@videosdgx/shared";
 import { Heartbeat } from "./jobs/heartbeat.js";
 import { createProcessor } from "./jobs/process-job.js";
+import { GpuGate } from "./runtime/gpu-gate.js";
 import { MemoryGuard } from "./runtime/memory-guard.js";
 import { ModelHost } from "./runtime/model-host.js";
 import { checkExecutionProviders, sessionOptions } from "./runtime/session-options.js";
@@ -53,6 +55,8 @@ const shutdown = new AbortController();
 const hostId = config.HOST_ID ?? hostname();
 const workerId = `${hostId}-${process.pid}`;
 const ledger = new MemoryLedger(redis, config.QUEUE_PREFIX, hostId, budget, config.MEMORY_LEASE_MS);
+const gpuSlots = new GpuSlots(redis, config.QUEUE_PREFIX, hostId, config.GPU_CONCURRENCY, config.MEMORY_LEASE_MS);
+const gpu = new GpuGate({ slots: gpuSlots, redis, keys, workerId, model, maxWaitMs: config.MAX_WAIT_SECONDS * 1000 });
 const memory: MemoryGuard = new MemoryGuard({
   ledger,
   redis,
@@ -61,6 +65,7 @@ const memory: MemoryGuard = new MemoryGuard({
   workerId,
   onEvictRequest: (): Promise<boolean> => host.unload("memory needed by another model"),
   otherChannels: {
+    [gpuSlots.keys.events]: () => gpu.onEvent(),
     // POST /v1/models/:model/load and /unload. Loading waits for memory like a job would.
     [keys.modelControl(model)]: (action) => {
       const done = action === "load" ? host.use({ onMemoryWait: async () => undefined }, async () => true) : host.unload("unload requested");
@@ -86,6 +91,7 @@ const heartbeat = new Heartbeat(
   hostId,
   () => ({ model, loaded: host.loaded, busy: host.inUse, reservedBytes: memory.grant?.bytes ?? 0, budgetBytes: budget, lastUsedAt: host.lastUsedAt }),
   async () => {
+    await gpu.renew();
     // A lost lease means the ledger may have handed this memory to someone else: give the model up.
     if (!(await memory.renew())) {
       log.error("memory lease lost; unloading as soon as the model is idle", { model });
@@ -96,7 +102,7 @@ const heartbeat = new Heartbeat(
 
 const worker = new Worker<EffectiveParams, JobOutput>(
   queueName(model),
-  createProcessor({ config, host, redis, keys, shutdown: shutdown.signal }),
+  createProcessor({ config, host, gpu, redis, keys, shutdown: shutdown.signal }),
   {
     connection: createRedis(redisUrl, "worker", `vdgx-bullmq-${model}`),
     prefix: config.QUEUE_PREFIX,
@@ -106,9 +112,19 @@ const worker = new Worker<EffectiveParams, JobOutput>(
     maxStalledCount: config.MAX_STALLED_COUNT,
   },
 );
-worker.on("active", (job) => log.info("job started", { job_id: job.id, attempt: job.attemptsMade + 1 }));
-worker.on("completed", (job) => log.info("job completed", { job_id: job.id, timings: job.returnvalue.timings }));
-worker.on("failed", (job, err) => log.warn("job failed", { job_id: job?.id, reason: err.message }));
+// Every change of busy state is beaten at once: other workers choose eviction victims from it.
+worker.on("active", (job) => {
+  log.info("job started", { job_id: job.id, attempt: job.attemptsMade + 1 });
+  void heartbeat.beat();
+});
+worker.on("completed", (job) => {
+  log.info("job completed", { job_id: job.id, timings: job.returnvalue.timings });
+  void heartbeat.beat();
+});
+worker.on("failed", (job, err) => {
+  log.warn("job failed", { job_id: job?.id, reason: err.message });
+  void heartbeat.beat();
+});
 worker.on("error", (err) => log.error("worker error", { error: err.message }));
 heartbeat.start();
 log.info("worker ready", { model, queue: queueName(model), worker_id: workerId, memory_budget_bytes: budget });

@@ -15,7 +15,8 @@ let p: Platform;
 let redis: Redis;
 before(async () => {
   p = await Platform.start({
-    env: { MEMORY_BUDGET_BYTES: String(BUDGET), IDLE_UNLOAD_SECONDS: "0" },
+    // Two GPU slots: here memory, not the GPU, is what a second job waits for.
+    env: { MEMORY_BUDGET_BYTES: String(BUDGET), IDLE_UNLOAD_SECONDS: "0", GPU_CONCURRENCY: "2" },
     extraTinyModels: [
       { name: "tinya", ...footprint },
       { name: "tinyb", ...footprint },
@@ -52,7 +53,7 @@ test("a second model waits for memory, the idle one is evicted, both stay within
 });
 
 test("a model running a job is never evicted; the waiting job says why and goes on afterwards", async () => {
-  const long = (await p.request("POST", "/v1/jobs", { ...job("tinya", 300), width: 256, height: 256, num_frames: 33 })).body.id;
+  const long = (await p.request("POST", "/v1/jobs", { ...job("tinya", 1000), width: 512, height: 512, num_frames: 65 })).body.id;
   await p.waitForJob(long, (j) => j.status === "running" && j.progress.phase === "denoising" && j.progress.step > 2);
   const waiting = (await p.request("POST", "/v1/jobs", job("tinyb"))).body.id;
   const seen = await p.waitForJob(waiting, (j) => j.progress.phase === "waiting_for_memory");
@@ -60,8 +61,10 @@ test("a model running a job is never evicted; the waiting job says why and goes 
   assert.equal(seen.progress.memory.needed_bytes, 2.4 * GB);
   assert.equal(seen.progress.memory.budget_bytes, BUDGET);
 
+  assert.equal((await p.request("GET", `/v1/jobs/${long}`)).body.status, "running", "the busy model kept running");
   const first = await p.waitForTerminal(long);
   assert.equal(first.status, "completed", "never evicted mid-job");
+  assert.ok(new Date(first.finished_at).getTime() <= Date.now());
   const second = await p.waitForTerminal(waiting);
   assert.equal(second.status, "completed");
   assert.ok(Number(await redis.get(ledger.highWater)) <= BUDGET);

@@ -4,13 +4,14 @@ export const JobStatusSchema = z.enum(["queued", "running", "completed", "failed
 export type JobStatus = z.infer<typeof JobStatusSchema>;
 
 export const PhaseSchema = z.enum([
-  "queued", "waiting_for_memory", "loading", "encoding_text", "denoising", "decoding", "encoding_video", "done",
+  "queued", "waiting_for_gpu", "waiting_for_memory", "loading", "encoding_text", "denoising", "decoding", "encoding_video", "done",
 ]);
 export type Phase = z.infer<typeof PhaseSchema>;
 
 /** Milliseconds per phase; a phase absent from the object did not run (e.g. no load when the model was warm). */
 export const TimingsSchema = z
   .object({
+    wait_for_gpu_ms: z.number().optional(),
     wait_for_memory_ms: z.number().optional(),
     load_ms: z.number().optional(),
     encode_text_ms: z.number().optional(),

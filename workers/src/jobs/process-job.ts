@@ -12,6 +12,7 @@ import {
   type Timings,
 } from "@videosdgx/shared";
 import { generateVideo } from "../pipeline/generate-video.js";
+import type { GpuGate } from "../runtime/gpu-gate.js";
 import type { ModelHost } from "../runtime/model-host.js";
 import { removeStalePartials } from "../video/mp4-encoder.js";
 import { toQueueError } from "./failure.js";
@@ -19,6 +20,7 @@ import { toQueueError } from "./failure.js";
 export interface ProcessorDeps {
   config: Config;
   host: ModelHost;
+  gpu: GpuGate;
   redis: Redis;
   keys: RedisKeys;
   /** Aborted when the process must stop now: ends a running ffmpeg. */
@@ -54,6 +56,14 @@ export function createProcessor(deps: ProcessorDeps) {
       await throwIfCancelled();
       // A killed earlier attempt may have left a half-written file; this attempt writes its own.
       await removeStalePartials(config.OUTPUTS_DIR, outputName);
+      const gpuWaitStarted = performance.now();
+      let waitedForGpu = false;
+      await deps.gpu.acquire({ priority: job.opts.priority ?? 0, since: job.timestamp }, host.loaded, async () => {
+        waitedForGpu = true;
+        timings.wait_for_gpu_ms = Math.round(performance.now() - gpuWaitStarted);
+        await progress("waiting_for_gpu", 0, params.steps, timings);
+      });
+      if (waitedForGpu) timings.wait_for_gpu_ms = Math.round(performance.now() - gpuWaitStarted);
       if (!host.loaded) await progress("loading", 0, params.steps, timings);
       const video = await host.use({ onMemoryWait }, async (model, loadMs) => {
         if (waitStarted !== undefined) timings.wait_for_memory_ms = Math.round(performance.now() - waitStarted - (loadMs ?? 0));
@@ -82,6 +92,8 @@ export function createProcessor(deps: ProcessorDeps) {
       };
     } catch (err) {
       throw toQueueError(err);
+    } finally {
+      await deps.gpu.finish(host.loaded);
     }
   };
 }
