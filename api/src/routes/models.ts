@@ -14,6 +14,8 @@ const ModelViewSchema = z.object({
   installed: z.boolean(),
   reason: z.string().optional(),
   loaded: z.boolean(),
+  queue_depth: z.number().int(),
+  measured_bytes: z.record(z.string(), z.number()),
   workers: z.array(z.object({
     id: z.string(), model: z.string(), host: z.string(), pid: z.number(), loaded: z.boolean(), busy: z.boolean(),
     reserved_bytes: z.number(), budget_bytes: z.number(), last_used_at: z.string().nullable(),

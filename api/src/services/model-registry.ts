@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import {
   inspectModel,
   listModelNames,
+  queueName,
   readLiveWorkers,
   ValidationError,
   ModelUnavailableError,
@@ -20,6 +21,10 @@ export interface ModelView {
   installed: boolean;
   reason?: string;
   loaded: boolean;
+  /** Jobs waiting in the model's queue. */
+  queue_depth: number;
+  /** Bytes a load of this model really took, per host where it was measured. */
+  measured_bytes: Record<string, number>;
   workers: WorkerInfo[];
   constraints?: Manifest["constraints"];
   capabilities?: Manifest["capabilities"];
@@ -116,6 +121,11 @@ export class ModelRegistry {
     const state = await this.inspectKnown(name);
     const mine = (workers ?? (await this.liveWorkers())).filter((w) => w.model === name);
     const manifest = state.manifest;
+    const hosts = [...new Set(mine.map((w) => w.host))];
+    const [queueDepth, measured] = await Promise.all([
+      this.redis.llen(this.keys.waitList(queueName(name))),
+      Promise.all(hosts.map(async (h) => [h, Number(await this.redis.hget(this.keys.memory(h).measured, name))] as const)),
+    ]);
     return {
       name,
       display_name: manifest?.display_name ?? name,
@@ -123,6 +133,8 @@ export class ModelRegistry {
       installed: state.installed,
       ...(state.installed ? {} : { reason: state.reason }),
       loaded: mine.some((w) => w.loaded),
+      queue_depth: queueDepth,
+      measured_bytes: Object.fromEntries(measured.filter(([, b]) => b > 0)),
       workers: mine,
       constraints: manifest?.constraints,
       capabilities: manifest?.capabilities,

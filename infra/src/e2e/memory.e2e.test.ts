@@ -41,7 +41,10 @@ const models = async () =>
 test("a second model waits for memory, the idle one is evicted, both stay within the budget", async () => {
   const a = await p.waitForTerminal((await p.request("POST", "/v1/jobs", job("tinya"))).body.id);
   assert.equal(a.status, "completed");
-  assert.equal((await models()).tinya.workers[0].reserved_bytes, 2 * GB, "shrunk from the load peak to the resident footprint");
+  const view = (await models()).tinya;
+  assert.equal(view.workers[0].reserved_bytes, 2 * GB, "shrunk from the load peak to the resident footprint");
+  assert.ok(view.measured_bytes[hostname()] > 0, "the real growth of the load was measured and recorded");
+  assert.equal(view.queue_depth, 0);
 
   const b = await p.waitForTerminal((await p.request("POST", "/v1/jobs", job("tinyb"))).body.id);
   assert.equal(b.status, "completed", JSON.stringify(b.error));

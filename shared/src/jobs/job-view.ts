@@ -58,6 +58,8 @@ export function toJobResource(
       bytes: out.bytes,
       sha256: out.sha256,
     },
+    // A job being retried (after an out-of-memory, a lost worker...) shows why its last attempt ended.
+    ...(!failure && job.failedReason && status !== "completed" ? { last_error: parseFailure(job.failedReason) } : {}),
     ...(failure
       ? { error: failure }
       : status === "cancelled"

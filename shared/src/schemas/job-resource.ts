@@ -97,6 +97,8 @@ export const JobResourceSchema = z
     timings: TimingsSchema,
     result: JobResultSchema.optional(),
     error: z.object({ code: z.string(), message: z.string() }).optional(),
+    /** While a failed attempt is retried: why that attempt ended. */
+    last_error: z.object({ code: z.string(), message: z.string() }).optional(),
     links: z.object({ self: z.string(), video: z.string() }),
   });
 export type JobResource = z.infer<typeof JobResourceSchema>;
