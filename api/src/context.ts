@@ -1,4 +1,5 @@
 import type { Config, Logger } from "@videosdgx/shared";
+import type { IdempotencyKeys } from "./services/idempotency.js";
 import type { JobStore } from "./services/job-store.js";
 import type { Metrics } from "./services/metrics.js";
 import type { ModelRegistry } from "./services/model-registry.js";
@@ -10,6 +11,7 @@ export interface AppContext {
   log: Logger;
   models: ModelRegistry;
   jobs: JobStore;
+  idempotency: IdempotencyKeys;
   metrics: Metrics;
   schemas: RequestSchemas;
   ping(): Promise<void>;

@@ -4,6 +4,7 @@ import { ServiceUnavailableError, createLogger, createRedis, listModelNames, loa
 import { DASHBOARD_PATH, DOCS_PATH, createApp } from "./app.js";
 import type { AppContext } from "./context.js";
 import { requestSchemas } from "./http/request-schemas.js";
+import { IdempotencyKeys } from "./services/idempotency.js";
 import { JobStore } from "./services/job-store.js";
 import { Metrics } from "./services/metrics.js";
 import { ModelRegistry } from "./services/model-registry.js";
@@ -27,6 +28,7 @@ const ctx: AppContext = {
   config,
   log,
   jobs,
+  idempotency: new IdempotencyKeys(config, redis),
   models,
   metrics,
   schemas: requestSchemas(config),

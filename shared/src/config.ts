@@ -38,6 +38,7 @@ export const ConfigSchema = z
     KEEP_FAILED_SECONDS: int(0).default(30 * 24 * 3600),
     MAX_BODY_BYTES: int(256, 10 * 1024 * 1024).default(64 * 1024),
     MAX_PROMPT_CHARS: int(1, 100000).default(2000),
+    IDEMPOTENCY_TTL_SECONDS: int(1).default(24 * 3600),
     X264_PRESET: z
       .enum(["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"])
       .default("veryfast"),

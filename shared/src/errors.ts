@@ -28,6 +28,14 @@ export class ConflictError extends AppError {
   readonly code = "conflict";
 }
 
+/** The request is well-formed but contradicts an earlier one (an Idempotency-Key reused with another body). */
+export class UnprocessableError extends AppError {
+  readonly status = 422;
+  constructor(message: string, details?: unknown, readonly code: string = "unprocessable") {
+    super(message, details);
+  }
+}
+
 export class PayloadTooLargeError extends AppError {
   readonly status = 413;
   readonly code = "payload_too_large";

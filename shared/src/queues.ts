@@ -49,6 +49,8 @@ export const redisKeys = (prefix: string) => ({
   }),
   /** BullMQ's hash of one job (read for the submission time of the next queued job). */
   job: (queue: string, jobId: string) => `${prefix}:${queue}:${jobId}`,
+  /** The job an Idempotency-Key created, with the fingerprint of its request (key hashed: any bytes are safe). */
+  idempotency: (keyHash: string) => `${prefix}:idempotency:${keyHash}`,
   /** Pub/sub: "load" or "unload" requests for every worker of one model. */
   modelControl: (model: string) => `${prefix}:model:${model}:control`,
   /** BullMQ's own wait list for a queue: read (LPOS) for queue positions. */

@@ -15,6 +15,8 @@ export interface RouteDoc {
   tag: string;
   body?: z.ZodType;
   query?: z.ZodObject;
+  /** Accepts an Idempotency-Key header. */
+  idempotent?: boolean;
   responses: Record<number, RouteResponse>;
 }
 

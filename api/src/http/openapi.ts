@@ -9,6 +9,7 @@ const ERROR_STATUSES: Record<number, string> = {
   400: "invalid request",
   404: "not found",
   409: "conflict with the job's state",
+  422: "Idempotency-Key reused with a different request",
   413: "body too large",
   415: "body is not JSON",
   503: "model not installed, or Redis unreachable",
@@ -34,6 +35,12 @@ export function buildOpenApi(docs: RouteDoc[], version: string): object {
           schema: jsonSchema(s as z.ZodType, "input"),
         }))
       : [];
+    const headerParams = d.idempotent
+      ? [{
+          name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", minLength: 1, maxLength: 255 },
+          description: "A repeat with the same key and body returns the same job (200); with another body, 422.",
+        }]
+      : [];
     const responses: Record<string, object> = {};
     for (const [status, r] of Object.entries(d.responses)) {
       responses[status] = {
@@ -49,7 +56,7 @@ export function buildOpenApi(docs: RouteDoc[], version: string): object {
     paths[path][d.method] = {
       summary: d.summary,
       tags: [d.tag],
-      parameters: [...pathParams, ...queryParams],
+      parameters: [...pathParams, ...queryParams, ...headerParams],
       ...(d.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(d.body, "input") } } } } : {}),
       responses,
     };

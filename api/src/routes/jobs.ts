@@ -4,6 +4,7 @@ import {
   ListJobsQuerySchema,
   NotFoundError,
   ValidationError,
+  newJobId,
   resolveJobParams,
   type CreateJobRequest,
   type JobResource,
@@ -12,29 +13,52 @@ import { z } from "zod";
 import type { ApiRouter } from "../http/api-router.js";
 import { jsonBody, parseOr400 } from "../http/validate.js";
 import type { AppContext } from "../context.js";
+import { IdempotencyKeys } from "../services/idempotency.js";
 
-/** Validates against the model's own rules and enqueues: shared by both submission routes. */
-export async function submitJob(ctx: AppContext, req: CreateJobRequest): Promise<JobResource> {
+export interface IdempotentRequest {
+  key: string | undefined;
+  /** Which route the body was sent to: the same body on another route is another request. */
+  route: string;
+  body: unknown;
+}
+
+/**
+ * Validates against the model's own rules and enqueues: shared by both submission routes. With an
+ * Idempotency-Key, a repeat returns the job the first request created (`created: false`).
+ */
+export async function submitJob(ctx: AppContext, req: CreateJobRequest, idem: IdempotentRequest): Promise<{ job: JobResource; created: boolean }> {
   const manifest = await ctx.models.requireInstalled(req.model).catch((err: unknown) => {
     if (err instanceof NotFoundError) throw new ValidationError(err.message, [{ field: "model", message: err.message }]);
     throw err;
   });
   const params = resolveJobParams(manifest.constraints, req);
   await ctx.models.requireFitsMemory(req.model, manifest);
-  return ctx.jobs.submit(params);
+  if (idem.key === undefined) return { job: await ctx.jobs.submit(params), created: true };
+  const claim = await ctx.idempotency.claim(idem.key, idem.route, idem.body, newJobId(req.model));
+  if (!claim.owner) return { job: await ctx.jobs.getSoon(claim.jobId), created: false };
+  try {
+    return { job: await ctx.jobs.submit(params, claim.jobId), created: true };
+  } catch (err) {
+    await claim.abandon();
+    throw err;
+  }
 }
 
 export function jobRoutes(api: ApiRouter, ctx: AppContext): void {
   api.route(
     {
-      method: "post", path: "/v1/jobs", tag: "jobs", summary: "Submit a text-to-video job",
+      method: "post", path: "/v1/jobs", tag: "jobs", summary: "Submit a text-to-video job", idempotent: true,
       body: ctx.schemas.createJob,
-      responses: { 202: { description: "accepted and queued", schema: JobResourceSchema } },
+      responses: {
+        202: { description: "accepted and queued", schema: JobResourceSchema },
+        200: { description: "a repeat with the same Idempotency-Key: the job the first request created", schema: JobResourceSchema },
+      },
     },
     async (req, res) => {
+      const key = IdempotencyKeys.parseHeader(req.get("idempotency-key"));
       const body = parseOr400(ctx.schemas.createJob, jsonBody(req.body), "job request");
-      const job = await submitJob(ctx, body);
-      res.status(202).location(job.links.self).json(job);
+      const { job, created } = await submitJob(ctx, body, { key, route: "POST /v1/jobs", body: req.body });
+      res.status(created ? 202 : 200).location(job.links.self).json(job);
     },
   );
 

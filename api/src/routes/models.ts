@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { AppContext } from "../context.js";
 import type { ApiRouter } from "../http/api-router.js";
 import { jsonBody, parseOr400 } from "../http/validate.js";
+import { IdempotencyKeys } from "../services/idempotency.js";
 import { submitJob } from "./jobs.js";
 
 const ControlAnswerSchema = z.object({ model: z.string(), action: z.enum(["load", "unload"]), workers: z.number().int() });
@@ -64,17 +65,18 @@ export function modelRoutes(api: ApiRouter, ctx: AppContext): void {
 
   api.route(
     {
-      method: "post", path: "/v1/models/:model/generate", tag: "models",
+      method: "post", path: "/v1/models/:model/generate", tag: "models", idempotent: true,
       summary: "Submit a job in the seed documents' shape (duration in seconds, resolution WxH)",
       body: ctx.schemas.generate,
       responses: { 202: { description: "accepted and queued", schema: GenerateResponseSchema } },
     },
     async (req, res) => {
       const model = String(req.params.model);
+      const key = IdempotencyKeys.parseHeader(req.get("idempotency-key"));
       const body = parseOr400(ctx.schemas.generate, jsonBody(req.body), "generate request");
       await ctx.models.requireInstalled(model); // unknown model: 404 here, rather than a 400 about a body field
-      const job = await submitJob(ctx, generateToJobRequest(model, body));
-      res.status(202).location(job.links.self).json({
+      const { job, created } = await submitJob(ctx, generateToJobRequest(model, body), { key, route: `POST /v1/models/${model}/generate`, body: req.body });
+      res.status(created ? 202 : 200).location(job.links.self).json({
         job_id: job.id,
         status: job.status,
         queue_position: job.queue_position,

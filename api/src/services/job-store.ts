@@ -59,9 +59,8 @@ export class JobStore {
     if (this.redis.status !== "ready") throw new ServiceUnavailableError(`the job store (Redis) is unreachable (${this.redis.status}); try again shortly`);
   }
 
-  async submit(params: EffectiveParams): Promise<JobResource> {
+  async submit(params: EffectiveParams, id = newJobId(params.model)): Promise<JobResource> {
     this.requireRedis();
-    const id = newJobId(params.model);
     // Every job already waiting is ahead of a new one (FIFO). Sent just before the add on the same
     // connection, the length costs no extra round trip.
     const [ahead, job] = await Promise.all([
@@ -94,6 +93,20 @@ export class JobStore {
 
   async get(id: string): Promise<JobResource> {
     return this.view(await this.find(id));
+  }
+
+  /** A job another request is creating right now (same Idempotency-Key): waits briefly for it to exist. */
+  async getSoon(id: string, timeoutMs = 3000): Promise<JobResource> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        return await this.get(id);
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+        if (Date.now() > deadline) throw new ServiceUnavailableError("the first request with this Idempotency-Key is still being processed; retry shortly");
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
   }
 
   async list(models: string[], status: JobStatus | undefined, limit: number): Promise<JobResource[]> {
