@@ -7,6 +7,7 @@ import { ApiRouter } from "./http/api-router.js";
 import { docsRouter } from "./http/docs-page.js";
 import { errorHandler, notFoundHandler } from "./http/error-handler.js";
 import { buildOpenApi } from "./http/openapi.js";
+import { securityHeaders } from "./http/security-headers.js";
 import { healthRoutes } from "./routes/health.js";
 import { jobRoutes } from "./routes/jobs.js";
 import { modelRoutes } from "./routes/models.js";
@@ -22,6 +23,7 @@ export function createApp(ctx: AppContext, modelNames: string[], version: string
   app.set("query parser", "simple");
   // Job resources change with every step; a hash of each JSON body would be CPU spent on every request.
   app.set("etag", false);
+  app.use(securityHeaders);
   app.use(express.json({ limit: ctx.config.MAX_BODY_BYTES, strict: false }));
 
   const api = new ApiRouter();

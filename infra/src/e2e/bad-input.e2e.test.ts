@@ -14,6 +14,7 @@ function assertError(res: HttpAnswer, status: number, code: string): void {
   assert.equal(res.body.error.code, code);
   assert.equal(typeof res.body.error.message, "string");
   assert.doesNotMatch(JSON.stringify(res.body), /at .*\.js:\d+|node_modules/, "no stack trace");
+  assert.equal(res.headers.get("x-content-type-options"), "nosniff", "security headers on errors too");
 }
 
 test("malformed JSON, a missing content type and an oversized body are 4xx", async () => {
