@@ -9,6 +9,7 @@ import { errorHandler, notFoundHandler } from "./http/error-handler.js";
 import { buildOpenApi } from "./http/openapi.js";
 import { securityHeaders } from "./http/security-headers.js";
 import { healthRoutes } from "./routes/health.js";
+import { jobEventRoutes } from "./routes/job-events.js";
 import { jobRoutes } from "./routes/jobs.js";
 import { modelRoutes } from "./routes/models.js";
 
@@ -30,6 +31,7 @@ export function createApp(ctx: AppContext, modelNames: string[], version: string
   healthRoutes(api, ctx);
   modelRoutes(api, ctx);
   jobRoutes(api, ctx);
+  jobEventRoutes(api, ctx);
   const openapi = buildOpenApi(api.docs, version);
   app.use(api.router);
   app.get(OPENAPI_PATH, (_req, res) => {

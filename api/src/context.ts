@@ -3,6 +3,7 @@ import type { IdempotencyKeys } from "./services/idempotency.js";
 import type { JobStore } from "./services/job-store.js";
 import type { Metrics } from "./services/metrics.js";
 import type { ModelRegistry } from "./services/model-registry.js";
+import type { QueueEventsHub } from "./services/queue-events-hub.js";
 import type { RequestSchemas } from "./http/request-schemas.js";
 
 /** What route handlers need, built once in main.ts and passed down: no module-level singletons. */
@@ -13,6 +14,7 @@ export interface AppContext {
   jobs: JobStore;
   idempotency: IdempotencyKeys;
   metrics: Metrics;
+  events: QueueEventsHub;
   schemas: RequestSchemas;
   ping(): Promise<void>;
 }

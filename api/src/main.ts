@@ -7,6 +7,7 @@ import { requestSchemas } from "./http/request-schemas.js";
 import { IdempotencyKeys } from "./services/idempotency.js";
 import { JobStore } from "./services/job-store.js";
 import { Metrics } from "./services/metrics.js";
+import { QueueEventsHub } from "./services/queue-events-hub.js";
 import { ModelRegistry } from "./services/model-registry.js";
 
 const config = loadConfigOrExit("api");
@@ -21,8 +22,10 @@ const redis = createRedis(config.REDIS_URL, "producer", "vdgx-api");
 const jobs = new JobStore(config, redis);
 const models = new ModelRegistry(config, redis);
 const modelNames = await listModelNames(config.MODELS_DIR);
-const metrics = new Metrics(config, jobs, () => models.names());
-metrics.watch(modelNames, config.REDIS_URL);
+const events = new QueueEventsHub(config, redis);
+events.watch(modelNames, config.REDIS_URL);
+const metrics = new Metrics(jobs, () => models.names());
+metrics.watch(events);
 
 const ctx: AppContext = {
   config,
@@ -31,6 +34,7 @@ const ctx: AppContext = {
   idempotency: new IdempotencyKeys(config, redis),
   models,
   metrics,
+  events,
   schemas: requestSchemas(config),
   async ping() {
     if (redis.status !== "ready") throw new ServiceUnavailableError(`Redis connection is ${redis.status}`);
@@ -53,8 +57,11 @@ async function stop(signal: string): Promise<void> {
   stopping = true;
   log.info("stopping", { signal });
   setTimeout(() => process.exit(1), config.SHUTDOWN_GRACE_MS).unref();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  await Promise.allSettled([metrics.close(), jobs.close()]);
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // Event streams never end by themselves: cut them once in-flight requests had a moment to finish.
+  setTimeout(() => server.closeAllConnections(), 1000).unref();
+  await closed;
+  await Promise.allSettled([events.close(), jobs.close()]);
   redis.disconnect();
   process.exit(0);
 }

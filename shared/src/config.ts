@@ -39,6 +39,7 @@ export const ConfigSchema = z
     MAX_BODY_BYTES: int(256, 10 * 1024 * 1024).default(64 * 1024),
     MAX_PROMPT_CHARS: int(1, 100000).default(2000),
     IDEMPOTENCY_TTL_SECONDS: int(1).default(24 * 3600),
+    SSE_HEARTBEAT_SECONDS: int(1, 300).default(15),
     X264_PRESET: z
       .enum(["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"])
       .default("veryfast"),

@@ -1,7 +1,7 @@
-import { QueueEvents } from "bullmq";
 import client from "prom-client";
-import { JobOutputSchema, createRedis, parseFailure, queueName, type Config, type Progress } from "@videosdgx/shared";
+import { JobOutputSchema, parseFailure, type Progress } from "@videosdgx/shared";
 import type { JobStore } from "./job-store.js";
+import type { QueueEventsHub } from "./queue-events-hub.js";
 
 const PHASES = ["load", "encode_text", "denoise", "decode", "encode_video", "total"] as const;
 
@@ -11,7 +11,6 @@ const PHASES = ["load", "encode_text", "denoise", "decode", "encode_video", "tot
  */
 export class Metrics {
   readonly registry = new client.Registry();
-  private readonly events: QueueEvents[] = [];
   private readonly phaseSeconds = new client.Histogram({
     name: "vdgx_job_phase_seconds",
     help: "Time per pipeline phase of completed jobs",
@@ -32,7 +31,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(private readonly config: Config, store: JobStore, models: () => Promise<string[]>) {
+  constructor(store: JobStore, models: () => Promise<string[]>) {
     client.collectDefaultMetrics({ register: this.registry, prefix: "vdgx_api_" });
     this.registerMemoryWaitGauges(store, models);
     new client.Gauge({
@@ -82,20 +81,15 @@ export class Metrics {
     this.registry.registerMetric(bytes);
   }
 
-  watch(models: string[], redisUrl: string): void {
-    for (const model of models) {
-      const events = new QueueEvents(queueName(model), {
-        connection: createRedis(redisUrl, "worker", `vdgx-api-events-${model}`),
-        prefix: this.config.QUEUE_PREFIX,
-      });
-      events.on("error", () => undefined);
-      events.on("completed", ({ returnvalue }) => this.onCompleted(model, returnvalue));
-      events.on("failed", ({ failedReason }) => {
-        const status = parseFailure(failedReason).code === "cancelled" ? "cancelled" : "failed";
-        this.finished.inc({ model, status });
-      });
-      this.events.push(events);
-    }
+  /** Completions and failures from every worker, through the API's one events reader per model. */
+  watch(hub: QueueEventsHub): void {
+    hub.on("event", (e) => {
+      if (e.kind === "completed") this.onCompleted(e.model, e.detail);
+      if (e.kind === "failed") {
+        const status = parseFailure(String(e.detail)).code === "cancelled" ? "cancelled" : "failed";
+        this.finished.inc({ model: e.model, status });
+      }
+    });
   }
 
   private onCompleted(model: string, raw: unknown): void {
@@ -108,9 +102,5 @@ export class Metrics {
       if (ms !== undefined) this.phaseSeconds.observe({ model, phase }, ms / 1000);
     }
     if (t.load_ms !== undefined) this.modelLoads.inc({ model });
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.events.map((e) => e.close()));
   }
 }

@@ -1,0 +1,98 @@
+import type { Request, Response } from "express";
+import type { JobResource } from "@videosdgx/shared";
+import type { AppContext } from "../context.js";
+import type { ApiRouter } from "../http/api-router.js";
+import type { QueueEvent } from "../services/queue-events-hub.js";
+
+const TERMINAL_STATUSES = new Set(["completed", "failed", "cancelled"]);
+const TERMINAL_EVENTS = new Set(["completed", "failed"]);
+
+/** Redis stream ids are "<ms>-<seq>": compared as numbers, part by part. */
+function isAfter(a: string, b: string): boolean {
+  const [am, as] = a.split("-").map(BigInt) as [bigint, bigint];
+  const [bm, bs] = b.split("-").map(BigInt) as [bigint, bigint];
+  return am > bm || (am === bm && as > bs);
+}
+
+const validStreamId = (s: string | undefined): s is string => s !== undefined && /^\d{1,20}-\d{1,20}$/.test(s);
+
+/**
+ * One listener: the job's events in stream order, each with the job resource as it is when sent. Events
+ * arriving while the start (state or replay) is being sent wait in a buffer, so nothing is lost or repeated.
+ */
+async function streamJob(ctx: AppContext, req: Request, res: Response): Promise<void> {
+  const id = String(req.params.id);
+  const first = await ctx.jobs.get(id); // a missing job is a JSON 404, before any stream starts
+  const { model } = first;
+  res.writeHead(200, {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache, no-transform",
+    Connection: "keep-alive",
+    "X-Accel-Buffering": "no",
+  });
+
+  let lastSent = "0-0";
+  let done = false;
+  let live = false;
+  let chain = Promise.resolve();
+  const buffer: QueueEvent[] = [];
+  const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), ctx.config.SSE_HEARTBEAT_SECONDS * 1000);
+  const finish = () => {
+    if (done) return;
+    done = true;
+    clearInterval(heartbeat);
+    ctx.events.off("event", onEvent);
+    res.end();
+  };
+  const send = (eventId: string, kind: string, job: JobResource, terminal: boolean) => {
+    if (done) return;
+    res.write(`id: ${eventId}\nevent: ${kind}\ndata: ${JSON.stringify(job)}\n\n`);
+    lastSent = eventId;
+    if (terminal) finish();
+  };
+  // Another job of the model starting moves this one up the queue: sent as a "position" event.
+  const relevant = (e: QueueEvent) => e.jobId === id || (e.kind === "active" && e.model === model);
+  const deliver = (e: QueueEvent) => {
+    chain = chain
+      .then(async () => {
+        if (done || !isAfter(e.id, lastSent)) return;
+        const job = await ctx.jobs.get(id);
+        if (e.jobId === id) send(e.id, e.kind, job, TERMINAL_EVENTS.has(e.kind));
+        else if (job.status === "queued") send(e.id, "position", job, false);
+      })
+      .catch(finish);
+  };
+  function onEvent(e: QueueEvent): void {
+    if (!relevant(e)) return;
+    if (live) deliver(e);
+    else buffer.push(e);
+  }
+  ctx.events.on("event", onEvent);
+  req.on("close", finish);
+
+  const resumeFrom = req.get("last-event-id");
+  if (validStreamId(resumeFrom)) {
+    lastSent = resumeFrom;
+    for (const e of await ctx.events.since(model, resumeFrom)) if (relevant(e)) deliver(e);
+    await chain;
+  }
+  // A fresh listener, or one whose missed end was trimmed from the stream, starts from the current state.
+  const now = await ctx.jobs.get(id);
+  if (!done && (!validStreamId(resumeFrom) || TERMINAL_STATUSES.has(now.status))) {
+    const at = await ctx.events.latestId(model);
+    send(isAfter(at, lastSent) ? at : lastSent, "state", now, TERMINAL_STATUSES.has(now.status));
+  }
+  live = true;
+  for (const e of buffer.splice(0)) deliver(e);
+}
+
+export function jobEventRoutes(api: ApiRouter, ctx: AppContext): void {
+  api.route(
+    {
+      method: "get", path: "/v1/jobs/:id/events", tag: "jobs",
+      summary: "Server-Sent Events of the job's state and progress until it ends (Last-Event-ID resumes)",
+      responses: { 200: { description: "event stream; each event's data is the job resource", contentType: "text/event-stream" } },
+    },
+    (req, res) => streamJob(ctx, req, res),
+  );
+}

@@ -1,0 +1,74 @@
+import { EventEmitter } from "node:events";
+import { QueueEvents } from "bullmq";
+import type { Redis } from "ioredis";
+import { createRedis, queueName, type Config } from "@videosdgx/shared";
+
+/** The BullMQ events the API follows; `id` is the event's entry id in the queue's Redis stream. */
+export type QueueEventKind = "waiting" | "active" | "progress" | "completed" | "failed" | "delayed";
+export interface QueueEvent {
+  id: string;
+  kind: QueueEventKind;
+  model: string;
+  jobId: string;
+  /** completed: BullMQ's returnvalue; failed: failedReason. */
+  detail?: unknown;
+}
+
+const KINDS: QueueEventKind[] = ["waiting", "active", "progress", "completed", "failed", "delayed"];
+
+/**
+ * One QueueEvents reader per model for the whole API process (metrics, live job streams), re-emitting
+ * every event as `event` and per job as `job:<id>`. Workers on any host publish into the same streams.
+ */
+export class QueueEventsHub extends EventEmitter<{ event: [QueueEvent]; [jobTopic: `job:${string}`]: [QueueEvent] }> {
+  private readonly readers: QueueEvents[] = [];
+
+  constructor(private readonly config: Config, private readonly redis: Redis) {
+    super();
+    this.setMaxListeners(0); // one listener per open event stream
+  }
+
+  watch(models: string[], redisUrl: string): void {
+    for (const model of models) {
+      const reader = new QueueEvents(queueName(model), {
+        connection: createRedis(redisUrl, "worker", `vdgx-api-events-${model}`),
+        prefix: this.config.QUEUE_PREFIX,
+      });
+      reader.on("error", () => undefined);
+      for (const kind of KINDS) {
+        reader.on(kind, (args: { jobId: string; returnvalue?: unknown; failedReason?: string }, id: string) => {
+          const detail = kind === "completed" ? args.returnvalue : kind === "failed" ? args.failedReason : undefined;
+          const event: QueueEvent = { id, kind, model, jobId: args.jobId, detail };
+          this.emit("event", event);
+          this.emit(`job:${args.jobId}`, event);
+        });
+      }
+      this.readers.push(reader);
+    }
+  }
+
+  private streamKey(model: string): string {
+    return `${this.config.QUEUE_PREFIX}:${queueName(model)}:events`;
+  }
+
+  /** Id of the newest event of the model's stream ("0-0" when empty): where a new listener starts. */
+  async latestId(model: string): Promise<string> {
+    const [entry] = (await this.redis.xrevrange(this.streamKey(model), "+", "-", "COUNT", 1)) as [string, string[]][];
+    return entry?.[0] ?? "0-0";
+  }
+
+  /** The model's events after `afterId` (exclusive), oldest first, as kept by the stream's cap. */
+  async since(model: string, afterId: string): Promise<QueueEvent[]> {
+    const entries = (await this.redis.xrange(this.streamKey(model), `(${afterId}`, "+", "COUNT", 10000)) as [string, string[]][];
+    return entries.flatMap(([id, fields]) => {
+      const f: Record<string, string> = {};
+      for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+      const kind = f.event as QueueEventKind;
+      return KINDS.includes(kind) && f.jobId ? [{ id, kind, model, jobId: f.jobId }] : [];
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.readers.map((r) => r.close()));
+  }
+}

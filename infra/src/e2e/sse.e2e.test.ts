@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { Platform } from "./platform.js";
+
+interface SseEvent {
+  id?: string;
+  event?: string;
+  data?: any;
+  comment?: string;
+}
+
+/** A minimal EventSource reader over fetch: yields events and comment lines until the stream ends. */
+async function* readEvents(url: string, headers: Record<string, string> = {}, signal?: AbortSignal): AsyncGenerator<SseEvent> {
+  const res = await fetch(url, { headers: { accept: "text/event-stream", ...headers }, signal });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
+  const decoder = new TextDecoder();
+  let text = "";
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    text += decoder.decode(chunk, { stream: true });
+    let end: number;
+    while ((end = text.indexOf("\n\n")) >= 0) {
+      const block = text.slice(0, end);
+      text = text.slice(end + 2);
+      const e: SseEvent = {};
+      for (const line of block.split("\n")) {
+        if (line.startsWith(":")) e.comment = line.slice(1).trim();
+        else if (line.startsWith("id: ")) e.id = line.slice(4);
+        else if (line.startsWith("event: ")) e.event = line.slice(7);
+        else if (line.startsWith("data: ")) e.data = JSON.parse(line.slice(6));
+      }
+      yield e;
+    }
+  }
+}
+
+async function collect(url: string, headers?: Record<string, string>, stopAfter = Infinity): Promise<SseEvent[]> {
+  const out: SseEvent[] = [];
+  const abort = new AbortController();
+  try {
+    for await (const e of readEvents(url, headers, abort.signal)) {
+      if (e.comment !== undefined && e.event === undefined) continue;
+      out.push(e);
+      if (out.length >= stopAfter) break;
+    }
+  } finally {
+    abort.abort();
+  }
+  return out;
+}
+
+const isAfter = (a: string, b: string) => {
+  const [am, as] = a.split("-").map(Number) as [number, number];
+  const [bm, bs] = b.split("-").map(Number) as [number, number];
+  return am > bm || (am === bm && as > bs);
+};
+
+let p: Platform;
+before(async () => {
+  p = await Platform.start({ env: { SSE_HEARTBEAT_SECONDS: "1" } });
+});
+after(() => p?.stop());
+
+const job = { model: "tiny", prompt: "live", width: 64, height: 64, num_frames: 5, steps: 6, seed: 3 };
+
+test("a queued job's stream: state with queue position, heartbeats, then every step to the end", async () => {
+  const id = (await p.request("POST", "/v1/jobs", job)).body.id;
+  const url = `${p.base}/v1/jobs/${id}/events`;
+  const heard: SseEvent[] = [];
+  const reader = readEvents(url);
+  const first = (await reader.next()).value as SseEvent;
+  assert.equal(first.event, "state");
+  assert.equal(first.data.status, "queued");
+  assert.equal(first.data.queue_position, 0);
+  const ping = (await reader.next()).value as SseEvent;
+  assert.equal(ping.comment, "keep-alive", "heartbeat while nothing happens");
+
+  const listeners = Array.from({ length: 50 }, () => collect(url));
+  await p.ensureWorker("tiny");
+  for await (const e of reader) if (e.event) heard.push(e);
+
+  const kinds = heard.map((e) => e.event);
+  assert.equal(kinds.at(-1), "completed");
+  assert.equal(heard.at(-1)!.data.status, "completed");
+  assert.equal(heard.at(-1)!.data.result.num_frames, 5);
+  assert.ok(kinds.includes("active"));
+  assert.ok(kinds.filter((k) => k === "progress").length >= 6, `progress after every step: ${kinds.join(",")}`);
+  for (let i = 1; i < heard.length; i++) assert.ok(isAfter(heard[i]!.id!, heard[i - 1]!.id!), "ids strictly increase");
+
+  const all = await Promise.all(listeners);
+  assert.ok(all.every((events) => events.at(-1)?.event === "completed"), "50 concurrent listeners all saw the end");
+});
+
+test("Last-Event-ID resumes without gaps or duplicates", async () => {
+  const id = (await p.request("POST", "/v1/jobs", { ...job, steps: 40, width: 256, height: 256, num_frames: 33, seed: 4 })).body.id;
+  const url = `${p.base}/v1/jobs/${id}/events`;
+  const whole = collect(url);
+  const firstPart = await collect(url, {}, 4);
+  const resumed = await collect(url, { "last-event-id": firstPart.at(-1)!.id! });
+  const reference = (await whole).filter((e) => e.event !== "state");
+  const stitched = [...firstPart, ...resumed].filter((e) => e.event !== "state");
+  assert.equal(resumed.at(-1)!.event, "completed");
+  assert.equal(new Set(stitched.map((e) => e.id)).size, stitched.length, "no duplicates");
+  const afterCut = reference.filter((e) => isAfter(e.id!, firstPart.at(-1)!.id!)).map((e) => e.id);
+  assert.deepEqual(resumed.map((e) => e.id), afterCut, "the resumed stream is exactly what the uninterrupted one had after the cut");
+});
+
+test("a finished job's stream sends its final state and ends; an unknown job is a JSON 404", async () => {
+  const id = (await p.request("POST", "/v1/jobs", { ...job, seed: 5 })).body.id;
+  await p.waitForTerminal(id);
+  const events = await collect(`${p.base}/v1/jobs/${id}/events`);
+  assert.deepEqual(events.map((e) => [e.event, e.data.status]), [["state", "completed"]]);
+  const missing = await p.request("GET", "/v1/jobs/tiny-00000000-0000-0000-0000-000000000000/events");
+  assert.equal(missing.status, 404);
+  assert.equal(missing.body.error.code, "not_found");
+});
