@@ -102,7 +102,7 @@ const heartbeat = new Heartbeat(
 
 const worker = new Worker<EffectiveParams, JobOutput>(
   queueName(model),
-  createProcessor({ config, host, gpu, redis, keys, shutdown: shutdown.signal }),
+  createProcessor({ config, host, gpu, redis, keys, log, shutdown: shutdown.signal }),
   {
     connection: createRedis(redisUrl, "worker", `vdgx-bullmq-${model}`),
     prefix: config.QUEUE_PREFIX,

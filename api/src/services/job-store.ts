@@ -85,8 +85,12 @@ export class JobStore {
     return index === null ? undefined : length - 1 - index;
   }
 
-  private async view(job: GenerationJob): Promise<JobResource> {
-    const [state, cancelled] = await Promise.all([job.getState(), this.redis.exists(this.keys.cancel(job.id!))]);
+  private async view(read: GenerationJob): Promise<JobResource> {
+    const [state, cancelled] = await Promise.all([read.getState(), this.redis.exists(this.keys.cancel(read.id!))]);
+    // The job was read before its state: if it finished in between, read it again, so a terminal state
+    // never shows without its result or its reason.
+    const finishedSince = (state === "completed" || state === "failed") && read.finishedOn === undefined;
+    const job = finishedSince ? (((await this.queue(read.data.model).getJob(read.id!)) as GenerationJob | undefined) ?? read) : read;
     const position = state === "waiting" ? await this.queuePosition(job.data.model, job.id!) : undefined;
     return toJobResource(job, state, cancelled === 1, position);
   }

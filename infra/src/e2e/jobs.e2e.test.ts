@@ -107,6 +107,7 @@ test("no seed given: one is chosen, recorded, and reproduces the video", async (
   const first = await p.waitForTerminal((await submit(body)).body.id);
   assert.equal(typeof first.params.seed, "number");
   const again = await p.waitForTerminal((await submit({ ...body, seed: first.params.seed })).body.id);
+  assert.equal(again.status, "completed", JSON.stringify(again.error));
   assert.equal(again.result.sha256, first.result.sha256);
 });
 
@@ -170,7 +171,7 @@ test("a queued job can be cancelled and is never run; list filters by status", a
   assert.equal(cancelRunning.status, 202);
 
   const stopped = await p.waitForTerminal(long.body.id);
-  assert.equal(stopped.status, "cancelled");
+  assert.equal(stopped.status, "cancelled", JSON.stringify(stopped.error));
   assert.ok(stopped.progress.step < 400, "stopped between steps, before the end");
   const never = await p.waitForTerminal(queued.body.id);
   assert.equal(never.status, "cancelled");

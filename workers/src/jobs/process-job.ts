@@ -5,6 +5,7 @@ import {
   type Config,
   type EffectiveParams,
   type JobOutput,
+  type Logger,
   type MemoryWait,
   type Phase,
   type Progress,
@@ -23,6 +24,7 @@ export interface ProcessorDeps {
   gpu: GpuGate;
   redis: Redis;
   keys: RedisKeys;
+  log: Logger;
   /** Aborted when the process must stop now: ends a running ffmpeg. */
   shutdown: AbortSignal;
 }
@@ -93,7 +95,8 @@ export function createProcessor(deps: ProcessorDeps) {
     } catch (err) {
       throw toQueueError(err);
     } finally {
-      await deps.gpu.finish(host.loaded);
+      // The job's outcome stands whatever happens here: a slot that cannot be released now expires with its lease.
+      await deps.gpu.finish(host.loaded).catch((err: Error) => deps.log.warn("could not release the GPU slot", { error: err.message }));
     }
   };
 }
