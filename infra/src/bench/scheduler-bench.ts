@@ -3,9 +3,9 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { KNOWN_MODELS, MemoryLedger, pickFifo, pickNext, type GpuCandidate } from "@videosdgx/shared";
-import { TestRedis, makeTempDir } from "@videosdgx/shared/testing";
+import { TestRedis, makeTempDir, seededRandom } from "@videosdgx/shared/testing";
 import { percentile, round, type BenchRow } from "./stats.js";
-import { poissonTrace, seededRandom, simulate, type SimModel } from "./scheduler-sim.js";
+import { poissonTrace, simulate, type SimModel } from "./scheduler-sim.js";
 
 const GB = 1e9;
 const MIN = 60_000;

@@ -87,17 +87,6 @@ export async function simulate(
   return result;
 }
 
-/** Deterministic randomness (mulberry32), so both policies see the same trace. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Poisson arrivals at `load` x the GPU's capacity, each job for a model drawn by popularity. */
 export function poissonTrace(models: SimModel[], popularity: number[], jobs: number, load: number, random: () => number): SimJob[] {
   const meanGenerateMs = models.reduce((s, m, i) => s + m.generateMs * popularity[i]!, 0);

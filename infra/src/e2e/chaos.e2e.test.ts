@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
 import { redisKeys } from "@videosdgx/shared";
-import { waitFor } from "@videosdgx/shared/testing";
+import { seededRandom, waitFor } from "@videosdgx/shared/testing";
 import { Platform } from "./platform.js";
 
 const GB = 1_000_000_000;
@@ -15,17 +15,6 @@ const ENV = {
   MEMORY_BUDGET_BYTES: String(BUDGET), MEMORY_LEASE_MS: "3000", GPU_CONCURRENCY: "2", IDLE_UNLOAD_SECONDS: "0",
   LOCK_DURATION_MS: "2000", STALLED_INTERVAL_MS: "1000", JOB_BACKOFF_MS: "200", JOB_ATTEMPTS: "5", MAX_STALLED_COUNT: "10",
 };
-
-/** Deterministic randomness, so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let p: Platform;
 let redis: Redis;
@@ -47,7 +36,7 @@ after(async () => {
 });
 
 test("random jobs, random SIGKILLs of workers and a Redis restart: every job done once, within the budget", async () => {
-  const random = rng(20261122);
+  const random = seededRandom(20261122);
   const ids: string[] = [];
   for (let i = 0; i < 14; i++) {
     const model = MODELS[Math.floor(random() * MODELS.length)]!;

@@ -1,2 +1,3 @@
 export * from "./processes.js";
 export * from "./wait.js";
+export * from "./random.js";

@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import { pickNext, queueName, readLiveWorkers, type GpuCandidate, type GpuSlots, type RedisKeys } from "@videosdgx/shared";
+import { Wakeup } from "./wakeup.js";
 
 /** A waiter entry left for a next job that has not been claimed yet is only honoured this long. */
 const NEXT_JOB_CLAIM_MS = 5000;
@@ -23,14 +24,14 @@ export interface GpuGateDeps {
  * release wakes the others through pub/sub.
  */
 export class GpuGate {
-  private readonly wakers = new Set<() => void>();
+  private readonly wakeup = new Wakeup(RECHECK_MS);
   private holding = false;
 
   constructor(private readonly deps: GpuGateDeps) {}
 
   /** Called for every message on the GPU events channel. */
   onEvent(): void {
-    for (const wake of [...this.wakers]) wake();
+    this.wakeup.wakeAll();
   }
 
   /** Waits for a slot; `onWait` runs while waiting (progress, cancellation) and may throw to give up. */
@@ -40,7 +41,7 @@ export class GpuGate {
     try {
       while (!(await this.myTurn())) {
         await onWait();
-        await this.nextEvent();
+        await this.wakeup.next();
       }
       this.holding = true;
     } catch (err) {
@@ -88,17 +89,5 @@ export class GpuGate {
     if (!id) return undefined;
     const ts = Number(await this.deps.redis.hget(this.deps.keys.job(queue, id), "timestamp"));
     return Number.isFinite(ts) && ts > 0 ? ts : undefined;
-  }
-
-  private nextEvent(): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.wakers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, RECHECK_MS);
-      this.wakers.add(wake);
-    });
   }
 }

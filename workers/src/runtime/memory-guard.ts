@@ -9,6 +9,7 @@ import {
   type MemoryWait,
   type RedisKeys,
 } from "@videosdgx/shared";
+import { Wakeup } from "./wakeup.js";
 
 const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
 /** Upper bound on one wait between attempts when no "freed" message comes (e.g. an outside process exits). */
@@ -34,14 +35,14 @@ export interface MemoryGuardDeps {
  */
 export class MemoryGuard {
   private readonly memKeys;
-  private readonly waiters = new Set<() => void>();
+  private readonly freed = new Wakeup(RECHECK_MS);
   grant: Grant | undefined;
 
   constructor(private readonly deps: MemoryGuardDeps) {
     this.memKeys = deps.keys.memory(deps.ledger.host);
     deps.subscriber.on("message", (channel: string, message: string) => {
       if (channel !== this.memKeys.events) deps.otherChannels[channel]?.(message);
-      else if (message === "freed") for (const wake of [...this.waiters]) wake();
+      else if (message === "freed") this.freed.wakeAll();
       else if (message === `evict:${deps.workerId}`) void deps.onEvictRequest();
     });
   }
@@ -87,7 +88,7 @@ export class MemoryGuard {
         };
       }
       await onWait(wait);
-      await this.nextFreed();
+      await this.freed.next();
     }
   }
 
@@ -122,17 +123,5 @@ export class MemoryGuard {
     if (!victim) return undefined;
     await this.deps.redis.publish(this.memKeys.events, `evict:${victim.id}`);
     return victim.model;
-  }
-
-  private nextFreed(): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.waiters.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, RECHECK_MS);
-      this.waiters.add(wake);
-    });
   }
 }
