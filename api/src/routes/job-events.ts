@@ -68,7 +68,7 @@ async function streamJob(ctx: AppContext, req: Request, res: Response): Promise<
     else buffer.push(e);
   }
   ctx.events.on("event", onEvent);
-  req.on("close", finish);
+  res.on("close", finish); // the client went away (or the response ended)
 
   const resumeFrom = req.get("last-event-id");
   if (validStreamId(resumeFrom)) {
