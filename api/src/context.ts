@@ -1,9 +1,10 @@
-import type { Config, Logger } from "@videosdgx/shared";
+import type { Config, Logger, WebhookOutbox } from "@videosdgx/shared";
 import type { IdempotencyKeys } from "./services/idempotency.js";
 import type { JobStore } from "./services/job-store.js";
 import type { Metrics } from "./services/metrics.js";
 import type { ModelRegistry } from "./services/model-registry.js";
 import type { QueueEventsHub } from "./services/queue-events-hub.js";
+import type { WebhookSubscriptions } from "./services/webhook-subscriptions.js";
 import type { RequestSchemas } from "./http/request-schemas.js";
 
 /** What route handlers need, built once in main.ts and passed down: no module-level singletons. */
@@ -15,6 +16,8 @@ export interface AppContext {
   idempotency: IdempotencyKeys;
   metrics: Metrics;
   events: QueueEventsHub;
+  webhooks: WebhookSubscriptions;
+  outbox: WebhookOutbox;
   schemas: RequestSchemas;
   ping(): Promise<void>;
 }

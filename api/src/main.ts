@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
-import { ServiceUnavailableError, createLogger, createRedis, listModelNames, loadConfigOrExit } from "@videosdgx/shared";
+import { ServiceUnavailableError, WebhookOutbox, createLogger, createRedis, listModelNames, loadConfigOrExit } from "@videosdgx/shared";
 import { DASHBOARD_PATH, DOCS_PATH, createApp } from "./app.js";
 import type { AppContext } from "./context.js";
 import { requestSchemas } from "./http/request-schemas.js";
@@ -9,6 +9,7 @@ import { JobStore } from "./services/job-store.js";
 import { Metrics } from "./services/metrics.js";
 import { QueueEventsHub } from "./services/queue-events-hub.js";
 import { ModelRegistry } from "./services/model-registry.js";
+import { WebhookSubscriptions } from "./services/webhook-subscriptions.js";
 
 const config = loadConfigOrExit("api");
 const log = createLogger("api", config.LOG_LEVEL);
@@ -19,7 +20,8 @@ if (!config.REDIS_URL) {
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 
 const redis = createRedis(config.REDIS_URL, "producer", "vdgx-api");
-const jobs = new JobStore(config, redis);
+const outbox = new WebhookOutbox(config, redis);
+const jobs = new JobStore(config, redis, outbox);
 const models = new ModelRegistry(config, redis);
 const modelNames = await listModelNames(config.MODELS_DIR);
 const events = new QueueEventsHub(config, redis);
@@ -35,6 +37,8 @@ const ctx: AppContext = {
   models,
   metrics,
   events,
+  webhooks: new WebhookSubscriptions(config),
+  outbox,
   schemas: requestSchemas(config),
   async ping() {
     if (redis.status !== "ready") throw new ServiceUnavailableError(`Redis connection is ${redis.status}`);
@@ -61,7 +65,7 @@ async function stop(signal: string): Promise<void> {
   // Event streams never end by themselves: cut them once in-flight requests had a moment to finish.
   setTimeout(() => server.closeAllConnections(), 1000).unref();
   await closed;
-  await Promise.allSettled([events.close(), jobs.close()]);
+  await Promise.allSettled([events.close(), jobs.close(), outbox.close()]);
   redis.disconnect();
   process.exit(0);
 }

@@ -15,6 +15,9 @@ import { jsonBody, parseOr400 } from "../http/validate.js";
 import type { AppContext } from "../context.js";
 import { IdempotencyKeys } from "../services/idempotency.js";
 
+const RedeliverRequestSchema = z.strictObject({ message_id: z.string().max(300).optional() });
+const RedeliverAnswerSchema = z.object({ message_id: z.string(), delivery_id: z.string() });
+
 export interface IdempotentRequest {
   key: string | undefined;
   /** Which route the body was sent to: the same body on another route is another request. */
@@ -33,11 +36,12 @@ export async function submitJob(ctx: AppContext, req: CreateJobRequest, idem: Id
   });
   const params = resolveJobParams(manifest.constraints, req);
   await ctx.models.requireFitsMemory(req.model, manifest);
-  if (idem.key === undefined) return { job: await ctx.jobs.submit(params), created: true };
+  const webhook = req.webhook ? await ctx.webhooks.admit(req.webhook) : undefined;
+  if (idem.key === undefined) return { job: await ctx.jobs.submit(params, undefined, webhook), created: true };
   const claim = await ctx.idempotency.claim(idem.key, idem.route, idem.body, newJobId(req.model));
   if (!claim.owner) return { job: await ctx.jobs.getSoon(claim.jobId), created: false };
   try {
-    return { job: await ctx.jobs.submit(params, claim.jobId), created: true };
+    return { job: await ctx.jobs.submit(params, claim.jobId, webhook), created: true };
   } catch (err) {
     await claim.abandon();
     throw err;
@@ -92,6 +96,19 @@ export function jobRoutes(api: ApiRouter, ctx: AppContext): void {
     },
     async (req, res) => {
       res.status(202).json(await ctx.jobs.cancel(String(req.params.id)));
+    },
+  );
+
+  api.route(
+    {
+      method: "post", path: "/v1/jobs/:id/webhook/redeliver", tag: "jobs",
+      summary: "Send one of the job's webhook messages again (default: the latest), same id and body, new signature",
+      body: RedeliverRequestSchema,
+      responses: { 202: { description: "a new delivery of the message is queued", schema: RedeliverAnswerSchema } },
+    },
+    async (req, res) => {
+      const body = parseOr400(RedeliverRequestSchema, req.body ?? {}, "redeliver request");
+      res.status(202).json(await ctx.jobs.redeliverWebhook(String(req.params.id), body.message_id));
     },
   );
 

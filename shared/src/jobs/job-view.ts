@@ -1,8 +1,8 @@
 import type { Job, JobState } from "bullmq";
 import { parseFailure } from "../errors.js";
-import type { EffectiveParams, JobOutput, JobResource, JobStatus, Progress } from "../schemas/job-resource.js";
+import type { JobData, JobOutput, JobResource, JobStatus, Progress, WebhookView } from "../schemas/job-resource.js";
 
-export type GenerationJob = Job<EffectiveParams, JobOutput>;
+export type GenerationJob = Job<JobData, JobOutput>;
 
 export const jobLinks = (id: string) => ({ self: `/v1/jobs/${id}`, video: `/v1/jobs/${id}/video` });
 
@@ -28,6 +28,7 @@ export function toJobResource(
   state: JobState | "unknown",
   cancelRequested: boolean,
   queuePosition: number | undefined,
+  webhook?: WebhookView,
 ): JobResource {
   const status = jobStatus(state, job.failedReason, cancelRequested);
   const progress: Progress =
@@ -36,13 +37,14 @@ export function toJobResource(
       : { phase: "queued", step: 0, total: job.data.steps, timings: {} };
   const out = status === "completed" ? job.returnvalue : undefined;
   const failure = status === "failed" || status === "cancelled" ? parseFailure(job.failedReason) : undefined;
+  const { webhook: _subscription, ...params } = job.data;
   return {
     id: job.id!,
     model: job.data.model,
     status,
     ...(status === "queued" && queuePosition !== undefined ? { queue_position: queuePosition } : {}),
     progress,
-    params: job.data,
+    params,
     attempts: job.attemptsStarted ?? job.attemptsMade,
     created_at: iso(job.timestamp)!,
     started_at: iso(job.processedOn),
@@ -65,6 +67,7 @@ export function toJobResource(
       : status === "cancelled"
         ? { error: { code: "cancelled", message: "cancelled by request" } }
         : {}),
+    ...(webhook ? { webhook } : {}),
     links: jobLinks(job.id!),
   };
 }
