@@ -1,5 +1,5 @@
 import type { Request, Response } from "express";
-import type { JobResource } from "@videosdgx/shared";
+import type { JobResource, JobStatus } from "@videosdgx/shared";
 import type { AppContext } from "../context.js";
 import type { ApiRouter } from "../http/api-router.js";
 import type { QueueEvent } from "../services/queue-events-hub.js";
@@ -12,6 +12,20 @@ function isAfter(a: string, b: string): boolean {
   const [am, as] = a.split("-").map(BigInt) as [bigint, bigint];
   const [bm, bs] = b.split("-").map(BigInt) as [bigint, bigint];
   return am > bm || (am === bm && as > bs);
+}
+
+const STATUS_AT: Partial<Record<QueueEvent["kind"], JobStatus>> = { waiting: "queued", delayed: "queued", active: "running", progress: "running" };
+
+/**
+ * The job as the event saw it. The resource is read when the event is sent, which for a replayed (or
+ * late) event is after later events: its status and progress are taken from the event itself.
+ */
+function asOfEvent(e: QueueEvent, job: JobResource): JobResource {
+  const status = STATUS_AT[e.kind];
+  const progress = e.progress ? { progress: e.progress } : {};
+  if (!status || status === job.status) return { ...job, ...progress };
+  const { result: _result, error: _error, finished_at: _finished, queue_position: _position, ...earlier } = job;
+  return { ...earlier, status, ...progress };
 }
 
 const validStreamId = (s: string | undefined): s is string => s !== undefined && /^\d{1,20}-\d{1,20}$/.test(s);
@@ -57,7 +71,7 @@ async function streamJob(ctx: AppContext, req: Request, res: Response): Promise<
       .then(async () => {
         if (done || !isAfter(e.id, lastSent)) return;
         const job = await ctx.jobs.get(id);
-        if (e.jobId === id) send(e.id, e.kind, job, TERMINAL_EVENTS.has(e.kind));
+        if (e.jobId === id) send(e.id, e.kind, asOfEvent(e, job), TERMINAL_EVENTS.has(e.kind));
         else if (job.status === "queued") send(e.id, "position", job, false);
       })
       .catch(finish);

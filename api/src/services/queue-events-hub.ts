@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import { QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
-import { createRedis, queueName, type Config } from "@videosdgx/shared";
+import { createRedis, queueName, type Config, type Progress } from "@videosdgx/shared";
 
 /** The BullMQ events the API follows; `id` is the event's entry id in the queue's Redis stream. */
 export type QueueEventKind = "waiting" | "active" | "progress" | "completed" | "failed" | "delayed";
@@ -12,6 +12,8 @@ export interface QueueEvent {
   jobId: string;
   /** completed: BullMQ's returnvalue; failed: failedReason. */
   detail?: unknown;
+  /** progress: the progress the worker reported with this event. */
+  progress?: Progress;
 }
 
 const KINDS: QueueEventKind[] = ["waiting", "active", "progress", "completed", "failed", "delayed"];
@@ -36,9 +38,9 @@ export class QueueEventsHub extends EventEmitter<{ event: [QueueEvent]; [jobTopi
       });
       reader.on("error", () => undefined);
       for (const kind of KINDS) {
-        reader.on(kind, (args: { jobId: string; returnvalue?: unknown; failedReason?: string }, id: string) => {
+        reader.on(kind, (args: { jobId: string; returnvalue?: unknown; failedReason?: string; data?: unknown }, id: string) => {
           const detail = kind === "completed" ? args.returnvalue : kind === "failed" ? args.failedReason : undefined;
-          const event: QueueEvent = { id, kind, model, jobId: args.jobId, detail };
+          const event: QueueEvent = { id, kind, model, jobId: args.jobId, detail, ...progressOf(kind, args.data) };
           this.emit("event", event);
           this.emit(`job:${args.jobId}`, event);
         });
@@ -64,11 +66,16 @@ export class QueueEventsHub extends EventEmitter<{ event: [QueueEvent]; [jobTopi
       const f: Record<string, string> = {};
       for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
       const kind = f.event as QueueEventKind;
-      return KINDS.includes(kind) && f.jobId ? [{ id, kind, model, jobId: f.jobId }] : [];
+      return KINDS.includes(kind) && f.jobId ? [{ id, kind, model, jobId: f.jobId, ...progressOf(kind, f.data && JSON.parse(f.data)) }] : [];
     });
   }
 
   async close(): Promise<void> {
     await Promise.all(this.readers.map((r) => r.close()));
   }
+}
+
+/** A progress event's own progress (ours is always an object with a phase). */
+function progressOf(kind: QueueEventKind, data: unknown): { progress?: Progress } {
+  return kind === "progress" && typeof data === "object" && data !== null && "phase" in data ? { progress: data as Progress } : {};
 }
