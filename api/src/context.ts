@@ -1,4 +1,5 @@
-import type { Config, Logger } from "@videosdgx/shared";
+import type { ApiKeyStore, Config, Logger, SubmissionGate } from "@videosdgx/shared";
+import type { Authenticator } from "./http/auth.js";
 import type { IdempotencyKeys } from "./services/idempotency.js";
 import type { JobStore } from "./services/job-store.js";
 import type { Metrics } from "./services/metrics.js";
@@ -16,5 +17,8 @@ export interface AppContext {
   metrics: Metrics;
   events: QueueEventsHub;
   schemas: RequestSchemas;
+  auth: Authenticator;
+  apiKeys: ApiKeyStore;
+  admission: SubmissionGate;
   ping(): Promise<void>;
 }

@@ -16,3 +16,6 @@ export * from "./memory/meminfo.js";
 export * from "./jobs/live-workers.js";
 export * from "./scheduling/policy.js";
 export * from "./scheduling/gpu-slots.js";
+export * from "./auth/access.js";
+export * from "./auth/api-keys.js";
+export * from "./jobs/admission.js";

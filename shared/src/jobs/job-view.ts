@@ -1,8 +1,8 @@
 import type { Job, JobState } from "bullmq";
 import { parseFailure } from "../errors.js";
-import type { EffectiveParams, JobOutput, JobResource, JobStatus, Progress } from "../schemas/job-resource.js";
+import { paramsOf, type JobData, type JobOutput, type JobResource, type JobStatus, type Progress } from "../schemas/job-resource.js";
 
-export type GenerationJob = Job<EffectiveParams, JobOutput>;
+export type GenerationJob = Job<JobData, JobOutput>;
 
 export const jobLinks = (id: string) => ({ self: `/v1/jobs/${id}`, video: `/v1/jobs/${id}/video` });
 
@@ -42,7 +42,7 @@ export function toJobResource(
     status,
     ...(status === "queued" && queuePosition !== undefined ? { queue_position: queuePosition } : {}),
     progress,
-    params: job.data,
+    params: paramsOf(job.data),
     attempts: job.attemptsStarted ?? job.attemptsMade,
     created_at: iso(job.timestamp)!,
     started_at: iso(job.processedOn),

@@ -59,6 +59,19 @@ export const EffectiveParamsSchema = z
   });
 export type EffectiveParams = z.infer<typeof EffectiveParamsSchema>;
 
+/** A job's BullMQ data: its params, plus fields kept beside them that are never shown as `params`. */
+export type JobData = EffectiveParams & {
+  /** Id of the API key that submitted the job; absent for anonymous (loopback, no keys) submissions. */
+  owner?: string;
+};
+
+const PARAM_FIELDS = Object.keys(EffectiveParamsSchema.shape) as (keyof EffectiveParams)[];
+
+/** The params of a job's data, without the fields stored beside them. */
+export function paramsOf(data: JobData): EffectiveParams {
+  return Object.fromEntries(PARAM_FIELDS.map((k) => [k, data[k]])) as EffectiveParams;
+}
+
 /** What a worker returns when a job completes (BullMQ's returnvalue). */
 export const JobOutputSchema = z.object({
   video_file: z.string(),
