@@ -1,28 +1,15 @@
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { Redis } from "ioredis";
 import { redisKeys } from "../queues.js";
-import { TestRedis, makeTempDir } from "../testing/processes.js";
+import { redisForTests } from "../testing/unit-redis.js";
 import { ApiKeyStore } from "./api-keys.js";
 import { hasScope, isLoopbackHost, parseScopes } from "./access.js";
 
-let server: TestRedis;
-let redis: Redis;
-let cleanup: () => Promise<void>;
-before(async () => {
-  const tmp = await makeTempDir("api-keys");
-  cleanup = tmp.remove;
-  server = await TestRedis.start(tmp.dir);
-  redis = new Redis(server.url);
-});
-after(async () => {
-  redis.disconnect();
-  await server.kill("SIGTERM");
-  await cleanup();
-});
+const server = redisForTests("api-keys");
 
 let n = 0;
-const store = () => new ApiKeyStore(redis, `k${n++}`);
+const store = () => new ApiKeyStore(server.client, `k${n++}`);
 
 test("a created key verifies; only its SHA-256 is stored, never the key", async () => {
   const s = store();
@@ -34,7 +21,7 @@ test("a created key verifies; only its SHA-256 is stored, never the key", async 
 
   const record = await s.verify(created.key);
   assert.deepEqual(record, { id: created.id, name: "ci", scopes: ["jobs:read", "jobs:write"], created_at: created.created_at });
-  const stored = JSON.stringify(await redis.hgetall(redisKeys(`k${n - 1}`).apiKey(created.id)));
+  const stored = JSON.stringify(await server.client.hgetall(redisKeys(`k${n - 1}`).apiKey(created.id)));
   assert.ok(!stored.includes(created.key.slice(18)), "the secret part is not stored");
   assert.equal(await s.webhookSecret(created.id), created.webhook_secret);
   assert.equal(await s.webhookSecret("000000000000"), undefined);

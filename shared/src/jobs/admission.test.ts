@@ -1,31 +1,17 @@
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import { TooManyRequestsError } from "../errors.js";
 import { queueName } from "../queues.js";
-import { TestRedis, makeTempDir } from "../testing/processes.js";
+import { redisForTests } from "../testing/unit-redis.js";
 import { SubmissionGate, type Admission, type AdmissionLimits } from "./admission.js";
 
-let server: TestRedis;
-let redis: Redis;
-let cleanup: () => Promise<void>;
-before(async () => {
-  const tmp = await makeTempDir("admission");
-  cleanup = tmp.remove;
-  server = await TestRedis.start(tmp.dir);
-  redis = new Redis(server.url);
-});
-after(async () => {
-  redis.disconnect();
-  await server.kill("SIGTERM");
-  await cleanup();
-});
+const server = redisForTests("admission");
 
 let n = 0;
 const gate = (limits: Partial<AdmissionLimits>, lifetimeMs?: number) => {
   const prefix = `a${n++}`;
-  return { prefix, gate: new SubmissionGate(redis, prefix, { maxQueuedPerModel: 0, perMinute: 0, burst: 1, ...limits }, lifetimeMs) };
+  return { prefix, gate: new SubmissionGate(server.client, prefix, { maxQueuedPerModel: 0, perMinute: 0, burst: 1, ...limits }, lifetimeMs) };
 };
 
 /** The admission, or the refusal's code and Retry-After. */
@@ -41,7 +27,7 @@ const admitted = (r: Awaited<ReturnType<typeof attempt>>): r is Admission => "re
 
 test("the queue cap is exact under concurrent submissions and counts BullMQ's waiting, prioritized and delayed jobs", async () => {
   const { prefix, gate: g } = gate({ maxQueuedPerModel: 6 });
-  const queue = new Queue(queueName("m"), { connection: redis, prefix });
+  const queue = new Queue(queueName("m"), { connection: server.client, prefix });
   await queue.add("generate", { n: 1 });
   await queue.add("generate", { n: 2 }, { priority: 5 });
   await queue.add("generate", { n: 3 }, { delay: 60000 });
