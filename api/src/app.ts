@@ -43,7 +43,9 @@ export function createApp(ctx: AppContext, modelNames: string[], version: string
   app.use(DOCS_PATH, ctx.auth.guard("any"), docsRouter(DOCS_PATH, OPENAPI_PATH));
 
   const board = new ExpressAdapter().setBasePath(DASHBOARD_PATH);
-  createBullBoard({ queues: modelNames.map((m) => new BullMQAdapter(ctx.jobs.queue(m))), serverAdapter: board });
+  // The webhook outbox shows beside the models' queues: its failed jobs are the dead letters.
+  const queues = [...modelNames.map((m) => ctx.jobs.queue(m)), ctx.outbox.queue];
+  createBullBoard({ queues: queues.map((q) => new BullMQAdapter(q)), serverAdapter: board });
   app.use(DASHBOARD_PATH, ctx.auth.guard("admin"), board.getRouter());
 
   app.use(notFoundHandler);

@@ -1,10 +1,11 @@
-import type { ApiKeyStore, Config, Logger, SubmissionGate } from "@videosdgx/shared";
+import type { ApiKeyStore, Config, Logger, SubmissionGate, WebhookOutbox } from "@videosdgx/shared";
 import type { Authenticator } from "./http/auth.js";
 import type { IdempotencyKeys } from "./services/idempotency.js";
 import type { JobStore } from "./services/job-store.js";
 import type { Metrics } from "./services/metrics.js";
 import type { ModelRegistry } from "./services/model-registry.js";
 import type { QueueEventsHub } from "./services/queue-events-hub.js";
+import type { WebhookSubscriptions } from "./services/webhook-subscriptions.js";
 import type { RequestSchemas } from "./http/request-schemas.js";
 
 /** What route handlers need, built once in main.ts and passed down: no module-level singletons. */
@@ -16,6 +17,8 @@ export interface AppContext {
   idempotency: IdempotencyKeys;
   metrics: Metrics;
   events: QueueEventsHub;
+  webhooks: WebhookSubscriptions;
+  outbox: WebhookOutbox;
   schemas: RequestSchemas;
   auth: Authenticator;
   apiKeys: ApiKeyStore;

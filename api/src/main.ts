@@ -5,6 +5,7 @@ import {
   ApiKeyStore,
   ServiceUnavailableError,
   SubmissionGate,
+  WebhookOutbox,
   createLogger,
   createRedis,
   isLoopbackHost,
@@ -22,6 +23,7 @@ import { KeyLookups } from "./services/key-lookups.js";
 import { Metrics } from "./services/metrics.js";
 import { QueueEventsHub } from "./services/queue-events-hub.js";
 import { ModelRegistry } from "./services/model-registry.js";
+import { WebhookSubscriptions } from "./services/webhook-subscriptions.js";
 
 const config = loadConfigOrExit("api");
 const log = createLogger("api", config.LOG_LEVEL);
@@ -32,7 +34,8 @@ if (!config.REDIS_URL) {
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 
 const redis = createRedis(config.REDIS_URL, "producer", "vdgx-api");
-const jobs = new JobStore(config, redis);
+const outbox = new WebhookOutbox(config, redis);
+const jobs = new JobStore(config, redis, outbox);
 const models = new ModelRegistry(config, redis);
 const modelNames = await listModelNames(config.MODELS_DIR);
 const events = new QueueEventsHub(config, redis);
@@ -74,6 +77,8 @@ const ctx: AppContext = {
   models,
   metrics,
   events,
+  webhooks: new WebhookSubscriptions(config),
+  outbox,
   schemas: requestSchemas(config),
   auth: new Authenticator(keyLookups, loopback),
   apiKeys,
@@ -107,7 +112,7 @@ async function stop(signal: string): Promise<void> {
   // Event streams never end by themselves: cut them once in-flight requests had a moment to finish.
   setTimeout(() => server.closeAllConnections(), 1000).unref();
   await closed;
-  await Promise.allSettled([events.close(), jobs.close()]);
+  await Promise.allSettled([events.close(), jobs.close(), outbox.close()]);
   keyEvents.disconnect();
   redis.disconnect();
   process.exit(0);

@@ -9,7 +9,7 @@ import {
   type RedisServer,
 } from "@videosdgx/shared";
 import { generateTinyModel, isTinyModelCurrent } from "@videosdgx/workers/tiny";
-import { API_MAIN, WORKER_MAIN } from "./entry-points.js";
+import { API_MAIN, WEBHOOKS_MAIN, WORKER_MAIN } from "./entry-points.js";
 import { Supervisor } from "./supervisor.js";
 
 /**
@@ -53,6 +53,7 @@ if (!redisUrl) {
 const env = { ...process.env, REDIS_URL: redisUrl, DATA_DIR: config.DATA_DIR, MODELS_DIR: config.MODELS_DIR, OUTPUTS_DIR: config.OUTPUTS_DIR };
 const supervisor = new Supervisor(log);
 supervisor.start({ name: "api", command: process.execPath, args: [API_MAIN], env });
+supervisor.start({ name: "webhooks", command: process.execPath, args: [WEBHOOKS_MAIN], env });
 const models = await modelsToServe(config);
 for (const model of models) {
   supervisor.start({ name: `worker-${model}`, command: process.execPath, args: [WORKER_MAIN, "--model", model], env });

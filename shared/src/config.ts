@@ -1,10 +1,12 @@
 import path from "node:path";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
+import { isValidWebhookSecret } from "./webhooks/signature.js";
 
 const bool = z
   .enum(["true", "false", "1", "0", "yes", "no"])
   .transform((v) => v === "true" || v === "1" || v === "yes");
+const list = (s: string) => s.split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
 /**
@@ -44,6 +46,17 @@ export const ConfigSchema = z
     RATE_LIMIT_PER_MINUTE: int(0).default(60),
     RATE_LIMIT_BURST: int(1).default(20),
     MAX_QUEUED_PER_MODEL: int(0).default(1000),
+    WEBHOOK_SECRET: z
+      .string()
+      .refine((s) => list(s).length > 0 && list(s).every(isValidWebhookSecret), "must be one or more whsec_<base64 of 24 to 64 bytes>, space-separated")
+      .optional(),
+    WEBHOOK_ALLOW_HOSTS: z.string().default(""),
+    WEBHOOK_RETRY_SCHEDULE: z
+      .string()
+      .default("0,5,300,1800,7200,18000,36000,50400,72000,86400")
+      .refine((s) => list(s).length > 0 && list(s).every((x) => /^\d+(\.\d+)?$/.test(x)), "must be comma-separated seconds, e.g. 0,5,300"),
+    WEBHOOK_TIMEOUT_MS: int(100, 120000).default(15000),
+    WEBHOOK_CONCURRENCY: int(1, 1000).default(16),
     X264_PRESET: z
       .enum(["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"])
       .default("veryfast"),
@@ -67,6 +80,9 @@ export const ConfigSchema = z
       OUTPUTS_DIR: path.resolve(c.OUTPUTS_DIR ?? path.join(dataDir, "outputs")),
       WORKER_MODELS: c.WORKER_MODELS.split(",").map((s) => s.trim()).filter(Boolean),
       ORT_EXECUTION_PROVIDERS: c.ORT_EXECUTION_PROVIDERS.split(",").map((s) => s.trim()).filter(Boolean),
+      WEBHOOK_SECRET: c.WEBHOOK_SECRET === undefined ? [] : list(c.WEBHOOK_SECRET),
+      WEBHOOK_ALLOW_HOSTS: list(c.WEBHOOK_ALLOW_HOSTS),
+      WEBHOOK_RETRY_SCHEDULE: list(c.WEBHOOK_RETRY_SCHEDULE).map((x) => Number(x) * 1000),
     };
   });
 export type Config = z.infer<typeof ConfigSchema>;

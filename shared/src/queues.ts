@@ -6,6 +6,9 @@ import { ModelNameSchema } from "./models/manifest.js";
 /** One BullMQ queue per model; workers for a model listen on exactly this queue. */
 export const queueName = (model: string): string => `generate-${model}`;
 
+/** Every webhook message is a job of this one queue (the durable outbox). */
+export const WEBHOOK_QUEUE = "webhooks";
+
 /**
  * Job ids carry their model (`tiny-<uuid>`) so any process can find a job's queue from its id alone.
  * BullMQ forbids ':' and all-digit ids; this shape has neither.
@@ -56,6 +59,16 @@ export const redisKeys = (prefix: string) => ({
   idempotency: (keyHash: string) => `${prefix}:idempotency:${keyHash}`,
   /** Pub/sub: "load" or "unload" requests for every worker of one model. */
   modelControl: (model: string) => `${prefix}:model:${model}:control`,
+  /** A job's webhook messages: attempts log, messages not yet finished (ordered), and a 410 stop. */
+  webhook: (jobId: string) => ({
+    log: `${prefix}:webhook:${jobId}:log`,
+    pending: `${prefix}:webhook:${jobId}:pending`,
+    gone: `${prefix}:webhook:${jobId}:gone`,
+  }),
+  /** Where the webhook dispatcher is in a model's BullMQ events stream. */
+  webhookCursor: (model: string) => `${prefix}:webhook-cursor:${model}`,
+  /** BullMQ's own events stream of a queue. */
+  events: (queue: string) => `${prefix}:${queue}:events`,
   /** BullMQ's own wait list for a queue: read (LPOS) for queue positions. */
   waitList: (queue: string) => bullWaitList(prefix, queue),
   /** BullMQ's lists and sorted sets of a queue's jobs that have not started: what MAX_QUEUED_PER_MODEL caps. */

@@ -1,7 +1,6 @@
 import type { Request, RequestHandler, Response } from "express";
-import { ForbiddenError, UnauthorizedError, hasScope, type Scope } from "@videosdgx/shared";
+import { ALL_JOBS, ForbiddenError, UnauthorizedError, hasScope, type JobScope, type Scope } from "@videosdgx/shared";
 import type { KeyLookups } from "../services/key-lookups.js";
-import { ALL_JOBS, type JobScope } from "../services/job-store.js";
 
 /** Who may call a route: anyone (`public`), any valid key (`any`), or a key with this scope. */
 export type Access = "public" | "any" | Scope;

@@ -1,9 +1,8 @@
 import type { Request, Response } from "express";
-import type { JobResource } from "@videosdgx/shared";
+import { ALL_JOBS, type JobResource } from "@videosdgx/shared";
 import type { AppContext } from "../context.js";
 import type { ApiRouter } from "../http/api-router.js";
 import { jobScopeOf } from "../http/auth.js";
-import { ALL_JOBS } from "../services/job-store.js";
 import type { QueueEvent } from "../services/queue-events-hub.js";
 
 const TERMINAL_STATUSES = new Set(["completed", "failed", "cancelled"]);

@@ -1,5 +1,6 @@
 import path from "node:path";
 import {
+  ALL_JOBS,
   ErrorBodySchema,
   JobResourceSchema,
   ListJobsQuerySchema,
@@ -8,6 +9,7 @@ import {
   newJobId,
   resolveJobParams,
   type CreateJobRequest,
+  type JobData,
   type JobResource,
 } from "@videosdgx/shared";
 import { z } from "zod";
@@ -16,7 +18,9 @@ import { jobScopeOf, principalOf, type Principal } from "../http/auth.js";
 import { jsonBody, parseOr400 } from "../http/validate.js";
 import type { AppContext } from "../context.js";
 import { IdempotencyKeys } from "../services/idempotency.js";
-import { ALL_JOBS } from "../services/job-store.js";
+
+const RedeliverRequestSchema = z.strictObject({ message_id: z.string().max(300).optional() });
+const RedeliverAnswerSchema = z.object({ message_id: z.string(), delivery_id: z.string() });
 
 export interface IdempotentRequest {
   key: string | undefined;
@@ -48,12 +52,14 @@ export async function submitJob(
   });
   const params = resolveJobParams(manifest.constraints, req);
   await ctx.models.requireFitsMemory(req.model, manifest);
+  const webhook = req.webhook ? await ctx.webhooks.admit(req.webhook) : undefined;
+  const data: JobData = { ...params, ...(webhook ? { webhook } : {}), ...(caller.keyId === undefined ? {} : { owner: caller.keyId }) };
   const claim = idem.key === undefined ? undefined : await ctx.idempotency.claim(caller.keyId, idem.key, idem.route, idem.body, newJobId(req.model));
   if (claim && !claim.owner) return { job: await ctx.jobs.getSoon(claim.jobId, ALL_JOBS), created: false };
   try {
     const admission = await ctx.admission.admit(req.model, caller.keyId);
     // The place is given back after the add, on the same connection: a later admission sees the job instead.
-    const job = await ctx.jobs.submit(params, caller.keyId, claim?.jobId).finally(() => void admission.release().catch(() => undefined));
+    const job = await ctx.jobs.submit(data, claim?.jobId).finally(() => void admission.release().catch(() => undefined));
     return { job, created: true };
   } catch (err) {
     await claim?.abandon();
@@ -110,6 +116,19 @@ export function jobRoutes(api: ApiRouter, ctx: AppContext): void {
     },
     async (req, res) => {
       res.status(202).json(await ctx.jobs.cancel(String(req.params.id), jobScopeOf(res)));
+    },
+  );
+
+  api.route(
+    {
+      method: "post", path: "/v1/jobs/:id/webhook/redeliver", tag: "jobs", access: "jobs:write",
+      summary: "Send one of the job's webhook messages again (default: the latest), same id and body, new signature",
+      body: RedeliverRequestSchema,
+      responses: { 202: { description: "a new delivery of the message is queued", schema: RedeliverAnswerSchema } },
+    },
+    async (req, res) => {
+      const body = parseOr400(RedeliverRequestSchema, req.body ?? {}, "redeliver request");
+      res.status(202).json(await ctx.jobs.redeliverWebhook(String(req.params.id), body.message_id, jobScopeOf(res)));
     },
   );
 

@@ -1,22 +1,20 @@
-import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import {
   ConflictError,
+  JobReader,
   NotFoundError,
   ServiceUnavailableError,
-  defaultJobOptions,
   modelOfJobId,
   newJobId,
   queueName,
-  redisKeys,
   toJobResource,
   type Config,
-  type EffectiveParams,
   type GenerationJob,
   type JobData,
-  type JobOutput,
   type JobResource,
   type JobStatus,
+  type JobScope,
+  type WebhookOutbox,
 } from "@videosdgx/shared";
 
 type QueueState = "waiting" | "prioritized" | "delayed" | "active" | "completed" | "failed";
@@ -29,57 +27,28 @@ const STATES_FOR: Record<JobStatus, QueueState[]> = {
   cancelled: ["failed", "waiting", "prioritized", "delayed"],
 };
 
-/** Which jobs a caller may see: every job (admin), or those submitted with one API key. */
-export type JobScope = { all: true } | { owner: string };
-export const ALL_JOBS: JobScope = { all: true };
-
 /** Owner index entries younger than this may belong to a job being added right now: never pruned. */
 const INDEX_SETTLE_MS = 60000;
 const OWNER_PAGE = 100;
 
 /** Jobs as users see them, over one BullMQ queue per model. The API's only writer of jobs. */
-export class JobStore {
-  private readonly queues = new Map<string, Queue<JobData, JobOutput>>();
-  private readonly keys;
-
-  constructor(private readonly config: Config, private readonly redis: Redis) {
-    this.keys = redisKeys(config.QUEUE_PREFIX);
-  }
-
-  queue(model: string): Queue<JobData, JobOutput> {
-    let q = this.queues.get(model);
-    if (!q) {
-      q = new Queue<JobData, JobOutput>(queueName(model), {
-        connection: this.redis,
-        prefix: this.config.QUEUE_PREFIX,
-        defaultJobOptions: defaultJobOptions(this.config),
-      });
-      q.on("error", () => undefined); // surfaced per request as 503; the connection retries on its own
-      this.queues.set(model, q);
-    }
-    return q;
-  }
-
-  /**
-   * BullMQ waits for a connection that is not ready yet; a request must not. Once connected, the
-   * producer connection fails fast on its own (no offline queue).
-   */
-  private requireRedis(): void {
-    if (this.redis.status !== "ready") throw new ServiceUnavailableError(`the job store (Redis) is unreachable (${this.redis.status}); try again shortly`);
+export class JobStore extends JobReader {
+  constructor(config: Config, redis: Redis, private readonly outbox: WebhookOutbox) {
+    super(config, redis);
   }
 
   /** Enqueues a job; with an owner (the submitting key's id), also in that key's index of jobs. */
-  async submit(params: EffectiveParams, owner: string | undefined, id = newJobId(params.model)): Promise<JobResource> {
+  async submit(data: JobData, id = newJobId(data.model)): Promise<JobResource> {
     this.requireRedis();
-    const data: JobData = owner === undefined ? params : { ...params, owner };
     // Every job already waiting is ahead of a new one (FIFO). Sent just before the add on the same
     // connection, the length (and the owner index writes) cost no extra round trip.
     const [ahead, job] = await Promise.all([
-      this.redis.llen(this.keys.waitList(queueName(params.model))),
-      this.queue(params.model).add("generate", data, { jobId: id }) as Promise<GenerationJob>,
-      owner === undefined ? undefined : this.indexOwner(owner, id),
+      this.redis.llen(this.keys.waitList(queueName(data.model))),
+      this.queue(data.model).add("generate", data, { jobId: id }) as Promise<GenerationJob>,
+      data.owner === undefined ? undefined : this.indexOwner(data.owner, id),
     ]);
-    return toJobResource(job, "waiting", false, ahead);
+    const { webhook } = data;
+    return toJobResource(job, "waiting", false, ahead, webhook && { url: webhook.url, events: webhook.events, deliveries: [] });
   }
 
   /** Index entries older than the longest retention can only point at removed jobs: trimmed as we go. */
@@ -88,36 +57,6 @@ export class JobStore {
     const now = Date.now();
     const retentionMs = Math.max(this.config.KEEP_COMPLETED_SECONDS, this.config.KEEP_FAILED_SECONDS) * 1000;
     await Promise.all([this.redis.zadd(key, now, id), this.redis.zremrangebyscore(key, "-inf", now - retentionMs)]);
-  }
-
-  /** A job the caller may see; another key's job is "not found" exactly like a missing one. */
-  private async find(id: string, scope: JobScope): Promise<GenerationJob> {
-    this.requireRedis();
-    const model = modelOfJobId(id);
-    const job = model ? ((await this.queue(model).getJob(id)) as GenerationJob | undefined) : undefined;
-    if (!job || !("all" in scope || job.data.owner === scope.owner)) throw new NotFoundError(`no job with id ${id}`);
-    return job;
-  }
-
-  /** Jobs ahead of this one: workers take from the tail of BullMQ's wait list. */
-  async queuePosition(model: string, id: string): Promise<number | undefined> {
-    const key = this.keys.waitList(queueName(model));
-    const [[, index], [, length]] = (await this.redis.multi().lpos(key, id).llen(key).exec()) as [[null, number | null], [null, number]];
-    return index === null ? undefined : length - 1 - index;
-  }
-
-  private async view(read: GenerationJob): Promise<JobResource> {
-    const [state, cancelled] = await Promise.all([read.getState(), this.redis.exists(this.keys.cancel(read.id!))]);
-    // The job was read before its state: if it finished in between, read it again, so a terminal state
-    // never shows without its result or its reason.
-    const finishedSince = (state === "completed" || state === "failed") && read.finishedOn === undefined;
-    const job = finishedSince ? (((await this.queue(read.data.model).getJob(read.id!)) as GenerationJob | undefined) ?? read) : read;
-    const position = state === "waiting" ? await this.queuePosition(job.data.model, job.id!) : undefined;
-    return toJobResource(job, state, cancelled === 1, position);
-  }
-
-  async get(id: string, scope: JobScope): Promise<JobResource> {
-    return this.view(await this.find(id, scope));
   }
 
   /** A job another request is creating right now (same Idempotency-Key): waits briefly for it to exist. */
@@ -185,7 +124,28 @@ export class JobStore {
       throw new ConflictError(`job ${id} has already finished (${(await this.view(job)).status})`);
     }
     await this.redis.set(this.keys.cancel(id), "1", "EX", this.config.KEEP_FAILED_SECONDS);
-    return this.view(job);
+    const view = await this.view(job);
+    // A queued job is cancelled now, though a worker records it only when it reaches the job: tell the
+    // client now. The worker's own report later has the same message id and is not sent twice.
+    if (state !== "active") {
+      const message = this.outbox.message(view, job.data.webhook, undefined, "cancelled", new Date());
+      if (message) await this.outbox.enqueue([message]);
+    }
+    return view;
+  }
+
+  /** Sends one of the job's webhook messages again (default: the latest), with the same id and body. */
+  async redeliverWebhook(id: string, messageId: string | undefined, scope: JobScope): Promise<{ message_id: string; delivery_id: string }> {
+    const job = await this.find(id, scope);
+    if (!job.data.webhook) throw new ConflictError(`job ${id} has no webhook`);
+    const sent = (await this.view(job)).webhook!.deliveries;
+    const chosen = messageId ?? sent.at(-1)?.message_id;
+    if (!chosen || !sent.some((d) => d.message_id === chosen)) {
+      throw new NotFoundError(messageId ? `job ${id} has no webhook message ${messageId}` : `job ${id} has sent no webhook message yet`);
+    }
+    const original = await this.outbox.find(chosen);
+    if (!original) throw new ConflictError(`webhook message ${chosen} is past its retention and cannot be sent again`);
+    return { message_id: chosen, delivery_id: await this.outbox.redeliver(original) };
   }
 
   async videoFile(id: string, scope: JobScope): Promise<string> {
@@ -193,9 +153,5 @@ export class JobStore {
     const view = await this.view(job);
     if (view.status !== "completed") throw new ConflictError(`job ${id} is ${view.status}; its video exists once it is completed`);
     return job.returnvalue.video_file;
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
   }
 }

@@ -1,4 +1,4 @@
-import { Agent, createServer, request } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { Queue, Worker } from "bullmq";
@@ -6,6 +6,7 @@ import { createRedis, queueName } from "@videosdgx/shared";
 import { TestRedis, freePort, makeTempDir, spawnNode, waitFor } from "@videosdgx/shared/testing";
 import { generateTinyModel } from "@videosdgx/workers/tiny";
 import { API_MAIN } from "../entry-points.js";
+import { call, rate } from "./http-client.js";
 import { percentile, round, type BenchRow } from "./stats.js";
 
 const PREFIX = "bench";
@@ -59,29 +60,8 @@ async function httpFloorServer(): Promise<{ url: string; close: () => void }> {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
 }
 
-// node:http with keep-alive rather than fetch: undici's client costs several times more CPU per request,
-// and on a small machine that CPU would be taken from the server being measured.
-const agent = new Agent({ keepAlive: true, maxSockets: 32 });
 const BODY = JSON.stringify(JOB);
-
-function post(url: string): Promise<{ id: string }> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { agent, host: u.hostname, port: u.port, path: u.pathname, method: "POST", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(BODY) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          if (res.statusCode !== 202) reject(new Error(`submit answered ${res.statusCode}`));
-          else resolve(JSON.parse(Buffer.concat(chunks).toString()) as { id: string });
-        });
-      },
-    );
-    req.on("error", reject);
-    req.end(BODY);
-  });
-}
+const post = (url: string) => call<{ id: string }>("POST", url, 202, BODY);
 
 /**
  * (a) Submissions/s and submit-to-start latency through the API (HTTP, validation, model inspection,
@@ -124,12 +104,7 @@ export async function queueBench(count: number): Promise<BenchRow[]> {
     const latApi = combine(latApiRounds);
     const latRaw = combine(latRawRounds);
     const floor = await httpFloorServer();
-    const floorStart = performance.now();
-    let sent = 0;
-    await Promise.all(Array.from({ length: 16 }, async () => {
-      while (sent++ < count) await post(floor.url);
-    }));
-    const floorPerSecond = (count / (performance.now() - floorStart)) * 1000;
+    const floorPerSecond = await rate(count, 16, () => post(floor.url));
     floor.close();
     await Promise.all([apiWorker.close(), rawWorker.close(), rawQueue.close()]);
     return [

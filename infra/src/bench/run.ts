@@ -7,7 +7,9 @@ import { parseArgs, promisify } from "node:util";
 import { encodeBench } from "./encode-bench.js";
 import { queueBench } from "./queue-bench.js";
 import type { BenchRow } from "./stats.js";
+import { sseBench } from "./sse-bench.js";
 import { stepBench } from "./step-bench.js";
+import { webhookBench } from "./webhook-bench.js";
 
 /** `npm run bench`: every figure beside a baseline measured in the same run; a table and a JSON file. */
 const { values } = parseArgs({
@@ -22,6 +24,8 @@ const benches: Record<string, () => Promise<BenchRow[]>> = {
   queue: () => queueBench(quick ? 200 : 1000),
   step: () => stepBench(quick ? 5 : 20),
   encode: () => encodeBench(quick ? 1 : 5),
+  webhooks: () => webhookBench(quick ? 10 : 40),
+  sse: () => sseBench(quick ? 500 : 2000),
 };
 
 /** Each bench runs in a fresh process, so one's garbage, JIT state and child processes cannot slow the next. */

@@ -108,6 +108,7 @@ test("auth matrix: every route x {no key, wrong key, revoked key, jobs:read, job
     { route: "GET /v1/keys", expect: [401, 401, 401, 403, 403, 200] },
     { route: "POST /v1/keys", body: { scopes: ["jobs:read"], name: "matrix" }, expect: [401, 401, 401, 403, 403, 201] },
     { route: "DELETE /v1/keys/000000000000", expect: [401, 401, 401, 403, 403, 404] },
+    { route: `POST /v1/jobs/${J}/webhook/redeliver`, body: {}, expect: [401, 401, 401, 403, 404, 409] }, // 409: J has no webhook
     { route: `DELETE /v1/jobs/${J}`, expect: [401, 401, 401, 403, 404, 202] },
   ];
 

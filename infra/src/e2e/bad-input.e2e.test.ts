@@ -32,6 +32,10 @@ test("wrong types and unknown fields name the field", async () => {
   assert.deepEqual(fields, ["extra", "prompt", "width"]);
   assertError(await p.request("POST", "/v1/jobs", { prompt: "a" }), 400, "invalid_request");
   assertError(await p.request("POST", "/v1/jobs", { model: "tiny", prompt: "x".repeat(501) }), 400, "invalid_request");
+  assertError(await p.request("POST", "/v1/jobs", { model: "tiny", prompt: "a", webhook: { url: "ftp://example.com/" } }), 400, "invalid_request");
+  const hooked = await p.request("POST", "/v1/jobs", { model: "tiny", prompt: "a", webhook: { url: "https://example.com/hook" } });
+  assertError(hooked, 400, "webhooks_disabled"); // this platform has no WEBHOOK_SECRET
+  assert.match(hooked.body.error.message, /WEBHOOK_SECRET/);
 });
 
 test("values outside the model's rules get the rule and the nearest valid values", async () => {

@@ -2,7 +2,7 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { ManagedProcess, TestRedis, freePort, makeTempDir, spawnNode, waitFor } from "@videosdgx/shared/testing";
 import { generateTinyModel, type TinyModelOptions } from "@videosdgx/workers/tiny";
-import { API_MAIN, KEYS_MAIN, WORKER_MAIN } from "../entry-points.js";
+import { API_MAIN, KEYS_MAIN, WEBHOOKS_MAIN, WORKER_MAIN } from "../entry-points.js";
 
 export interface HttpAnswer<T = any> {
   status: number;
@@ -23,6 +23,7 @@ export interface PlatformOptions {
  */
 export class Platform {
   api!: ManagedProcess;
+  webhooks: ManagedProcess | undefined;
   readonly workers = new Map<string, ManagedProcess>();
   private constructor(
     readonly redis: TestRedis,
@@ -72,6 +73,13 @@ export class Platform {
     this.workers.set(model, w);
     await w.waitForOutput(/worker ready/);
     return w;
+  }
+
+  /** The webhook dispatcher and deliverer. */
+  async startWebhooks(env: Record<string, string> = {}): Promise<ManagedProcess> {
+    this.webhooks = spawnNode("webhooks", WEBHOOKS_MAIN, { ...this.env, ...env });
+    await this.webhooks.waitForOutput(/webhooks ready/);
+    return this.webhooks;
   }
 
   /** Starts a worker for the model unless one of ours is running. */
@@ -136,7 +144,7 @@ export class Platform {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.workers.values()].map((w) => w.stop()));
+    await Promise.all([...this.workers.values(), ...(this.webhooks ? [this.webhooks] : [])].map((w) => w.stop()));
     await this.api?.stop();
     await this.redis.kill("SIGTERM");
     await this.removeDir();

@@ -1,6 +1,6 @@
 import type { Job, JobState } from "bullmq";
 import { parseFailure } from "../errors.js";
-import { paramsOf, type JobData, type JobOutput, type JobResource, type JobStatus, type Progress } from "../schemas/job-resource.js";
+import { paramsOf, type JobData, type JobOutput, type JobResource, type JobStatus, type Progress, type WebhookView } from "../schemas/job-resource.js";
 
 export type GenerationJob = Job<JobData, JobOutput>;
 
@@ -28,6 +28,7 @@ export function toJobResource(
   state: JobState | "unknown",
   cancelRequested: boolean,
   queuePosition: number | undefined,
+  webhook?: WebhookView,
 ): JobResource {
   const status = jobStatus(state, job.failedReason, cancelRequested);
   const progress: Progress =
@@ -65,6 +66,7 @@ export function toJobResource(
       : status === "cancelled"
         ? { error: { code: "cancelled", message: "cancelled by request" } }
         : {}),
+    ...(webhook ? { webhook } : {}),
     links: jobLinks(job.id!),
   };
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ModelNameSchema } from "../models/manifest.js";
+import { WebhookRequestSchema } from "../webhooks/subscription.js";
 
 export const SEED_MAX = 0xffffffff;
 
@@ -11,6 +12,8 @@ const commonFields = (maxPromptChars: number) => ({
   steps: z.number().int().positive().max(10000).optional(),
   guidance: z.number().min(0).max(100).optional(),
   seed: z.number().int().min(0).max(SEED_MAX).optional(),
+  /** Where to POST the job's events (Standard Webhooks, signed); checked against private destinations at submit. */
+  webhook: WebhookRequestSchema.optional(),
 });
 
 export const createJobRequestSchema = (maxPromptChars: number) =>
@@ -53,6 +56,7 @@ export function generateToJobRequest(model: string, g: GenerateRequest): CreateJ
     steps: g.steps,
     guidance: g.guidance,
     seed: g.seed,
+    webhook: g.webhook,
     width,
     height,
     duration_s: g.duration,

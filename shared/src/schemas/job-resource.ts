@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { WebhookEventSchema, type WebhookSubscription } from "../webhooks/subscription.js";
 
 export const JobStatusSchema = z.enum(["queued", "running", "completed", "failed", "cancelled"]);
 export type JobStatus = z.infer<typeof JobStatusSchema>;
@@ -61,6 +62,8 @@ export type EffectiveParams = z.infer<typeof EffectiveParamsSchema>;
 
 /** A job's BullMQ data: its params, plus fields kept beside them that are never shown as `params`. */
 export type JobData = EffectiveParams & {
+  /** Who is told about the job. */
+  webhook?: WebhookSubscription;
   /** Id of the API key that submitted the job; absent for anonymous (loopback, no keys) submissions. */
   owner?: string;
 };
@@ -71,6 +74,31 @@ const PARAM_FIELDS = Object.keys(EffectiveParamsSchema.shape) as (keyof Effectiv
 export function paramsOf(data: JobData): EffectiveParams {
   return Object.fromEntries(PARAM_FIELDS.map((k) => [k, data[k]])) as EffectiveParams;
 }
+
+export const WebhookAttemptSchema = z.object({
+  attempt: z.number().int(),
+  at: z.string(),
+  status_code: z.number().int().optional(),
+  error: z.string().optional(),
+  duration_ms: z.number(),
+});
+
+export const WebhookDeliverySchema = z.object({
+  message_id: z.string(),
+  event: WebhookEventSchema,
+  /** pending: not tried yet; retrying: failed, tried again at next_attempt_at; dead: every attempt failed; gone: the receiver answered 410; skipped: not sent after a 410. */
+  status: z.enum(["pending", "delivered", "retrying", "dead", "gone", "skipped"]),
+  attempts: z.array(WebhookAttemptSchema),
+  next_attempt_at: z.string().optional(),
+});
+export type WebhookDeliveryView = z.infer<typeof WebhookDeliverySchema>;
+
+export const WebhookViewSchema = z.object({
+  url: z.string(),
+  events: z.array(WebhookEventSchema),
+  deliveries: z.array(WebhookDeliverySchema),
+});
+export type WebhookView = z.infer<typeof WebhookViewSchema>;
 
 /** What a worker returns when a job completes (BullMQ's returnvalue). */
 export const JobOutputSchema = z.object({
@@ -112,6 +140,8 @@ export const JobResourceSchema = z
     error: z.object({ code: z.string(), message: z.string() }).optional(),
     /** While a failed attempt is retried: why that attempt ended. */
     last_error: z.object({ code: z.string(), message: z.string() }).optional(),
+    /** The job's webhook and every delivery attempt of its messages. */
+    webhook: WebhookViewSchema.optional(),
     links: z.object({ self: z.string(), video: z.string() }),
   });
 export type JobResource = z.infer<typeof JobResourceSchema>;

@@ -1,0 +1,86 @@
+import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import type { Config } from "../config.js";
+import { NotFoundError, ServiceUnavailableError } from "../errors.js";
+import { defaultJobOptions, modelOfJobId, queueName, redisKeys } from "../queues.js";
+import type { JobData, JobOutput, JobResource } from "../schemas/job-resource.js";
+import { WebhookDeliveryLog } from "../webhooks/delivery-log.js";
+import { toJobResource, type GenerationJob } from "./job-view.js";
+
+/** Which jobs a caller may see: every job (admin, and the platform's own readers), or one API key's. */
+export type JobScope = { all: true } | { owner: string };
+export const ALL_JOBS: JobScope = { all: true };
+
+/**
+ * Reads jobs as users see them (`GET /v1/jobs/:id`), over one BullMQ queue per model. The API and the
+ * webhook dispatcher both read through it, so a webhook's payload is exactly what the API shows.
+ */
+export class JobReader {
+  private readonly queues = new Map<string, Queue<JobData, JobOutput>>();
+  protected readonly keys;
+  private readonly webhookLog;
+
+  constructor(protected readonly config: Config, protected readonly redis: Redis) {
+    this.keys = redisKeys(config.QUEUE_PREFIX);
+    this.webhookLog = new WebhookDeliveryLog(redis, this.keys, config);
+  }
+
+  queue(model: string): Queue<JobData, JobOutput> {
+    let q = this.queues.get(model);
+    if (!q) {
+      q = new Queue<JobData, JobOutput>(queueName(model), {
+        connection: this.redis,
+        prefix: this.config.QUEUE_PREFIX,
+        defaultJobOptions: defaultJobOptions(this.config),
+      });
+      q.on("error", () => undefined); // surfaced per request as 503; the connection retries on its own
+      this.queues.set(model, q);
+    }
+    return q;
+  }
+
+  /**
+   * BullMQ waits for a connection that is not ready yet; a request must not. Once connected, a producer
+   * connection fails fast on its own (no offline queue).
+   */
+  protected requireRedis(): void {
+    if (this.redis.status !== "ready") throw new ServiceUnavailableError(`the job store (Redis) is unreachable (${this.redis.status}); try again shortly`);
+  }
+
+  /** A job the caller may see; another key's job is "not found" exactly like a missing one. */
+  protected async find(id: string, scope: JobScope): Promise<GenerationJob> {
+    this.requireRedis();
+    const model = modelOfJobId(id);
+    const job = model ? ((await this.queue(model).getJob(id)) as GenerationJob | undefined) : undefined;
+    if (!job || !("all" in scope || job.data.owner === scope.owner)) throw new NotFoundError(`no job with id ${id}`);
+    return job;
+  }
+
+  /** Jobs ahead of this one: workers take from the tail of BullMQ's wait list. */
+  async queuePosition(model: string, id: string): Promise<number | undefined> {
+    const key = this.keys.waitList(queueName(model));
+    const [[, index], [, length]] = (await this.redis.multi().lpos(key, id).llen(key).exec()) as [[null, number | null], [null, number]];
+    return index === null ? undefined : length - 1 - index;
+  }
+
+  protected async view(read: GenerationJob): Promise<JobResource> {
+    const [state, cancelled] = await Promise.all([read.getState(), this.redis.exists(this.keys.cancel(read.id!))]);
+    // The job was read before its state: if it finished in between, read it again, so a terminal state
+    // never shows without its result or its reason.
+    const finishedSince = (state === "completed" || state === "failed") && read.finishedOn === undefined;
+    const job = finishedSince ? (((await this.queue(read.data.model).getJob(read.id!)) as GenerationJob | undefined) ?? read) : read;
+    const [position, webhook] = await Promise.all([
+      state === "waiting" ? this.queuePosition(job.data.model, job.id!) : undefined,
+      job.data.webhook ? this.webhookLog.view(job.id!, job.data.webhook) : undefined,
+    ]);
+    return toJobResource(job, state, cancelled === 1, position, webhook);
+  }
+
+  async get(id: string, scope: JobScope): Promise<JobResource> {
+    return this.view(await this.find(id, scope));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  }
+}

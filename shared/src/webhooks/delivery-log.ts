@@ -1,0 +1,78 @@
+import type { Redis } from "ioredis";
+import type { Config } from "../config.js";
+import type { RedisKeys } from "../queues.js";
+import type { WebhookDeliveryView, WebhookView } from "../schemas/job-resource.js";
+import type { WebhookEvent, WebhookSubscription } from "./subscription.js";
+
+export type DeliveryOutcome = "delivered" | "retrying" | "dead" | "gone" | "skipped";
+
+/** One attempt (or a skip) of one message, as kept on the job. */
+export interface DeliveryLogEntry {
+  message_id: string;
+  event: WebhookEvent;
+  outcome: DeliveryOutcome;
+  at: string;
+  attempt?: number;
+  status_code?: number;
+  error?: string;
+  duration_ms?: number;
+  next_attempt_at?: string;
+}
+
+/** The entries kept per job: enough for every event of a long job and its retries. */
+const MAX_ENTRIES = 1000;
+
+/**
+ * Each delivery attempt of a job's webhook messages, kept beside the job (a Redis list, expiring with
+ * the job's retention), and the view of it that `GET /v1/jobs/:id` shows under `webhook`.
+ */
+export class WebhookDeliveryLog {
+  private readonly ttlSeconds: number;
+
+  constructor(private readonly redis: Redis, private readonly keys: RedisKeys, config: Config) {
+    this.ttlSeconds = Math.max(config.KEEP_COMPLETED_SECONDS, config.KEEP_FAILED_SECONDS);
+  }
+
+  async record(jobId: string, entry: DeliveryLogEntry): Promise<void> {
+    const key = this.keys.webhook(jobId).log;
+    await this.redis.multi().rpush(key, JSON.stringify(entry)).ltrim(key, -MAX_ENTRIES, -1).expire(key, this.ttlSeconds).exec();
+  }
+
+  async view(jobId: string, subscription: WebhookSubscription): Promise<WebhookView> {
+    const keys = this.keys.webhook(jobId);
+    const [[, raw], [, pending]] = (await this.redis.multi().lrange(keys.log, 0, -1).zrange(keys.pending, 0, -1).exec()) as [[null, string[]], [null, string[]]];
+    const byMessage = new Map<string, WebhookDeliveryView>();
+    for (const line of raw) {
+      const e = JSON.parse(line) as DeliveryLogEntry;
+      let d = byMessage.get(e.message_id);
+      if (!d) byMessage.set(e.message_id, (d = { message_id: e.message_id, event: e.event, status: "pending", attempts: [] }));
+      d.status = e.outcome === "retrying" ? "retrying" : e.outcome;
+      if (e.attempt !== undefined) {
+        d.attempts.push({
+          attempt: e.attempt,
+          at: e.at,
+          ...(e.status_code !== undefined ? { status_code: e.status_code } : {}),
+          ...(e.error !== undefined ? { error: e.error } : {}),
+          duration_ms: e.duration_ms ?? 0,
+        });
+      }
+      if (e.next_attempt_at) d.next_attempt_at = e.next_attempt_at;
+      else delete d.next_attempt_at;
+    }
+    // Messages waiting for their first attempt (behind an earlier message of the same job).
+    for (const id of pending) {
+      const event = eventOfMessage(id);
+      if (event && !byMessage.has(id)) byMessage.set(id, { message_id: id, event, status: "pending", attempts: [] });
+    }
+    return { url: subscription.url, events: subscription.events, deliveries: [...byMessage.values()] };
+  }
+}
+
+/** Message ids are `msg_<jobId>_<event>[_<stream id>]` (see messageId). */
+export function messageId(jobId: string, event: WebhookEvent, streamId?: string): string {
+  return `msg_${jobId}_${event}${streamId ? `_${streamId}` : ""}`;
+}
+
+function eventOfMessage(id: string): WebhookEvent | undefined {
+  return /_(queued|started|progress|completed|failed|cancelled)(_\d+-\d+)?$/.exec(id)?.[1] as WebhookEvent | undefined;
+}

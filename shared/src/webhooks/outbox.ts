@@ -1,0 +1,103 @@
+import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import type { Config } from "../config.js";
+import { WEBHOOK_QUEUE, redisKeys } from "../queues.js";
+import type { JobResource } from "../schemas/job-resource.js";
+import { messageId } from "./delivery-log.js";
+import type { WebhookEvent, WebhookSubscription } from "./subscription.js";
+
+/** One webhook message to one endpoint: the delivery job's data. `body` is signed and sent byte for byte. */
+export interface OutboxMessage {
+  messageId: string;
+  jobId: string;
+  event: WebhookEvent;
+  url: string;
+  body: string;
+  /** API key that submitted the job: its own signing secret is used. */
+  owner?: string;
+  /** Position in the job's chain of messages: a message waits until every earlier one has finished. Absent for redeliveries. */
+  order?: number;
+}
+
+/** The body a receiver gets: Standard Webhooks' `{type, timestamp, data}`, data being the job resource. */
+export function webhookBody(event: WebhookEvent, at: Date, job: JobResource): string {
+  return JSON.stringify({ type: `job.${event}`, timestamp: at.toISOString(), data: job });
+}
+
+/** Stream ids ("<ms>-<seq>") as a sortable score; exact for sequence numbers below 1000. */
+export function orderOfStreamId(streamId: string): number {
+  const [ms, seq] = streamId.split("-").map(Number) as [number, number];
+  return ms * 1000 + Math.min(seq, 999);
+}
+
+/**
+ * The durable outbox: every webhook message is a job of its own BullMQ queue (`webhooks`), whose id is
+ * the message id, so a message enqueued twice (a dispatcher that restarts mid-batch, the API and a
+ * worker both reporting a cancellation) is sent once. Ordered messages also enter the job's chain.
+ */
+export class WebhookOutbox {
+  readonly queue: Queue<OutboxMessage>;
+  private readonly keys;
+
+  constructor(private readonly config: Config, private readonly redis: Redis) {
+    this.keys = redisKeys(config.QUEUE_PREFIX);
+    this.queue = new Queue<OutboxMessage>(WEBHOOK_QUEUE, { connection: redis, prefix: config.QUEUE_PREFIX });
+    this.queue.on("error", () => undefined);
+  }
+
+  /** A message for the job's current state; undefined when the subscription does not want this event. */
+  message(job: JobResource, subscription: WebhookSubscription | undefined, owner: string | undefined, event: WebhookEvent, at: Date, streamId?: string): OutboxMessage | undefined {
+    if (!subscription?.events.includes(event)) return undefined;
+    const terminal = event === "completed" || event === "failed" || event === "cancelled";
+    return {
+      // Terminal events happen once per job: one id, whoever reports them. Others repeat (retries, steps).
+      messageId: messageId(job.id, event, terminal ? undefined : streamId),
+      jobId: job.id,
+      event,
+      url: subscription.url,
+      body: webhookBody(event, at, job),
+      ...(owner ? { owner } : {}),
+      order: streamId ? orderOfStreamId(streamId) : at.getTime() * 1000,
+    };
+  }
+
+  async enqueue(messages: readonly OutboxMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const ttl = Math.max(this.config.KEEP_COMPLETED_SECONDS, this.config.KEEP_FAILED_SECONDS);
+    const chain = this.redis.multi();
+    for (const m of messages) {
+      if (m.order === undefined) continue;
+      const pending = this.keys.webhook(m.jobId).pending;
+      chain.zadd(pending, "NX", m.order, m.messageId).expire(pending, ttl);
+    }
+    await chain.exec();
+    await this.queue.addBulk(messages.map((m) => ({ name: m.event, data: m, opts: this.jobOptions(m.messageId) })));
+  }
+
+  /** Sends a past message again (same id and body, new signature): a new delivery job outside the chain. */
+  async redeliver(original: OutboxMessage): Promise<string> {
+    const { order: _unordered, ...message } = original;
+    const deliveryId = `${original.messageId}.r${Date.now()}`;
+    await this.queue.add(message.event, message, this.jobOptions(deliveryId));
+    return deliveryId;
+  }
+
+  async find(deliveryId: string): Promise<OutboxMessage | undefined> {
+    return (await this.queue.getJob(deliveryId))?.data;
+  }
+
+  private jobOptions(jobId: string) {
+    return {
+      jobId,
+      attempts: this.config.WEBHOOK_RETRY_SCHEDULE.length,
+      backoff: { type: "webhook" },
+      // Delivered messages are kept for redelivery; dead letters as long as failed jobs.
+      removeOnComplete: { age: this.config.KEEP_COMPLETED_SECONDS },
+      removeOnFail: { age: this.config.KEEP_FAILED_SECONDS },
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}

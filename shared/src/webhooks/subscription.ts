@@ -1,0 +1,29 @@
+import { z } from "zod";
+
+/** What a client can be told about a job; `queued` and `started` repeat when a failed attempt is retried. */
+export const WEBHOOK_EVENTS = ["queued", "started", "progress", "completed", "failed", "cancelled"] as const;
+export const WebhookEventSchema = z.enum(WEBHOOK_EVENTS);
+export type WebhookEvent = z.infer<typeof WebhookEventSchema>;
+export const TERMINAL_WEBHOOK_EVENTS: readonly WebhookEvent[] = ["completed", "failed", "cancelled"];
+
+/** The `webhook` field of a job request. */
+export const WebhookRequestSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: "must be an http or https URL" }).max(2048),
+  events: z
+    .array(WebhookEventSchema)
+    .min(1)
+    .optional()
+    .describe("events to send; default: the terminal ones (completed, failed, cancelled)"),
+});
+export type WebhookRequest = z.infer<typeof WebhookRequestSchema>;
+
+/** The subscription as stored on the job: events resolved, each once. */
+export interface WebhookSubscription {
+  url: string;
+  events: WebhookEvent[];
+}
+
+export function toSubscription(req: WebhookRequest): WebhookSubscription {
+  const wanted = new Set(req.events ?? TERMINAL_WEBHOOK_EVENTS);
+  return { url: req.url, events: WEBHOOK_EVENTS.filter((e) => wanted.has(e)) };
+}

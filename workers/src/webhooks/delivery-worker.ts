@@ -1,0 +1,104 @@
+import { DelayedError, UnrecoverableError, Worker, type Job } from "bullmq";
+import type { Redis } from "ioredis";
+import {
+  WEBHOOK_QUEUE,
+  WebhookDeliveryLog,
+  WebhookDestinationPolicy,
+  redisKeys,
+  type Config,
+  type DeliveryLogEntry,
+  type Logger,
+  type OutboxMessage,
+} from "@videosdgx/shared";
+import { postWebhook, type AttemptResult } from "./post-webhook.js";
+
+/** The signing secrets for a message: the submitting API key's own, else the server's. */
+export type SecretsFor = (owner: string | undefined) => Promise<readonly string[]>;
+
+/** A failed attempt that will be tried again after `delayMs` (schedule with jitter, or the receiver's Retry-After). */
+class RetryLater extends Error {
+  constructor(message: string, readonly delayMs: number) {
+    super(message);
+  }
+}
+
+/** ±20 %: receivers that failed together are not all retried in the same instant. */
+const jitter = (ms: number) => Math.round(ms * (0.8 + Math.random() * 0.4));
+
+/**
+ * Delivers the outbox: one BullMQ job per message, retried on the Standard Webhooks schedule
+ * (`WEBHOOK_RETRY_SCHEDULE`), dead-lettered (failed, kept) after the last attempt, stopped by a 410.
+ * A job's messages arrive in order: a message waits until every earlier one has finished.
+ */
+export function createDeliveryWorker(config: Config, connection: Redis, redis: Redis, secretsFor: SecretsFor, log: Logger): Worker<OutboxMessage> {
+  const keys = redisKeys(config.QUEUE_PREFIX);
+  const deliveries = new WebhookDeliveryLog(redis, keys, config);
+  const destinations = new WebhookDestinationPolicy(config.WEBHOOK_ALLOW_HOSTS);
+  const schedule = config.WEBHOOK_RETRY_SCHEDULE;
+
+  const finish = async (m: OutboxMessage) => {
+    if (m.order !== undefined) await redis.zrem(keys.webhook(m.jobId).pending, m.messageId);
+  };
+
+  /** The oldest unfinished message of the job: the only one of its chain that may be sent. */
+  const isTurn = async (m: OutboxMessage) => {
+    if (m.order === undefined) return true;
+    const [head] = await redis.zrange(keys.webhook(m.jobId).pending, 0, 0);
+    return head === undefined || head === m.messageId;
+  };
+
+  const process = async (job: Job<OutboxMessage>, token?: string): Promise<AttemptResult> => {
+    const m = job.data;
+    if (!(await isTurn(m))) {
+      // Waiting is not an attempt: polled at growing intervals while the earlier message is retried.
+      await job.moveToDelayed(Date.now() + Math.min(10000, 100 * 2 ** Math.min(job.attemptsStarted, 7)), token);
+      throw new DelayedError();
+    }
+    const base = { message_id: m.messageId, event: m.event, at: new Date().toISOString() };
+    if ((await redis.get(keys.webhook(m.jobId).gone)) === m.url) {
+      await deliveries.record(m.jobId, { ...base, outcome: "skipped", error: "the receiver answered 410 Gone to an earlier message" });
+      await finish(m);
+      return { ok: false, error: "skipped after 410", durationMs: 0 };
+    }
+    const result = await postWebhook({ url: m.url, messageId: m.messageId, body: m.body, secrets: await secretsFor(m.owner) }, destinations, config.WEBHOOK_TIMEOUT_MS);
+    const attempt = job.attemptsMade + 1;
+    const entry: DeliveryLogEntry = {
+      ...base,
+      outcome: "delivered",
+      attempt,
+      ...(result.statusCode !== undefined ? { status_code: result.statusCode } : {}),
+      ...(result.error !== undefined ? { error: result.error } : {}),
+      duration_ms: result.durationMs,
+    };
+    if (result.ok) {
+      await deliveries.record(m.jobId, entry);
+      await finish(m);
+      return result;
+    }
+    const why = result.error ?? `HTTP ${result.statusCode}`;
+    if (result.statusCode === 410) {
+      await redis.set(keys.webhook(m.jobId).gone, m.url, "EX", Math.max(config.KEEP_COMPLETED_SECONDS, config.KEEP_FAILED_SECONDS));
+      await deliveries.record(m.jobId, { ...entry, outcome: "gone" });
+      await finish(m);
+      throw new UnrecoverableError(`410 Gone: ${m.url} asked not to be sent more`);
+    }
+    if (attempt >= (job.opts.attempts ?? 1)) {
+      await deliveries.record(m.jobId, { ...entry, outcome: "dead" });
+      await finish(m);
+      log.warn("webhook dead-lettered", { message_id: m.messageId, url: m.url, attempts: attempt, error: why });
+      throw new Error(`dead-lettered after ${attempt} attempts: ${why}`);
+    }
+    const delayMs = Math.max(jitter(schedule[attempt] ?? schedule.at(-1)!), result.retryAfterMs ?? 0);
+    await deliveries.record(m.jobId, { ...entry, outcome: "retrying", next_attempt_at: new Date(Date.now() + delayMs).toISOString() });
+    throw new RetryLater(why, delayMs);
+  };
+
+  const worker = new Worker<OutboxMessage>(WEBHOOK_QUEUE, process, {
+    connection,
+    prefix: config.QUEUE_PREFIX,
+    concurrency: config.WEBHOOK_CONCURRENCY,
+    settings: { backoffStrategy: (_attempts, _type, err) => (err instanceof RetryLater ? err.delayMs : 0) },
+  });
+  worker.on("error", (err) => log.error("webhook worker error", { error: err.message }));
+  return worker;
+}

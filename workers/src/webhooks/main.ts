@@ -1,0 +1,43 @@
+import { JobReader, WebhookOutbox, createLogger, createRedis, loadConfigOrExit } from "@videosdgx/shared";
+import { createDeliveryWorker } from "./delivery-worker.js";
+import { WebhookDispatcher } from "./dispatcher.js";
+
+/**
+ * The webhook process: `node workers/dist/webhooks/main.js`. It follows job events into the outbox
+ * and delivers it, apart from the model workers, so a slow or dead receiver never slows a generation.
+ */
+const config = loadConfigOrExit("webhooks");
+const log = createLogger("webhooks", config.LOG_LEVEL);
+if (!config.REDIS_URL) {
+  process.stderr.write("webhooks: REDIS_URL is required (npm start sets it for the processes it starts)\n");
+  process.exit(2);
+}
+
+const redis = createRedis(config.REDIS_URL, "worker", "vdgx-webhooks");
+const outbox = new WebhookOutbox(config, redis);
+const reader = new JobReader(config, redis);
+const dispatcher = new WebhookDispatcher(config, redis, createRedis(config.REDIS_URL, "worker", "vdgx-webhooks-events"), reader, outbox, log);
+const worker = createDeliveryWorker(
+  config,
+  createRedis(config.REDIS_URL, "worker", "vdgx-webhooks-delivery"),
+  redis,
+  async () => config.WEBHOOK_SECRET,
+  log,
+);
+dispatcher.start();
+log.info("webhooks ready", { signing: config.WEBHOOK_SECRET.length > 0, allow_hosts: config.WEBHOOK_ALLOW_HOSTS });
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info("stopping", { signal });
+  setTimeout(() => process.exit(1), config.SHUTDOWN_GRACE_MS).unref();
+  // A delivery in flight finishes (bounded by WEBHOOK_TIMEOUT_MS); undelivered messages stay queued.
+  await Promise.allSettled([dispatcher.stop(), worker.close()]);
+  await Promise.allSettled([outbox.close(), reader.close()]);
+  redis.disconnect();
+  process.exit(0);
+}
+process.on("SIGTERM", () => void stop("SIGTERM"));
+process.on("SIGINT", () => void stop("SIGINT"));
