@@ -11,6 +11,7 @@ import { securityHeaders } from "./http/security-headers.js";
 import { healthRoutes } from "./routes/health.js";
 import { jobEventRoutes } from "./routes/job-events.js";
 import { jobRoutes } from "./routes/jobs.js";
+import { keyRoutes } from "./routes/keys.js";
 import { modelRoutes } from "./routes/models.js";
 
 export const DASHBOARD_PATH = "/admin/queues";
@@ -27,23 +28,25 @@ export function createApp(ctx: AppContext, modelNames: string[], version: string
   app.use(securityHeaders);
   app.use(express.json({ limit: ctx.config.MAX_BODY_BYTES, strict: false }));
 
-  const api = new ApiRouter();
+  const api = new ApiRouter((access) => ctx.auth.guard(access));
   healthRoutes(api, ctx);
   modelRoutes(api, ctx);
   jobRoutes(api, ctx);
   jobEventRoutes(api, ctx);
+  keyRoutes(api, ctx);
   const openapi = buildOpenApi(api.docs, version);
   app.use(api.router);
-  app.get(OPENAPI_PATH, (_req, res) => {
+  // The docs and the dashboard take the key as HTTP Basic credentials too, so a browser can open them.
+  app.get(OPENAPI_PATH, ctx.auth.guard("any"), (_req, res) => {
     res.json(openapi);
   });
-  app.use(DOCS_PATH, docsRouter(DOCS_PATH, OPENAPI_PATH));
+  app.use(DOCS_PATH, ctx.auth.guard("any"), docsRouter(DOCS_PATH, OPENAPI_PATH));
 
   const board = new ExpressAdapter().setBasePath(DASHBOARD_PATH);
   // The webhook outbox shows beside the models' queues: its failed jobs are the dead letters.
   const queues = [...modelNames.map((m) => ctx.jobs.queue(m)), ctx.outbox.queue];
   createBullBoard({ queues: queues.map((q) => new BullMQAdapter(q)), serverAdapter: board });
-  app.use(DASHBOARD_PATH, board.getRouter());
+  app.use(DASHBOARD_PATH, ctx.auth.guard("admin"), board.getRouter());
 
   app.use(notFoundHandler);
   app.use(errorHandler(ctx.log));

@@ -1,4 +1,5 @@
-import type { Config, Logger, WebhookOutbox } from "@videosdgx/shared";
+import type { ApiKeyStore, Config, Logger, SubmissionGate, WebhookOutbox } from "@videosdgx/shared";
+import type { Authenticator } from "./http/auth.js";
 import type { IdempotencyKeys } from "./services/idempotency.js";
 import type { JobStore } from "./services/job-store.js";
 import type { Metrics } from "./services/metrics.js";
@@ -19,5 +20,8 @@ export interface AppContext {
   webhooks: WebhookSubscriptions;
   outbox: WebhookOutbox;
   schemas: RequestSchemas;
+  auth: Authenticator;
+  apiKeys: ApiKeyStore;
+  admission: SubmissionGate;
   ping(): Promise<void>;
 }

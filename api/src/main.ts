@@ -1,11 +1,25 @@
 import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
-import { ServiceUnavailableError, WebhookOutbox, createLogger, createRedis, listModelNames, loadConfigOrExit } from "@videosdgx/shared";
+import { once } from "node:events";
+import {
+  ApiKeyStore,
+  ServiceUnavailableError,
+  SubmissionGate,
+  WebhookOutbox,
+  createLogger,
+  createRedis,
+  isLoopbackHost,
+  listModelNames,
+  loadConfigOrExit,
+  redisKeys,
+} from "@videosdgx/shared";
 import { DASHBOARD_PATH, DOCS_PATH, createApp } from "./app.js";
 import type { AppContext } from "./context.js";
+import { Authenticator } from "./http/auth.js";
 import { requestSchemas } from "./http/request-schemas.js";
 import { IdempotencyKeys } from "./services/idempotency.js";
 import { JobStore } from "./services/job-store.js";
+import { KeyLookups } from "./services/key-lookups.js";
 import { Metrics } from "./services/metrics.js";
 import { QueueEventsHub } from "./services/queue-events-hub.js";
 import { ModelRegistry } from "./services/model-registry.js";
@@ -29,6 +43,32 @@ events.watch(modelNames, config.REDIS_URL);
 const metrics = new Metrics(jobs, () => models.names());
 metrics.watch(events);
 
+const apiKeys = new ApiKeyStore(redis, config.QUEUE_PREFIX);
+const keyLookups = new KeyLookups(apiKeys, config.API_KEY_CACHE_SECONDS * 1000, log);
+// Its own connection (a subscribed one can do nothing else), retrying forever like a worker's.
+const keyEvents = createRedis(config.REDIS_URL, "worker", "vdgx-api-key-events");
+keyLookups.listen(keyEvents, redisKeys(config.QUEUE_PREFIX).apiKeyEvents).catch((err: unknown) => {
+  log.error("cannot subscribe to API key changes; revocations reach this process after API_KEY_CACHE_SECONDS", { error: String(err) });
+});
+const loopback = isLoopbackHost(config.HOST);
+
+/** Requests without a key are admin when no key exists: only a loopback address may serve them. */
+async function refuseOpenAccess(): Promise<void> {
+  if (loopback) return;
+  if (redis.status !== "ready") {
+    log.info("waiting for Redis to check the API keys", { host: config.HOST });
+    await once(redis, "ready");
+  }
+  if ((await apiKeys.activeCount()) > 0) return;
+  process.stderr.write(
+    `api: refusing to start: HOST=${config.HOST} is not a loopback address and no API key exists, so anyone who can reach ` +
+      `it would be admin. Create a key first (npm run keys -- create --scope admin, with the same REDIS_URL and ` +
+      `QUEUE_PREFIX), or set HOST=127.0.0.1.\n`,
+  );
+  process.exit(2);
+}
+await refuseOpenAccess();
+
 const ctx: AppContext = {
   config,
   log,
@@ -40,6 +80,13 @@ const ctx: AppContext = {
   webhooks: new WebhookSubscriptions(config),
   outbox,
   schemas: requestSchemas(config),
+  auth: new Authenticator(keyLookups, loopback),
+  apiKeys,
+  admission: new SubmissionGate(redis, config.QUEUE_PREFIX, {
+    maxQueuedPerModel: config.MAX_QUEUED_PER_MODEL,
+    perMinute: config.RATE_LIMIT_PER_MINUTE,
+    burst: config.RATE_LIMIT_BURST,
+  }),
   async ping() {
     if (redis.status !== "ready") throw new ServiceUnavailableError(`Redis connection is ${redis.status}`);
     await redis.ping();
@@ -66,6 +113,7 @@ async function stop(signal: string): Promise<void> {
   setTimeout(() => server.closeAllConnections(), 1000).unref();
   await closed;
   await Promise.allSettled([events.close(), jobs.close(), outbox.close()]);
+  keyEvents.disconnect();
   redis.disconnect();
   process.exit(0);
 }

@@ -42,6 +42,10 @@ export const ConfigSchema = z
     MAX_PROMPT_CHARS: int(1, 100000).default(2000),
     IDEMPOTENCY_TTL_SECONDS: int(1).default(24 * 3600),
     SSE_HEARTBEAT_SECONDS: int(1, 300).default(15),
+    API_KEY_CACHE_SECONDS: int(1, 3600).default(10),
+    RATE_LIMIT_PER_MINUTE: int(0).default(60),
+    RATE_LIMIT_BURST: int(1).default(20),
+    MAX_QUEUED_PER_MODEL: int(0).default(1000),
     WEBHOOK_SECRET: z
       .string()
       .refine((s) => list(s).length > 0 && list(s).every(isValidWebhookSecret), "must be one or more whsec_<base64 of 24 to 64 bytes>, space-separated")

@@ -18,6 +18,32 @@ export class ValidationError extends AppError {
   }
 }
 
+/** No API key, or one that is unknown or revoked. */
+export class UnauthorizedError extends AppError {
+  readonly status = 401;
+  readonly code = "unauthorized";
+}
+
+/** A valid API key without the scope the route needs. */
+export class ForbiddenError extends AppError {
+  readonly status = 403;
+  readonly code = "forbidden";
+}
+
+/** Too many submissions from one key (`rate_limited`) or too many jobs waiting for a model (`queue_full`). */
+export class TooManyRequestsError extends AppError {
+  readonly status = 429;
+  constructor(
+    readonly code: "rate_limited" | "queue_full",
+    message: string,
+    /** Whole seconds after which a retry can succeed (the Retry-After header). */
+    readonly retryAfterSeconds: number,
+    details?: unknown,
+  ) {
+    super(message, details);
+  }
+}
+
 export class NotFoundError extends AppError {
   readonly status = 404;
   readonly code = "not_found";

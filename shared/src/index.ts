@@ -22,3 +22,6 @@ export * from "./webhooks/ssrf.js";
 export * from "./webhooks/signature.js";
 export * from "./webhooks/outbox.js";
 export * from "./webhooks/delivery-log.js";
+export * from "./auth/access.js";
+export * from "./auth/api-keys.js";
+export * from "./jobs/admission.js";

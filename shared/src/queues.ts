@@ -22,6 +22,9 @@ export function modelOfJobId(id: string): string | undefined {
   return ModelNameSchema.safeParse(model).success ? model : undefined;
 }
 
+/** BullMQ's own wait list for a queue. */
+const bullWaitList = (prefix: string, queue: string) => `${prefix}:${queue}:wait`;
+
 /** Redis keys of our own, beside BullMQ's, under the same prefix. */
 export const redisKeys = (prefix: string) => ({
   /** Set while a cancellation is pending or done; the worker checks it between steps. */
@@ -67,7 +70,28 @@ export const redisKeys = (prefix: string) => ({
   /** BullMQ's own events stream of a queue. */
   events: (queue: string) => `${prefix}:${queue}:events`,
   /** BullMQ's own wait list for a queue: read (LPOS) for queue positions. */
-  waitList: (queue: string) => `${prefix}:${queue}:wait`,
+  waitList: (queue: string) => bullWaitList(prefix, queue),
+  /** BullMQ's lists and sorted sets of a queue's jobs that have not started: what MAX_QUEUED_PER_MODEL caps. */
+  notStarted: (queue: string) => ({
+    wait: bullWaitList(prefix, queue),
+    paused: `${prefix}:${queue}:paused`,
+    prioritized: `${prefix}:${queue}:prioritized`,
+    delayed: `${prefix}:${queue}:delayed`,
+  }),
+  /** Submissions admitted to a queue but not added yet, scored by expiry (ms): counted against the cap. */
+  admissions: (queue: string) => `${prefix}:admissions:${queue}`,
+  /** Token bucket of one API key's submissions (shared/lua/admit-job.lua). */
+  rateLimit: (principal: string) => `${prefix}:ratelimit:${principal}`,
+  /** One API key's record (hash): name, scopes, SHA-256 of the key, webhook secret, times. */
+  apiKey: (keyId: string) => `${prefix}:apikey:${keyId}`,
+  /** Every key id, revoked ones included, scored by creation time (ms): for listing. */
+  apiKeys: `${prefix}:apikeys`,
+  /** Ids of the keys not revoked: empty means no key is configured (anonymous access on loopback). */
+  activeApiKeys: `${prefix}:apikeys:active`,
+  /** Pub/sub: a key id whenever that key is created or revoked, so API processes drop cached lookups. */
+  apiKeyEvents: `${prefix}:apikeys:events`,
+  /** Jobs submitted with one key, scored by submission time (ms): how a key lists its own jobs. */
+  ownerJobs: (keyId: string) => `${prefix}:owner:${keyId}:jobs`,
 });
 export type RedisKeys = ReturnType<typeof redisKeys>;
 

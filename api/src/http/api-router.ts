@@ -1,5 +1,6 @@
-import { Router, type Request, type Response } from "express";
+import { Router, type Request, type RequestHandler, type Response } from "express";
 import type { z } from "zod";
+import type { Access } from "./auth.js";
 
 export interface RouteResponse {
   description: string;
@@ -13,6 +14,8 @@ export interface RouteDoc {
   path: string;
   summary: string;
   tag: string;
+  /** Who may call it: every route says so explicitly. */
+  access: Access;
   body?: z.ZodType;
   query?: z.ZodObject;
   /** Accepts an Idempotency-Key header. */
@@ -27,10 +30,12 @@ export class ApiRouter {
   readonly router = Router();
   readonly docs: RouteDoc[] = [];
 
+  constructor(private readonly guard: (access: Access) => RequestHandler) {}
+
   route(doc: RouteDoc, handler: Handler): this {
     this.docs.push(doc);
     // Express 5 forwards a rejected promise to the error handler.
-    this.router[doc.method](doc.path, handler);
+    this.router[doc.method](doc.path, this.guard(doc.access), handler);
     return this;
   }
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import express from "express";
-import { ConflictError, ModelUnavailableError, createLogger } from "@videosdgx/shared";
+import { ConflictError, ModelUnavailableError, TooManyRequestsError, UnauthorizedError, createLogger } from "@videosdgx/shared";
 import { errorHandler, notFoundHandler } from "./error-handler.js";
 
 let base: string;
@@ -18,6 +18,12 @@ before(async () => {
   });
   app.get("/unavailable", () => {
     throw new ModelUnavailableError("model x is not installed", { reason: "missing file" });
+  });
+  app.get("/limited", () => {
+    throw new TooManyRequestsError("rate_limited", "slow down", 42);
+  });
+  app.get("/anonymous", () => {
+    throw new UnauthorizedError("send a key");
   });
   app.get("/bug", () => {
     throw new TypeError("cannot read properties of undefined");
@@ -60,4 +66,12 @@ test("an unexpected error is a 500 without internals, Redis down a 503", async (
   assert.equal(bug.status, 500);
   assert.equal((await call("/redis-down")).status, 503);
   assert.deepEqual((await call("/nowhere")).body.error.code, "not_found");
+});
+
+test("429 carries the error's Retry-After, 401 a challenge for both ways of sending the key", async () => {
+  const limited = await call("/limited");
+  assert.deepEqual([limited.status, limited.headers.get("retry-after"), limited.body.error.code], [429, "42", "rate_limited"]);
+  const anonymous = await call("/anonymous");
+  assert.deepEqual([anonymous.status, anonymous.body.error.code], [401, "unauthorized"]);
+  assert.match(anonymous.headers.get("www-authenticate") ?? "", /^Bearer realm="VideosDGX", Basic realm="VideosDGX"/);
 });

@@ -4,6 +4,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   ServiceUnavailableError,
+  TooManyRequestsError,
   UnsupportedMediaTypeError,
   ValidationError,
   isRedisUnavailable,
@@ -47,6 +48,9 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       return;
     }
     if (status === 503) res.setHeader("Retry-After", "5");
+    if (known instanceof TooManyRequestsError) res.setHeader("Retry-After", String(known.retryAfterSeconds));
+    // Both schemes take the API key; Basic lets a browser open the dashboard and the docs.
+    if (status === 401) res.setHeader("WWW-Authenticate", 'Bearer realm="VideosDGX", Basic realm="VideosDGX", charset="UTF-8"');
     res.status(status).json({
       error: {
         code: known?.code ?? "internal_error",

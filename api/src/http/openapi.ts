@@ -16,6 +16,16 @@ const ERROR_STATUSES: Record<number, string> = {
   500: "internal error",
 };
 
+/** Answers every route behind a key may give. */
+const AUTH_STATUSES: Record<number, string> = {
+  401: "no API key, or an unknown or revoked one (WWW-Authenticate says how to send it)",
+  403: "the key lacks the scope this route needs",
+};
+
+const ACCESS_TEXT = { any: "any valid API key", "jobs:read": "scope jobs:read", "jobs:write": "scope jobs:write", admin: "scope admin" } as const;
+
+const errorResponse = (description: string) => ({ description, content: { "application/json": { schema: jsonSchema(ErrorBodySchema, "output") } } });
+
 /** OpenAPI 3.1 built from the routes' zod schemas (3.1 speaks JSON Schema 2020-12, which zod emits). */
 export function buildOpenApi(docs: RouteDoc[], version: string): object {
   const paths: Record<string, Record<string, object>> = {};
@@ -49,13 +59,15 @@ export function buildOpenApi(docs: RouteDoc[], version: string): object {
         ...(!r.schema && r.contentType ? { content: { [r.contentType]: {} } } : {}),
       };
     }
-    for (const [status, description] of Object.entries(ERROR_STATUSES)) {
-      responses[status] ??= { description, content: { "application/json": { schema: jsonSchema(ErrorBodySchema, "output") } } };
-    }
+    const errors = d.access === "public" ? ERROR_STATUSES : { ...ERROR_STATUSES, ...AUTH_STATUSES };
+    for (const [status, description] of Object.entries(errors)) responses[status] ??= errorResponse(description);
     paths[path] ??= {};
     paths[path][d.method] = {
       summary: d.summary,
       tags: [d.tag],
+      // The key goes as a bearer token, or as HTTP Basic credentials (for browsers); scopes are ours, not OAuth's.
+      security: d.access === "public" ? [] : [{ apiKey: [] }, { basicKey: [] }],
+      ...(d.access === "public" ? {} : { description: `Needs ${ACCESS_TEXT[d.access]}.`, "x-required-access": d.access }),
       parameters: [...pathParams, ...queryParams, ...headerParams],
       ...(d.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(d.body, "input") } } } } : {}),
       responses,
@@ -64,6 +76,13 @@ export function buildOpenApi(docs: RouteDoc[], version: string): object {
   return {
     openapi: "3.1.0",
     info: { title: "VideosDGX", version, description: "Self-hosted text-to-video jobs on one DGX Spark." },
+    components: {
+      securitySchemes: {
+        apiKey: { type: "http", scheme: "bearer", description: "Authorization: Bearer vdgx_<id>_<secret> (npm run keys -- create)" },
+        basicKey: { type: "http", scheme: "basic", description: "The same API key as the Basic password (any user name)" },
+      },
+    },
+    security: [{ apiKey: [] }, { basicKey: [] }],
     paths,
   };
 }

@@ -12,7 +12,7 @@ const ReadySchema = z.object({
 export function healthRoutes(api: ApiRouter, ctx: AppContext): void {
   api.route(
     {
-      method: "get", path: "/healthz", tag: "health", summary: "The API process is up",
+      method: "get", path: "/healthz", tag: "health", summary: "The API process is up", access: "public",
       responses: { 200: { description: "alive", schema: z.object({ status: z.literal("ok") }) } },
     },
     (_req, res) => {
@@ -22,7 +22,7 @@ export function healthRoutes(api: ApiRouter, ctx: AppContext): void {
 
   api.route(
     {
-      method: "get", path: "/readyz", tag: "health", summary: "Redis reachable and at least one worker alive",
+      method: "get", path: "/readyz", tag: "health", summary: "Redis reachable and at least one worker alive", access: "public",
       responses: { 200: { description: "ready", schema: ReadySchema }, 503: { description: "not ready", schema: ReadySchema } },
     },
     async (_req, res) => {
@@ -40,7 +40,8 @@ export function healthRoutes(api: ApiRouter, ctx: AppContext): void {
 
   api.route(
     {
-      method: "get", path: "/metrics", tag: "health", summary: "Prometheus metrics",
+      method: "get", path: "/metrics", tag: "health", access: "admin",
+      summary: "Prometheus metrics (admin: they describe every model's queue and the host's memory)",
       responses: { 200: { description: "text exposition format", contentType: "text/plain" } },
     },
     async (_req, res) => {

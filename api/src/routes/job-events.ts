@@ -1,7 +1,8 @@
 import type { Request, Response } from "express";
-import type { JobResource, JobStatus } from "@videosdgx/shared";
+import { ALL_JOBS, type JobResource, type JobStatus } from "@videosdgx/shared";
 import type { AppContext } from "../context.js";
 import type { ApiRouter } from "../http/api-router.js";
+import { jobScopeOf } from "../http/auth.js";
 import type { QueueEvent } from "../services/queue-events-hub.js";
 
 const TERMINAL_STATUSES = new Set(["completed", "failed", "cancelled"]);
@@ -36,7 +37,8 @@ const validStreamId = (s: string | undefined): s is string => s !== undefined &&
  */
 async function streamJob(ctx: AppContext, req: Request, res: Response): Promise<void> {
   const id = String(req.params.id);
-  const first = await ctx.jobs.get(id); // a missing job is a JSON 404, before any stream starts
+  // A missing job (or another key's) is a JSON 404, before any stream starts; later reads need no check.
+  const first = await ctx.jobs.get(id, jobScopeOf(res));
   const { model } = first;
   res.writeHead(200, {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -70,7 +72,7 @@ async function streamJob(ctx: AppContext, req: Request, res: Response): Promise<
     chain = chain
       .then(async () => {
         if (done || !isAfter(e.id, lastSent)) return;
-        const job = await ctx.jobs.get(id);
+        const job = await ctx.jobs.get(id, ALL_JOBS);
         if (e.jobId === id) send(e.id, e.kind, asOfEvent(e, job), TERMINAL_EVENTS.has(e.kind));
         else if (job.status === "queued") send(e.id, "position", job, false);
       })
@@ -91,7 +93,7 @@ async function streamJob(ctx: AppContext, req: Request, res: Response): Promise<
     await chain;
   }
   // A fresh listener, or one whose missed end was trimmed from the stream, starts from the current state.
-  const now = await ctx.jobs.get(id);
+  const now = await ctx.jobs.get(id, ALL_JOBS);
   if (!done && (!validStreamId(resumeFrom) || TERMINAL_STATUSES.has(now.status))) {
     const at = await ctx.events.latestId(model);
     send(isAfter(at, lastSent) ? at : lastSent, "state", now, TERMINAL_STATUSES.has(now.status));
@@ -103,7 +105,7 @@ async function streamJob(ctx: AppContext, req: Request, res: Response): Promise<
 export function jobEventRoutes(api: ApiRouter, ctx: AppContext): void {
   api.route(
     {
-      method: "get", path: "/v1/jobs/:id/events", tag: "jobs",
+      method: "get", path: "/v1/jobs/:id/events", tag: "jobs", access: "jobs:read",
       summary: "Server-Sent Events of the job's state and progress until it ends (Last-Event-ID resumes)",
       responses: { 200: { description: "event stream; each event's data is the job resource", contentType: "text/event-stream" } },
     },

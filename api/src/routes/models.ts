@@ -2,9 +2,10 @@ import { GenerateResponseSchema, ModelUnavailableError, generateToJobRequest } f
 import { z } from "zod";
 import type { AppContext } from "../context.js";
 import type { ApiRouter } from "../http/api-router.js";
+import { principalOf } from "../http/auth.js";
 import { jsonBody, parseOr400 } from "../http/validate.js";
 import { IdempotencyKeys } from "../services/idempotency.js";
-import { submitJob } from "./jobs.js";
+import { TOO_MANY_REQUESTS, submitJob } from "./jobs.js";
 
 const ControlAnswerSchema = z.object({ model: z.string(), action: z.enum(["load", "unload"]), workers: z.number().int() });
 
@@ -29,7 +30,7 @@ const ModelViewSchema = z.object({
 export function modelRoutes(api: ApiRouter, ctx: AppContext): void {
   api.route(
     {
-      method: "get", path: "/v1/models", tag: "models", summary: "Every known model: installed or not (and why), constraints, loaded or not",
+      method: "get", path: "/v1/models", tag: "models", summary: "Every known model: installed or not (and why), constraints, loaded or not", access: "any",
       responses: { 200: { description: "models", schema: z.object({ models: z.array(ModelViewSchema) }) } },
     },
     async (_req, res) => {
@@ -39,7 +40,7 @@ export function modelRoutes(api: ApiRouter, ctx: AppContext): void {
 
   api.route(
     {
-      method: "get", path: "/v1/models/:model", tag: "models", summary: "One model",
+      method: "get", path: "/v1/models/:model", tag: "models", summary: "One model", access: "any",
       responses: { 200: { description: "the model", schema: ModelViewSchema } },
     },
     async (req, res) => {
@@ -50,7 +51,7 @@ export function modelRoutes(api: ApiRouter, ctx: AppContext): void {
   for (const action of ["load", "unload"] as const) {
     api.route(
       {
-        method: "post", path: `/v1/models/:model/${action}`, tag: "models",
+        method: "post", path: `/v1/models/:model/${action}`, tag: "models", access: "admin",
         summary: action === "load" ? "Warm up: load the model on its workers (waits for memory like a job)" : "Unload the model where it is idle",
         responses: { 202: { description: "request sent; GET /v1/models shows the outcome", schema: ControlAnswerSchema } },
       },
@@ -65,17 +66,19 @@ export function modelRoutes(api: ApiRouter, ctx: AppContext): void {
 
   api.route(
     {
-      method: "post", path: "/v1/models/:model/generate", tag: "models", idempotent: true,
+      method: "post", path: "/v1/models/:model/generate", tag: "models", idempotent: true, access: "jobs:write",
       summary: "Submit a job in the seed documents' shape (duration in seconds, resolution WxH)",
       body: ctx.schemas.generate,
-      responses: { 202: { description: "accepted and queued", schema: GenerateResponseSchema } },
+      responses: { 202: { description: "accepted and queued", schema: GenerateResponseSchema }, 429: TOO_MANY_REQUESTS },
     },
     async (req, res) => {
       const model = String(req.params.model);
       const key = IdempotencyKeys.parseHeader(req.get("idempotency-key"));
       const body = parseOr400(ctx.schemas.generate, jsonBody(req.body), "generate request");
       await ctx.models.requireInstalled(model); // unknown model: 404 here, rather than a 400 about a body field
-      const { job, created } = await submitJob(ctx, generateToJobRequest(model, body), { key, route: `POST /v1/models/${model}/generate`, body: req.body });
+      const { job, created } = await submitJob(
+        ctx, generateToJobRequest(model, body), { key, route: `POST /v1/models/${model}/generate`, body: req.body }, principalOf(res),
+      );
       res.status(created ? 202 : 200).location(job.links.self).json({
         job_id: job.id,
         status: job.status,

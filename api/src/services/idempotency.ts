@@ -18,7 +18,8 @@ export type Claim = { owner: true; jobId: string; abandon: () => Promise<void> }
 
 /**
  * Idempotency-Key handling: the first request with a key claims it atomically (SET NX) for a job id chosen
- * up front, so concurrent repeats learn the id at once and never create a second job.
+ * up front, so concurrent repeats learn the id at once and never create a second job. Keys belong to the
+ * API key that sent them: the same Idempotency-Key from two API keys is two requests.
  */
 export class IdempotencyKeys {
   private readonly keys;
@@ -34,8 +35,8 @@ export class IdempotencyKeys {
     return value;
   }
 
-  async claim(key: string, route: string, body: unknown, newJobId: string): Promise<Claim> {
-    const redisKey = this.keys.idempotency(sha256(key));
+  async claim(apiKeyId: string | undefined, key: string, route: string, body: unknown, newJobId: string): Promise<Claim> {
+    const redisKey = this.keys.idempotency(sha256(`${apiKeyId ?? ""}\n${key}`));
     const fingerprint = sha256(`${route}\n${canonical(body)}`);
     const record = JSON.stringify({ fingerprint, job_id: newJobId });
     let stored: string | null = null;

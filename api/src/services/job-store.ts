@@ -4,17 +4,17 @@ import {
   JobReader,
   NotFoundError,
   ServiceUnavailableError,
+  modelOfJobId,
   newJobId,
   queueName,
   toJobResource,
   type Config,
-  type EffectiveParams,
   type GenerationJob,
   type JobData,
   type JobResource,
   type JobStatus,
+  type JobScope,
   type WebhookOutbox,
-  type WebhookSubscription,
 } from "@videosdgx/shared";
 
 type QueueState = "waiting" | "prioritized" | "delayed" | "active" | "completed" | "failed";
@@ -27,30 +27,44 @@ const STATES_FOR: Record<JobStatus, QueueState[]> = {
   cancelled: ["failed", "waiting", "prioritized", "delayed"],
 };
 
+/** Owner index entries younger than this may belong to a job being added right now: never pruned. */
+const INDEX_SETTLE_MS = 60000;
+const OWNER_PAGE = 100;
+
 /** Jobs as users see them, over one BullMQ queue per model. The API's only writer of jobs. */
 export class JobStore extends JobReader {
   constructor(config: Config, redis: Redis, private readonly outbox: WebhookOutbox) {
     super(config, redis);
   }
 
-  async submit(params: EffectiveParams, id = newJobId(params.model), webhook?: WebhookSubscription): Promise<JobResource> {
+  /** Enqueues a job; with an owner (the submitting key's id), also in that key's index of jobs. */
+  async submit(data: JobData, id = newJobId(data.model)): Promise<JobResource> {
     this.requireRedis();
-    const data: JobData = webhook ? { ...params, webhook } : params;
     // Every job already waiting is ahead of a new one (FIFO). Sent just before the add on the same
-    // connection, the length costs no extra round trip.
+    // connection, the length (and the owner index writes) cost no extra round trip.
     const [ahead, job] = await Promise.all([
-      this.redis.llen(this.keys.waitList(queueName(params.model))),
-      this.queue(params.model).add("generate", data, { jobId: id }) as Promise<GenerationJob>,
+      this.redis.llen(this.keys.waitList(queueName(data.model))),
+      this.queue(data.model).add("generate", data, { jobId: id }) as Promise<GenerationJob>,
+      data.owner === undefined ? undefined : this.indexOwner(data.owner, id),
     ]);
+    const { webhook } = data;
     return toJobResource(job, "waiting", false, ahead, webhook && { url: webhook.url, events: webhook.events, deliveries: [] });
   }
 
+  /** Index entries older than the longest retention can only point at removed jobs: trimmed as we go. */
+  private async indexOwner(owner: string, id: string): Promise<void> {
+    const key = this.keys.ownerJobs(owner);
+    const now = Date.now();
+    const retentionMs = Math.max(this.config.KEEP_COMPLETED_SECONDS, this.config.KEEP_FAILED_SECONDS) * 1000;
+    await Promise.all([this.redis.zadd(key, now, id), this.redis.zremrangebyscore(key, "-inf", now - retentionMs)]);
+  }
+
   /** A job another request is creating right now (same Idempotency-Key): waits briefly for it to exist. */
-  async getSoon(id: string, timeoutMs = 3000): Promise<JobResource> {
+  async getSoon(id: string, scope: JobScope, timeoutMs = 3000): Promise<JobResource> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
-        return await this.get(id);
+        return await this.get(id, scope);
       } catch (err) {
         if (!(err instanceof NotFoundError)) throw err;
         if (Date.now() > deadline) throw new ServiceUnavailableError("the first request with this Idempotency-Key is still being processed; retry shortly");
@@ -59,8 +73,9 @@ export class JobStore extends JobReader {
     }
   }
 
-  async list(models: string[], status: JobStatus | undefined, limit: number): Promise<JobResource[]> {
+  async list(models: string[], status: JobStatus | undefined, limit: number, scope: JobScope): Promise<JobResource[]> {
     this.requireRedis();
+    if (!("all" in scope)) return this.listOwned(scope.owner, new Set(models), status, limit);
     const types = status ? STATES_FOR[status] : ALL_STATES;
     const jobs = (await Promise.all(models.map((m) => this.queue(m).getJobs([...types], 0, limit - 1)))).flat() as GenerationJob[];
     const views = await Promise.all(jobs.filter(Boolean).map((j) => this.view(j)));
@@ -71,11 +86,39 @@ export class JobStore extends JobReader {
   }
 
   /**
+   * One key's jobs, newest first, from its index (not by scanning every queue). Entries of jobs removed
+   * by retention are skipped and pruned.
+   */
+  private async listOwned(owner: string, models: Set<string>, status: JobStatus | undefined, limit: number): Promise<JobResource[]> {
+    const key = this.keys.ownerJobs(owner);
+    const found: JobResource[] = [];
+    const gone: string[] = [];
+    const settled = Date.now() - INDEX_SETTLE_MS;
+    for (let offset = 0; found.length < limit; offset += OWNER_PAGE) {
+      const page = await this.redis.zrevrange(key, offset, offset + OWNER_PAGE - 1, "WITHSCORES");
+      if (page.length === 0) break;
+      const entries: [string, number][] = [];
+      for (let i = 0; i < page.length; i += 2) entries.push([page[i]!, Number(page[i + 1])]);
+      const wanted = entries.filter(([id]) => models.has(modelOfJobId(id) ?? ""));
+      const jobs = await Promise.all(wanted.map(([id]) => this.queue(modelOfJobId(id)!).getJob(id) as Promise<GenerationJob | undefined>));
+      const views = await Promise.all(jobs.map((j) => j && this.view(j)));
+      wanted.forEach(([id, at], i) => {
+        const v = views[i];
+        if (!v) {
+          if (at < settled) gone.push(id);
+        } else if ((!status || v.status === status) && found.length < limit) found.push(v);
+      });
+    }
+    if (gone.length > 0) await this.redis.zrem(key, ...gone);
+    return found;
+  }
+
+  /**
    * Marks the job cancelled. A queued job is cancelled at once (its worker finalises it without running
    * it); a running job stops at its next step.
    */
-  async cancel(id: string): Promise<JobResource> {
-    const job = await this.find(id);
+  async cancel(id: string, scope: JobScope): Promise<JobResource> {
+    const job = await this.find(id, scope);
     const state = await job.getState();
     if (state === "completed" || state === "failed") {
       throw new ConflictError(`job ${id} has already finished (${(await this.view(job)).status})`);
@@ -85,15 +128,15 @@ export class JobStore extends JobReader {
     // A queued job is cancelled now, though a worker records it only when it reaches the job: tell the
     // client now. The worker's own report later has the same message id and is not sent twice.
     if (state !== "active") {
-      const message = this.outbox.message(view, job.data.webhook, undefined, "cancelled", new Date());
+      const message = this.outbox.message(view, job.data.webhook, job.data.owner, "cancelled", new Date());
       if (message) await this.outbox.enqueue([message]);
     }
     return view;
   }
 
   /** Sends one of the job's webhook messages again (default: the latest), with the same id and body. */
-  async redeliverWebhook(id: string, messageId: string | undefined): Promise<{ message_id: string; delivery_id: string }> {
-    const job = await this.find(id);
+  async redeliverWebhook(id: string, messageId: string | undefined, scope: JobScope): Promise<{ message_id: string; delivery_id: string }> {
+    const job = await this.find(id, scope);
     if (!job.data.webhook) throw new ConflictError(`job ${id} has no webhook`);
     const sent = (await this.view(job)).webhook!.deliveries;
     const chosen = messageId ?? sent.at(-1)?.message_id;
@@ -105,11 +148,10 @@ export class JobStore extends JobReader {
     return { message_id: chosen, delivery_id: await this.outbox.redeliver(original) };
   }
 
-  async videoFile(id: string): Promise<string> {
-    const job = await this.find(id);
+  async videoFile(id: string, scope: JobScope): Promise<string> {
+    const job = await this.find(id, scope);
     const view = await this.view(job);
     if (view.status !== "completed") throw new ConflictError(`job ${id} is ${view.status}; its video exists once it is completed`);
     return job.returnvalue.video_file;
   }
-
 }

@@ -8,8 +8,9 @@ export class WebhookSubscriptions {
     this.destinations = new WebhookDestinationPolicy(config.WEBHOOK_ALLOW_HOSTS);
   }
 
-  async admit(req: WebhookRequest): Promise<WebhookSubscription> {
-    if (this.config.WEBHOOK_SECRET.length === 0) {
+  /** A job submitted with an API key is signed with that key's own secret; an anonymous one needs the server's. */
+  async admit(req: WebhookRequest, ownerKeyId: string | undefined): Promise<WebhookSubscription> {
+    if (ownerKeyId === undefined && this.config.WEBHOOK_SECRET.length === 0) {
       throw new ValidationError(
         "webhooks are not enabled on this server: its operator sets WEBHOOK_SECRET (whsec_...) to sign them",
         [{ field: "webhook", message: "webhooks are not enabled" }],

@@ -2,7 +2,7 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { ManagedProcess, TestRedis, freePort, makeTempDir, spawnNode, waitFor } from "@videosdgx/shared/testing";
 import { generateTinyModel, type TinyModelOptions } from "@videosdgx/workers/tiny";
-import { API_MAIN, WEBHOOKS_MAIN, WORKER_MAIN } from "../entry-points.js";
+import { API_MAIN, KEYS_MAIN, WEBHOOKS_MAIN, WORKER_MAIN } from "../entry-points.js";
 
 export interface HttpAnswer<T = any> {
   status: number;
@@ -87,6 +87,21 @@ export class Platform {
     const w = this.workers.get(model);
     if (w && w.child.exitCode === null && w.child.signalCode === null) return w;
     return this.startWorker(model);
+  }
+
+  /** Runs `npm run keys -- <args>` as a real process against this platform's Redis. */
+  async keysCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
+    const cli = spawnNode("keys", KEYS_MAIN, { ...this.env, ...env }, args);
+    // "close", not "exit": all of its output has been read by then.
+    const code = await new Promise<number | null>((resolve) => cli.child.once("close", resolve));
+    return { code, output: cli.output };
+  }
+
+  /** Creates an API key with the CLI; the answer holds `key`, `id` and `webhook_secret`. */
+  async createKey(scopes: string, name = "e2e"): Promise<{ id: string; key: string; webhook_secret: string; scopes: string[] }> {
+    const { code, output } = await this.keysCli(["create", "--scope", scopes, "--name", name, "--json"]);
+    if (code !== 0) throw new Error(`keys create exited ${code}: ${output}`);
+    return JSON.parse(output) as { id: string; key: string; webhook_secret: string; scopes: string[] };
   }
 
   async request<T = any>(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer<T>> {

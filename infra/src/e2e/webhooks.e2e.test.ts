@@ -32,11 +32,11 @@ after(async () => {
 });
 
 /** The receiver's side of Standard Webhooks, written from the specification, independent of the platform's signer. */
-function verify(r: Received): { type: string; timestamp: string; data: any } {
+function verify(r: Received, secret = SECRET): { type: string; timestamp: string; data: any } {
   const id = String(r.headers["webhook-id"]);
   const ts = Number(r.headers["webhook-timestamp"]);
   assert.ok(Math.abs(Date.now() / 1000 - ts) < 300, "timestamp within 5 minutes");
-  const key = Buffer.from(SECRET.split("_")[1]!, "base64");
+  const key = Buffer.from(secret.split("_")[1]!, "base64");
   const expected = createHmac("sha256", key).update(`${id}.${ts}.${r.body}`).digest();
   const signatures = String(r.headers["webhook-signature"]).split(" ").map((s) => s.split(","));
   assert.ok(
@@ -186,4 +186,15 @@ test("private destinations are refused at submit", async () => {
     assert.equal(res.status, 400, url);
     assert.equal(res.body.error.code, "webhook_url_refused", url);
   }
+});
+
+// Last: once a key exists, anonymous requests are refused.
+test("a job submitted with an API key is signed with that key's own secret", async () => {
+  const key = await p.createKey("jobs:write,jobs:read", "hooks");
+  const res = await p.request("POST", "/v1/jobs", small("tiny", { url: receiver.url("/keyed") }, 30), { authorization: `Bearer ${key.key}` });
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  await receiver.waitFor("the keyed job's message", () => receiver.on("/keyed").length > 0);
+  const r = receiver.on("/keyed")[0]!;
+  assert.equal(verify(r, key.webhook_secret).data.id, res.body.id);
+  assert.throws(() => verify(r, SECRET), /a valid v1 signature/, "not the server's secret");
 });

@@ -7,6 +7,10 @@ import type { JobData, JobOutput, JobResource } from "../schemas/job-resource.js
 import { WebhookDeliveryLog } from "../webhooks/delivery-log.js";
 import { toJobResource, type GenerationJob } from "./job-view.js";
 
+/** Which jobs a caller may see: every job (admin, and the platform's own readers), or one API key's. */
+export type JobScope = { all: true } | { owner: string };
+export const ALL_JOBS: JobScope = { all: true };
+
 /**
  * Reads jobs as users see them (`GET /v1/jobs/:id`), over one BullMQ queue per model. The API and the
  * webhook dispatcher both read through it, so a webhook's payload is exactly what the API shows.
@@ -43,11 +47,12 @@ export class JobReader {
     if (this.redis.status !== "ready") throw new ServiceUnavailableError(`the job store (Redis) is unreachable (${this.redis.status}); try again shortly`);
   }
 
-  protected async find(id: string): Promise<GenerationJob> {
+  /** A job the caller may see; another key's job is "not found" exactly like a missing one. */
+  protected async find(id: string, scope: JobScope): Promise<GenerationJob> {
     this.requireRedis();
     const model = modelOfJobId(id);
     const job = model ? ((await this.queue(model).getJob(id)) as GenerationJob | undefined) : undefined;
-    if (!job) throw new NotFoundError(`no job with id ${id}`);
+    if (!job || !("all" in scope || job.data.owner === scope.owner)) throw new NotFoundError(`no job with id ${id}`);
     return job;
   }
 
@@ -71,8 +76,8 @@ export class JobReader {
     return toJobResource(job, state, cancelled === 1, position, webhook);
   }
 
-  async get(id: string): Promise<JobResource> {
-    return this.view(await this.find(id));
+  async get(id: string, scope: JobScope): Promise<JobResource> {
+    return this.view(await this.find(id, scope));
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Job, JobState } from "bullmq";
 import { parseFailure } from "../errors.js";
-import type { JobData, JobOutput, JobResource, JobStatus, Progress, WebhookView } from "../schemas/job-resource.js";
+import { paramsOf, type JobData, type JobOutput, type JobResource, type JobStatus, type Progress, type WebhookView } from "../schemas/job-resource.js";
 
 export type GenerationJob = Job<JobData, JobOutput>;
 
@@ -37,14 +37,13 @@ export function toJobResource(
       : { phase: "queued", step: 0, total: job.data.steps, timings: {} };
   const out = status === "completed" ? job.returnvalue : undefined;
   const failure = status === "failed" || status === "cancelled" ? parseFailure(job.failedReason) : undefined;
-  const { webhook: _subscription, ...params } = job.data;
   return {
     id: job.id!,
     model: job.data.model,
     status,
     ...(status === "queued" && queuePosition !== undefined ? { queue_position: queuePosition } : {}),
     progress,
-    params,
+    params: paramsOf(job.data),
     attempts: job.attemptsStarted ?? job.attemptsMade,
     created_at: iso(job.timestamp)!,
     started_at: iso(job.processedOn),

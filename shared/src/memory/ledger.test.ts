@@ -1,27 +1,14 @@
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { Redis } from "ioredis";
-import { TestRedis, makeTempDir } from "../testing/processes.js";
+import { redisForTests } from "../testing/unit-redis.js";
 import { MemoryLedger } from "./ledger.js";
 
 const GB = 1_000_000_000;
-let server: TestRedis;
-let redis: Redis;
-let cleanup: () => Promise<void>;
-before(async () => {
-  const tmp = await makeTempDir("ledger");
-  cleanup = tmp.remove;
-  server = await TestRedis.start(tmp.dir);
-  redis = new Redis(server.url);
-});
-after(async () => {
-  redis.disconnect();
-  await server.kill("SIGTERM");
-  await cleanup();
-});
+const server = redisForTests("ledger");
 
 let n = 0;
-const ledger = (budget: number, leaseMs = 10000) => new MemoryLedger(redis, `t${n++}`, "host-a", budget, leaseMs);
+const ledger = (budget: number, leaseMs = 10000) => new MemoryLedger(server.client, `t${n++}`, "host-a", budget, leaseMs);
 
 test("grants within the budget, refuses past it, and says how much others hold", async () => {
   const l = ledger(100 * GB);
@@ -72,7 +59,7 @@ test("a new grant fences off the holder's earlier one", async () => {
 
 test("concurrent reservations from many connections never pass the budget", async () => {
   const prefix = `t${n++}`;
-  const l = new MemoryLedger(redis, prefix, "host-a", 100, 10000);
+  const l = new MemoryLedger(server.client, prefix, "host-a", 100, 10000);
   const clients = Array.from({ length: 8 }, () => new Redis(server.url));
   const ledgers = clients.map((c) => new MemoryLedger(c, prefix, "host-a", 100, 10000));
   const results = await Promise.all(

@@ -60,8 +60,20 @@ export const EffectiveParamsSchema = z
   });
 export type EffectiveParams = z.infer<typeof EffectiveParamsSchema>;
 
-/** A job's BullMQ data: what it runs with, and who is told about it (never shown as `params`). */
-export type JobData = EffectiveParams & { webhook?: WebhookSubscription };
+/** A job's BullMQ data: its params, plus fields kept beside them that are never shown as `params`. */
+export type JobData = EffectiveParams & {
+  /** Who is told about the job. */
+  webhook?: WebhookSubscription;
+  /** Id of the API key that submitted the job; absent for anonymous (loopback, no keys) submissions. */
+  owner?: string;
+};
+
+const PARAM_FIELDS = Object.keys(EffectiveParamsSchema.shape) as (keyof EffectiveParams)[];
+
+/** The params of a job's data, without the fields stored beside them. */
+export function paramsOf(data: JobData): EffectiveParams {
+  return Object.fromEntries(PARAM_FIELDS.map((k) => [k, data[k]])) as EffectiveParams;
+}
 
 export const WebhookAttemptSchema = z.object({
   attempt: z.number().int(),

@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import {
+  ALL_JOBS,
   JobReader,
   NotFoundError,
   listModelNames,
@@ -123,7 +124,7 @@ export class WebhookDispatcher {
     const subscriber = await this.subscriber(jobId);
     if (!subscriber?.webhook?.events.includes(event)) return undefined;
     try {
-      const job = await this.reader.get(jobId);
+      const job = await this.reader.get(jobId, ALL_JOBS);
       return this.outbox.message(job, subscriber.webhook, subscriber.owner, event, new Date(Number(streamId.split("-")[0])), streamId);
     } catch (err) {
       if (err instanceof NotFoundError) return undefined; // removed since (retention): nothing to tell

@@ -1,4 +1,4 @@
-import { JobReader, WebhookOutbox, createLogger, createRedis, loadConfigOrExit } from "@videosdgx/shared";
+import { ApiKeyStore, JobReader, WebhookOutbox, createLogger, createRedis, loadConfigOrExit } from "@videosdgx/shared";
 import { createDeliveryWorker } from "./delivery-worker.js";
 import { WebhookDispatcher } from "./dispatcher.js";
 
@@ -17,13 +17,13 @@ const redis = createRedis(config.REDIS_URL, "worker", "vdgx-webhooks");
 const outbox = new WebhookOutbox(config, redis);
 const reader = new JobReader(config, redis);
 const dispatcher = new WebhookDispatcher(config, redis, createRedis(config.REDIS_URL, "worker", "vdgx-webhooks-events"), reader, outbox, log);
-const worker = createDeliveryWorker(
-  config,
-  createRedis(config.REDIS_URL, "worker", "vdgx-webhooks-delivery"),
-  redis,
-  async () => config.WEBHOOK_SECRET,
-  log,
-);
+const apiKeys = new ApiKeyStore(redis, config.QUEUE_PREFIX);
+// A job submitted with an API key is signed with that key's secret (shown once at its creation).
+const secretsFor = async (owner: string | undefined) => {
+  const own = owner === undefined ? undefined : await apiKeys.webhookSecret(owner);
+  return own ? [own] : config.WEBHOOK_SECRET;
+};
+const worker = createDeliveryWorker(config, createRedis(config.REDIS_URL, "worker", "vdgx-webhooks-delivery"), redis, secretsFor, log);
 dispatcher.start();
 log.info("webhooks ready", { signing: config.WEBHOOK_SECRET.length > 0, allow_hosts: config.WEBHOOK_ALLOW_HOSTS });
 
