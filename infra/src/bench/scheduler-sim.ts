@@ -30,6 +30,8 @@ export interface SimResult {
   latenciesMs: number[];
   /** By job id: submission to start of its load or generation. */
   waitsMs: number[];
+  /** By job id: GPU time of jobs submitted after it that ran while it waited (what pickNext bounds). */
+  passedMs: number[];
   completed: number;
 }
 
@@ -51,7 +53,7 @@ export async function simulate(
   const queues = new Map<string, SimJob[]>(models.map((m) => [m.name, []]));
   const loaded = new Map<string, { grant: Grant; lastUsedAt: number }>();
   const jobs = [...trace].sort((a, b) => a.arrivalMs - b.arrivalMs);
-  const result: SimResult = { loads: 0, computeShare: 0, busyMs: 0, latenciesMs: [], waitsMs: [], completed: 0 };
+  const result: SimResult = { loads: 0, computeShare: 0, busyMs: 0, latenciesMs: [], waitsMs: [], passedMs: trace.map(() => 0), completed: 0 };
   let now = jobs[0]?.arrivalMs ?? 0;
   let next = 0;
   let computeMs = 0;
@@ -94,6 +96,9 @@ export async function simulate(
     result.busyMs += now - startedAt;
     result.completed++;
     await slots.release(pick.workerId, { since: job.arrivalMs, heldMs: now - startedAt });
+    for (const q of queues.values()) {
+      for (const waiting of q) if (waiting.arrivalMs < job.arrivalMs) result.passedMs[waiting.id]! += now - startedAt;
+    }
   }
   for (const { grant } of loaded.values()) await ledger.release(grant);
   result.computeShare = computeMs / Math.max(1, result.busyMs);
