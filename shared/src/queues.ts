@@ -49,6 +49,8 @@ export const redisKeys = (prefix: string) => ({
   gpu: (host: string) => ({
     holders: `${prefix}:gpu:${host}:holders`,
     waiters: `${prefix}:gpu:${host}:waiters`,
+    /** Per model, GPU time of the jobs that passed its waiting jobs (shared/lua/gpu-release.lua). */
+    passes: `${prefix}:gpu:${host}:passes`,
     highWater: `${prefix}:gpu:${host}:high-water`,
     /** Pub/sub: "changed" whenever a slot is released or a waiter arrives. */
     events: `${prefix}:gpu:${host}:events`,

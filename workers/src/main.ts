@@ -63,6 +63,7 @@ const memory: MemoryGuard = new MemoryGuard({
   subscriber: createRedis(redisUrl, "worker", `vdgx-memory-${model}`),
   keys,
   workerId,
+  gpuWaiters: () => gpuSlots.waiters(),
   onEvictRequest: (): Promise<boolean> => host.unload("memory needed by another model"),
   otherChannels: {
     [gpuSlots.keys.events]: () => gpu.onEvent(),

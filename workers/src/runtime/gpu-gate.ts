@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { pickNext, queueName, readLiveWorkers, type GpuCandidate, type GpuSlots, type RedisKeys } from "@videosdgx/shared";
+import { pickNext, queueName, readLiveWorkers, type GpuSlots, type GpuWaiter, type RedisKeys } from "@videosdgx/shared";
 import { Wakeup } from "./wakeup.js";
 
 /** A waiter entry left for a next job that has not been claimed yet is only honoured this long. */
@@ -7,7 +7,7 @@ const NEXT_JOB_CLAIM_MS = 5000;
 /** Upper bound between two looks at the board when no event arrives (a lost message, a dead holder). */
 const RECHECK_MS = 1000;
 
-type Waiter = GpuCandidate & { claimUntil?: number };
+type Waiter = GpuWaiter & { claimUntil?: number };
 
 export interface GpuGateDeps {
   slots: GpuSlots;
@@ -25,7 +25,8 @@ export interface GpuGateDeps {
  */
 export class GpuGate {
   private readonly wakeup = new Wakeup(RECHECK_MS);
-  private holding = false;
+  /** The job holding this worker's slot: its submission time and when the slot was granted. */
+  private held: { since: number; grantedAt: number } | undefined;
 
   constructor(private readonly deps: GpuGateDeps) {}
 
@@ -43,7 +44,7 @@ export class GpuGate {
         await onWait();
         await this.wakeup.next();
       }
-      this.holding = true;
+      this.held = { since: job.since, grantedAt: Date.now() };
     } catch (err) {
       await slots.forget([workerId]);
       throw err;
@@ -53,33 +54,35 @@ export class GpuGate {
   private async myTurn(): Promise<boolean> {
     const { slots, workerId } = this.deps;
     const now = Date.now();
-    const [waiters, live] = await Promise.all([slots.waiters() as Promise<Waiter[]>, readLiveWorkers(this.deps.redis, this.deps.keys)]);
+    const [waiters, live] = await Promise.all([slots.waiters<Waiter>(), readLiveWorkers(this.deps.redis, this.deps.keys)]);
     const liveIds = new Set(live.map((w) => w.id));
     const valid = (w: Waiter) => w.workerId === workerId || (liveIds.has(w.workerId) && (w.claimUntil === undefined || w.claimUntil > now));
     await slots.forget(waiters.filter((w) => !valid(w)).map((w) => w.workerId));
-    const pick = pickNext(waiters.filter(valid), now, this.deps.maxWaitMs);
+    const pick = pickNext(waiters.filter(valid), this.deps.maxWaitMs);
     return pick?.workerId === workerId && (await slots.grant(workerId));
   }
 
   /**
    * After a job. When more jobs of this model are queued, the worker stays in line for the next one
-   * before freeing the slot: its model is loaded, so the policy may rightly keep the GPU here.
+   * before freeing the slot: its model is loaded, so the policy may rightly keep the GPU here. The slot's
+   * time is charged to the older jobs still waiting (the policy's passing budget).
    */
   async finish(loaded: boolean): Promise<void> {
-    if (!this.holding) return;
+    const held = this.held;
+    if (!held) return;
     const { slots, workerId, model } = this.deps;
     const since = await this.nextQueuedSince();
     if (since !== undefined) {
       const next: Waiter = { workerId, model, loaded, priority: 0, since, claimUntil: Date.now() + NEXT_JOB_CLAIM_MS };
       await slots.wait(next);
     }
-    this.holding = false;
-    await slots.release(workerId);
+    this.held = undefined;
+    await slots.release(workerId, { since: held.since, heldMs: Date.now() - held.grantedAt });
   }
 
   /** Heartbeat: keeps the slot's lease while a job runs. */
   async renew(): Promise<void> {
-    if (this.holding) await this.deps.slots.renew(this.deps.workerId);
+    if (this.held) await this.deps.slots.renew(this.deps.workerId);
   }
 
   /** Submission time of the oldest job waiting in this model's queue (BullMQ takes from the list's tail). */

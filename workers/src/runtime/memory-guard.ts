@@ -1,8 +1,10 @@
 import type { Redis } from "ioredis";
 import {
+  chooseEvictionVictim,
   JobFailure,
   readLiveWorkers,
   readMemInfo,
+  type GpuWaiter,
   type Grant,
   type Manifest,
   type MemoryLedger,
@@ -22,6 +24,8 @@ export interface MemoryGuardDeps {
   subscriber: Redis;
   keys: RedisKeys;
   workerId: string;
+  /** The jobs waiting for this host's GPU: a model one of them needs is unloaded last. */
+  gpuWaiters: () => Promise<GpuWaiter[]>;
   /** Asked by another worker that needs memory: unload if idle; true when memory was given back. */
   onEvictRequest: () => Promise<boolean>;
   /** Channels besides the memory events this worker listens to, and what to do with their messages. */
@@ -114,12 +118,15 @@ export class MemoryGuard {
     await this.deps.redis.publish(this.memKeys.events, "freed");
   }
 
-  /** Least recently used first; a worker running a job is never asked. */
+  /** The policy's choice among idle models (chooseEvictionVictim); a worker running a job is never asked. */
   private async askIdleToUnload(): Promise<string | undefined> {
-    const idle = (await readLiveWorkers(this.deps.redis, this.deps.keys))
-      .filter((w) => w.host === this.deps.ledger.host && w.loaded && !w.busy && w.id !== this.deps.workerId)
-      .sort((a, b) => (a.last_used_at ?? "").localeCompare(b.last_used_at ?? ""));
-    const victim = idle[0];
+    const [live, waiters] = await Promise.all([readLiveWorkers(this.deps.redis, this.deps.keys), this.deps.gpuWaiters()]);
+    const waitingSince = new Map(waiters.map((w) => [w.workerId, w.since]));
+    const victim = chooseEvictionVictim(
+      live
+        .filter((w) => w.host === this.deps.ledger.host && w.loaded && !w.busy && w.id !== this.deps.workerId)
+        .map((w) => ({ id: w.id, model: w.model, lastUsedAt: w.last_used_at ? Date.parse(w.last_used_at) : 0, waitingSince: waitingSince.get(w.id) })),
+    );
     if (!victim) return undefined;
     await this.deps.redis.publish(this.memKeys.events, `evict:${victim.id}`);
     return victim.model;
