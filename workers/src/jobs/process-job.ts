@@ -14,14 +14,16 @@ import {
 } from "@videosdgx/shared";
 import { generateVideo } from "../pipeline/generate-video.js";
 import type { GpuGate } from "../runtime/gpu-gate.js";
+import type { MemoryGuard } from "../runtime/memory-guard.js";
 import type { ModelHost } from "../runtime/model-host.js";
 import { removeStalePartials } from "../video/mp4-encoder.js";
-import { toQueueError } from "./failure.js";
+import { classifyFailure, toQueueError } from "./failure.js";
 
 export interface ProcessorDeps {
   config: Config;
   host: ModelHost;
   gpu: GpuGate;
+  memory: MemoryGuard;
   redis: Redis;
   keys: RedisKeys;
   log: Logger;
@@ -93,10 +95,26 @@ export function createProcessor(deps: ProcessorDeps) {
         timings,
       };
     } catch (err) {
-      throw toQueueError(err);
+      const failure = classifyFailure(err);
+      const retried = failure.retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
+      if (failure.code === "out_of_memory" && retried) throw toQueueError(await makeRoomForRetry(deps, failure));
+      throw toQueueError(failure);
     } finally {
       // The job's outcome stands whatever happens here: a slot that cannot be released now expires with its lease.
       await deps.gpu.finish(host.loaded).catch((err: Error) => deps.log.warn("could not release the GPU slot", { error: err.message }));
     }
   };
+}
+
+/**
+ * A real allocation failure means the host (or this process) is short now: every idle model on the host
+ * is asked to unload before the retry, and the job's recorded cause says so.
+ */
+async function makeRoomForRetry(deps: ProcessorDeps, failure: JobFailure): Promise<JobFailure> {
+  const asked = await deps.memory.evictAllIdle().catch((err: Error) => {
+    deps.log.warn("could not ask idle models to unload", { error: err.message });
+    return [];
+  });
+  const action = asked.length > 0 ? `asked idle ${asked.join(", ")} to unload before the retry` : "no idle model on the host to unload before the retry";
+  return new JobFailure(failure.code, `${failure.message} (${action})`, true);
 }

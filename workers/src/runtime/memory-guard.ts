@@ -106,6 +106,7 @@ export class MemoryGuard {
     return this.deps.ledger.renew(this.grant);
   }
 
+  /** Gives the whole reservation back: the model is gone and so is the memory (unload, or the process ends). */
   async release(): Promise<void> {
     const grant = this.grant;
     this.grant = undefined;
@@ -114,12 +115,35 @@ export class MemoryGuard {
     await this.deps.redis.publish(this.memKeys.events, "freed");
   }
 
-  /** Least recently used first; a worker running a job is never asked. */
-  private async askIdleToUnload(): Promise<string | undefined> {
-    const idle = (await readLiveWorkers(this.deps.redis, this.deps.keys))
+  /**
+   * After an unload: the reservation keeps only what the process still holds (freed sessions may stay in
+   * the allocator rather than go back to the OS), so the ledger never counts memory as free that is not.
+   */
+  async unloaded(retainedBytes: number): Promise<void> {
+    const grant = this.grant;
+    if (!grant) return;
+    if (retainedBytes <= 0) return this.release();
+    if (retainedBytes >= grant.bytes) return;
+    if (!(await this.deps.ledger.renew(grant, retainedBytes))) this.grant = undefined;
+    await this.deps.redis.publish(this.memKeys.events, "freed");
+  }
+
+  /** Asks every idle model on the host to unload (after a real out-of-memory); returns their names. */
+  async evictAllIdle(): Promise<string[]> {
+    const idle = await this.idleNeighbours();
+    await Promise.all(idle.map((w) => this.deps.redis.publish(this.memKeys.events, `evict:${w.id}`)));
+    return idle.map((w) => w.model);
+  }
+
+  private async idleNeighbours() {
+    return (await readLiveWorkers(this.deps.redis, this.deps.keys))
       .filter((w) => w.host === this.deps.ledger.host && w.loaded && !w.busy && w.id !== this.deps.workerId)
       .sort((a, b) => (a.last_used_at ?? "").localeCompare(b.last_used_at ?? ""));
-    const victim = idle[0];
+  }
+
+  /** Least recently used first; a worker running a job is never asked. */
+  private async askIdleToUnload(): Promise<string | undefined> {
+    const victim = (await this.idleNeighbours())[0];
     if (!victim) return undefined;
     await this.deps.redis.publish(this.memKeys.events, `evict:${victim.id}`);
     return victim.model;

@@ -2,10 +2,12 @@ import type ort from "onnxruntime-node";
 import type { Manifest, MemoryWait } from "@videosdgx/shared";
 import { loadModel, type LoadedModel } from "./loaded-model.js";
 import type { MemoryGuard } from "./memory-guard.js";
+import { settledRss } from "./process-memory.js";
 
 export interface ModelHostEvents {
   onLoaded(loadMs: number): void;
-  onUnloaded(reason: string): void;
+  /** `retainedBytes`: what the process still holds beyond its size before the first load. */
+  onUnloaded(reason: string, retainedBytes: number): void;
 }
 
 export interface UseHooks {
@@ -21,6 +23,9 @@ export interface UseHooks {
 export class ModelHost {
   private model: LoadedModel | undefined;
   private loading: Promise<{ model: LoadedModel; ms: number }> | undefined;
+  private unloading: Promise<unknown> | undefined;
+  /** The process's settled size before it first loaded a model: what an empty worker holds. */
+  private emptyRss: number | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private busy = 0;
   lastUsedAt = 0;
@@ -44,9 +49,12 @@ export class ModelHost {
   }
 
   private async load(hooks: UseHooks): Promise<{ model: LoadedModel; ms: number }> {
+    // An unload still measuring what it gave back must settle its reservation before a new one is made.
+    await this.unloading;
     await this.memory.acquire(this.name, this.manifest, hooks.onMemoryWait);
     const started = performance.now();
-    const rssBefore = process.memoryUsage.rss();
+    const rssBefore = await settledRss();
+    this.emptyRss ??= rssBefore;
     try {
       const model = await loadModel(this.modelsDir, this.name, this.sessionOptions);
       await this.memory.loaded(this.name, this.manifest, process.memoryUsage.rss() - rssBefore);
@@ -86,15 +94,27 @@ export class ModelHost {
     this.idleTimer.unref();
   }
 
-  /** Unloads when idle and gives the memory back; false when a job is running (never evicted mid-job). */
+  /**
+   * Unloads when idle and gives back what the OS really got back: the reservation shrinks to what the
+   * process still holds. False when a job is running (never evicted mid-job).
+   */
   async unload(reason: string): Promise<boolean> {
     clearTimeout(this.idleTimer);
     const model = this.model;
     if (!model || this.busy > 0) return false;
     this.model = undefined;
-    await model.release();
-    await this.memory.release();
-    this.events.onUnloaded(reason);
+    const done = this.releaseAndMeasure(model, reason);
+    this.unloading = done;
+    await done.finally(() => {
+      if (this.unloading === done) this.unloading = undefined;
+    });
     return true;
+  }
+
+  private async releaseAndMeasure(model: LoadedModel, reason: string): Promise<void> {
+    await model.release();
+    const retained = Math.max(0, (await settledRss()) - (this.emptyRss ?? 0));
+    await this.memory.unloaded(retained);
+    this.events.onUnloaded(reason, retained);
   }
 }
