@@ -70,7 +70,8 @@ const memory: MemoryGuard = new MemoryGuard({
     // POST /v1/models/:model/load and /unload. Loading waits for memory like a job would.
     [keys.modelControl(model)]: (action) => {
       const done = action === "load" ? host.use({ onMemoryWait: async () => undefined }, async () => true) : host.unload("unload requested");
-      done.catch((err: Error) => log.error(`${action} requested but failed`, { model, error: err.message }));
+      // Idle again after a warm-up: neighbours choose eviction victims from the heartbeat, so say it now.
+      done.then(() => heartbeat.beat(), (err: Error) => log.error(`${action} requested but failed`, { model, error: err.message }));
     },
   },
 });
