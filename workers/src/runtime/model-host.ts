@@ -2,7 +2,14 @@ import type ort from "onnxruntime-node";
 import type { Manifest, MemoryWait } from "@videosdgx/shared";
 import { loadModel, type LoadedModel } from "./loaded-model.js";
 import type { MemoryGuard } from "./memory-guard.js";
-import { settledRss } from "./process-memory.js";
+import { settledAnonymousRss } from "./process-memory.js";
+
+/**
+ * Below this, what a process keeps after an unload is its own overhead, not the model's: the ONNX Runtime
+ * environment its first load set up (about 10 MB measured) and the JS heap's breathing. Like the rest of
+ * the process it is covered by MEMORY_RESERVE_BYTES, not by a reservation.
+ */
+const PROCESS_OVERHEAD_BYTES = 32 * 1024 * 1024;
 
 export interface ModelHostEvents {
   onLoaded(loadMs: number): void;
@@ -24,8 +31,8 @@ export class ModelHost {
   private model: LoadedModel | undefined;
   private loading: Promise<{ model: LoadedModel; ms: number }> | undefined;
   private unloading: Promise<unknown> | undefined;
-  /** The process's settled size before it first loaded a model: what an empty worker holds. */
-  private emptyRss: number | undefined;
+  /** The process's settled anonymous memory before it first loaded a model: what an empty worker holds. */
+  private emptyBytes: number | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private busy = 0;
   lastUsedAt = 0;
@@ -52,9 +59,9 @@ export class ModelHost {
     // An unload still measuring what it gave back must settle its reservation before a new one is made.
     await this.unloading;
     await this.memory.acquire(this.name, this.manifest, hooks.onMemoryWait);
+    this.emptyBytes ??= await settledAnonymousRss();
     const started = performance.now();
-    const rssBefore = await settledRss();
-    this.emptyRss ??= rssBefore;
+    const rssBefore = process.memoryUsage.rss();
     try {
       const model = await loadModel(this.modelsDir, this.name, this.sessionOptions);
       await this.memory.loaded(this.name, this.manifest, process.memoryUsage.rss() - rssBefore);
@@ -113,7 +120,8 @@ export class ModelHost {
 
   private async releaseAndMeasure(model: LoadedModel, reason: string): Promise<void> {
     await model.release();
-    const retained = Math.max(0, (await settledRss()) - (this.emptyRss ?? 0));
+    const held = (await settledAnonymousRss()) - (this.emptyBytes ?? 0);
+    const retained = held >= PROCESS_OVERHEAD_BYTES ? held : 0;
     await this.memory.unloaded(retained);
     this.events.onUnloaded(reason, retained);
   }

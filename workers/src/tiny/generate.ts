@@ -13,7 +13,7 @@ export interface TinyModelOptions {
   residentBytes?: number;
   loadPeakFactor?: number;
   /** Weights the loaded model really holds (memory tests); the output is unchanged. */
-  ballast?: BallastWeights;
+  ballast?: BallastWeights[];
   /** A working tensor this size per latent frame in every transformer run (out-of-memory tests). */
   scratchBytesPerFrame?: number;
 }

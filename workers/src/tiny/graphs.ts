@@ -23,7 +23,7 @@ export interface BallastWeights {
 }
 
 /** input_ids, attention_mask [batch, seq] -> last_hidden_state [batch, seq, D]: masked embedding lookup. */
-export function textEncoderGraph(vocabSize: number, ballast?: BallastWeights): Uint8Array {
+export function textEncoderGraph(vocabSize: number, ballast: BallastWeights[] = []): Uint8Array {
   const g = new GraphBuilder("tiny_text_encoder");
   const ids = g.input("input_ids", DataType.INT64, ["batch", "seq"]);
   const mask = g.input("attention_mask", DataType.INT64, ["batch", "seq"]);
@@ -32,14 +32,16 @@ export function textEncoderGraph(vocabSize: number, ballast?: BallastWeights): U
   const emb = g.op("Gather", [g.constant(table, [vocabSize, EMBED_DIM]), ids], axis(0));
   const m = g.op("Unsqueeze", [g.op("Cast", [mask], { to: { int: DataType.FLOAT } }), g.ints([-1])]);
   let hidden = g.op("Mul", [emb, m]);
-  if (ballast) {
+  if (ballast.length > 0) {
     // Each chunk is read at index 0 computed from the input's shape (0 x batch): known only at run time,
     // so graph optimisation can neither fold nor drop a chunk, and the sum is added times that same 0.
     const zero = g.op("Mul", [g.op("Gather", [g.op("Shape", [ids]), g.constant(BigInt64Array.of(0n), [])], axis(0)), g.constant(BigInt64Array.of(0n), [])]);
     const picks = [];
-    for (let left = ballast.bytes; left > 0; left -= ballast.chunkBytes) {
-      const chunk = new Float32Array(Math.ceil(Math.min(left, ballast.chunkBytes) / 4)).fill(1);
-      picks.push(g.op("Gather", [g.constant(chunk), zero], axis(0)));
+    for (const { bytes, chunkBytes } of ballast) {
+      for (let left = bytes; left > 0; left -= chunkBytes) {
+        const chunk = new Float32Array(Math.ceil(Math.min(left, chunkBytes) / 4)).fill(1);
+        picks.push(g.op("Gather", [g.constant(chunk), zero], axis(0)));
+      }
     }
     const total = picks.length === 1 ? picks[0]! : g.op("Sum", picks);
     hidden = g.op("Add", [hidden, g.op("Mul", [total, g.op("Cast", [zero], { to: { int: DataType.FLOAT } })])]);
