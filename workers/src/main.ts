@@ -64,7 +64,7 @@ const memory: MemoryGuard = new MemoryGuard({
   subscriber: createRedis(redisUrl, "worker", `vdgx-memory-${model}`),
   keys,
   workerId,
-  onEvictRequest: (): Promise<boolean> => host.unload("memory needed by another model"),
+  onEvictRequest: async (): Promise<boolean> => (await host.unload("memory needed by another model")) || recycleIfHolding(),
   otherChannels: {
     [gpuSlots.keys.events]: () => gpu.onEvent(),
     // POST /v1/models/:model/load and /unload. Loading waits for memory like a job would.
@@ -134,6 +134,13 @@ worker.on("failed", (job, err) => {
 worker.on("error", (err) => log.error("worker error", { error: err.message }));
 heartbeat.start();
 log.info("worker ready", { model, queue: queueName(model), worker_id: workerId, memory_budget_bytes: budget });
+
+/** Unloaded, idle, yet still holding memory its model left behind: only a restart gives that back. */
+function recycleIfHolding(): boolean {
+  if (host.loaded || host.inUse || !memory.grant) return false;
+  void stop("recycle", ExitCode.recycle);
+  return true;
+}
 
 let stopping = false;
 /**

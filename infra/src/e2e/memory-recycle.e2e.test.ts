@@ -86,9 +86,14 @@ test("an unload that gave part of the memory back keeps exactly the rest reserve
   assert.ok(unloaded.retained_bytes > WEIGHTS / 6 && unloaded.retained_bytes < loadedReservation, `part was given back: ${JSON.stringify(unloaded)}`);
   assert.equal(unloaded.reserved_bytes, unloaded.retained_bytes, "the reservation shrank to what is still held");
   assert.equal(Number(await redis.hget(ledger.reservations, workerId(w))), unloaded.retained_bytes);
-  assert.equal(w.child.exitCode, null);
-  await w.stop();
-  assert.equal(await redis.hget(ledger.reservations, workerId(w)), null, "a stopping worker releases what it kept");
+  assert.equal(w.child.exitCode, null, "recycling is off for this worker");
+
+  // A neighbour short of memory asks it to unload: there is nothing left to unload, so it restarts empty.
+  await redis.publish(ledger.events, `evict:${workerId(w)}`);
+  assert.equal((await w.exited).code, ExitCode.recycle);
+  assert.equal(await redis.hget(ledger.reservations, workerId(w)), null, "released on the way out");
+  await p.restartedWorker("tinyhalf", w);
+  assert.deepEqual(p.recycled, [{ model: "tinyhalf", pid: w.pid }]);
 });
 
 test("a worker whose unload left the memory in the process restarts empty; its reservation goes, jobs go on", async () => {
@@ -107,7 +112,7 @@ test("a worker whose unload left the memory in the process restarts empty; its r
   assert.equal(await redis.hget(ledger.reservations, workerId(w)), null, "released on the way out, not left to its lease");
   const restarted = await p.restartedWorker("tinykeep", w);
   assert.notEqual(restarted.pid, w.pid);
-  assert.deepEqual(p.recycled[0], { model: "tinykeep", pid: w.pid });
+  assert.deepEqual(p.recycled.at(-1), { model: "tinykeep", pid: w.pid });
 
   const second = await p.waitForTerminal(meanwhile);
   assert.equal(second.status, "completed", JSON.stringify(second.error));

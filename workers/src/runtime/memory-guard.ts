@@ -22,7 +22,7 @@ export interface MemoryGuardDeps {
   subscriber: Redis;
   keys: RedisKeys;
   workerId: string;
-  /** Asked by another worker that needs memory: unload if idle; true when memory was given back. */
+  /** Asked by another worker that needs memory: unload (or restart empty) if idle; true when memory was given back. */
   onEvictRequest: () => Promise<boolean>;
   /** Channels besides the memory events this worker listens to, and what to do with their messages. */
   otherChannels: Record<string, (message: string) => void>;
@@ -137,7 +137,8 @@ export class MemoryGuard {
 
   private async idleNeighbours() {
     return (await readLiveWorkers(this.deps.redis, this.deps.keys))
-      .filter((w) => w.host === this.deps.ledger.host && w.loaded && !w.busy && w.id !== this.deps.workerId)
+      // An unloaded worker may still hold what its model left in the process: asked, it restarts empty.
+      .filter((w) => w.host === this.deps.ledger.host && (w.loaded || w.reserved_bytes > 0) && !w.busy && w.id !== this.deps.workerId)
       .sort((a, b) => (a.last_used_at ?? "").localeCompare(b.last_used_at ?? ""));
   }
 
