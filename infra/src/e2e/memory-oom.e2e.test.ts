@@ -74,3 +74,22 @@ test("an out-of-memory is retried after idle models are asked to unload, and com
   assert.equal(await loaded("tinyi"), false, "the idle model was unloaded");
   await idle.waitForOutput(/"msg":"model unloaded","model":"tinyi","reason":"memory needed by another model"/);
 });
+
+test("the worker's own dropped sessions can be what makes room: the retry completes under the same limit", async () => {
+  // Fresh sessions whose arena grew only for a small request, as after a restart.
+  assert.equal((await p.request("POST", "/v1/models/tinyo/unload")).status, 202);
+  await waitFor("tinyo to be unloaded", async () => !(await loaded("tinyo")));
+  const warm = await p.waitForTerminal(await submit(2));
+  assert.equal(warm.status, "completed", JSON.stringify(warm.error));
+
+  // 1 GB of room: not enough beside the arena the small request left (ONNX Runtime grows an arena by a new
+  // region rather than reuse a smaller one), enough once that arena is gone.
+  await setSoftLimit((await vmSize(worker.pid)) + GB);
+  const id = await submit(5);
+  const done = await p.waitForTerminal(id, 120000);
+  assert.equal(done.status, "completed", JSON.stringify(done.error));
+  assert.equal(done.attempts, 2, "the first attempt ran out of memory, the retry did not");
+  const failed = worker.output.split("\n").filter((l) => l.includes(id) && l.includes('"msg":"job failed"'));
+  assert.equal(failed.length, 1);
+  assert.match(failed[0]!, /out_of_memory: .*Failed to allocate memory.*\(before the retry: released tinyo's sessions; /);
+});
