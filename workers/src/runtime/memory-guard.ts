@@ -106,7 +106,7 @@ export class MemoryGuard {
     return this.deps.ledger.renew(this.grant);
   }
 
-  /** Gives the whole reservation back: the model is gone and so is the memory (unload, or the process ends). */
+  /** Gives the whole reservation back: none of it is held any more (a full give-back, a failed load, the process ending). */
   async release(): Promise<void> {
     const grant = this.grant;
     this.grant = undefined;
