@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import type { Logger } from "@videosdgx/shared";
+import { ExitCode, type Logger } from "@videosdgx/shared";
 
 export interface ChildSpec {
   name: string;
@@ -8,13 +8,12 @@ export interface ChildSpec {
   env: NodeJS.ProcessEnv;
 }
 
-/** Exit code our processes use for bad configuration: restarting cannot help. */
-const CONFIG_EXIT_CODE = 2;
 const MAX_BACKOFF_MS = 30000;
 
 /**
  * Keeps child processes running: a crashed child is restarted with exponential backoff (reset after a
- * minute of good health). Stopping sends SIGTERM and waits; each child finishes its own work.
+ * minute of good health); a worker that recycled itself to give memory back is restarted at once.
+ * Stopping sends SIGTERM and waits; each child finishes its own work.
  */
 export class Supervisor {
   private readonly running = new Map<string, ChildProcess>();
@@ -30,8 +29,13 @@ export class Supervisor {
     child.once("exit", (code, signal) => {
       this.running.delete(spec.name);
       if (this.stopping) return;
-      if (code === CONFIG_EXIT_CODE) {
+      if (code === ExitCode.config) {
         this.log.error("child refused to start (configuration); not restarting it", { child: spec.name });
+        return;
+      }
+      if (code === ExitCode.recycle) {
+        this.log.info("child recycled itself to give memory back; restarting it now", { child: spec.name });
+        this.start(spec, backoffMs);
         return;
       }
       const healthy = Date.now() - startedAt > 60000;

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
+import { ExitCode } from "./exit-codes.js";
 import { isValidWebhookSecret } from "./webhooks/signature.js";
 
 const bool = z
@@ -29,6 +30,7 @@ export const ConfigSchema = z
     ORT_INTRA_OP_THREADS: int(0, 256).default(0),
     ORT_INTER_OP_THREADS: int(0, 256).default(0),
     IDLE_UNLOAD_SECONDS: int(0).default(600),
+    RECYCLE_RETAINED_BYTES: int(0).default(256 * 1024 ** 2),
     JOB_ATTEMPTS: int(1, 100).default(3),
     JOB_BACKOFF_MS: int(0).default(5000),
     LOCK_DURATION_MS: int(1000).default(30000),
@@ -96,12 +98,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
 }
 
-/** Start-up helper for process entry points: a readable message and exit code 2, never a stack trace. */
+/** Start-up helper for process entry points: a readable message and exit code `ExitCode.config`, never a stack trace. */
 export function loadConfigOrExit(processName: string): Config {
   try {
     return loadConfig();
   } catch (err) {
     process.stderr.write(`${processName}: ${(err as Error).message}\n`);
-    process.exit(2);
+    process.exit(ExitCode.config);
   }
 }

@@ -1,4 +1,5 @@
 export * from "./config.js";
+export * from "./exit-codes.js";
 export * from "./errors.js";
 export * from "./queues.js";
 export * from "./redis.js";

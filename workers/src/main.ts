@@ -5,6 +5,7 @@ import { Worker } from "bullmq";
 import {
   createLogger,
   createRedis,
+  ExitCode,
   GpuSlots,
   inspectModel,
   loadConfigOrExit,
@@ -28,7 +29,7 @@ const config = loadConfigOrExit("worker");
 const log = createLogger("worker", config.LOG_LEVEL);
 const fail = (message: string): never => {
   process.stderr.write(`worker: ${message}\n`);
-  process.exit(2);
+  process.exit(ExitCode.config);
 };
 
 const { values } = parseArgs({ options: { model: { type: "string" } } });
@@ -64,13 +65,14 @@ const memory: MemoryGuard = new MemoryGuard({
   keys,
   workerId,
   gpuWaiters: () => gpuSlots.waiters(),
-  onEvictRequest: (): Promise<boolean> => host.unload("memory needed by another model"),
+  onEvictRequest: async (): Promise<boolean> => (await host.unload("memory needed by another model")) || recycleIfHolding(),
   otherChannels: {
     [gpuSlots.keys.events]: () => gpu.onEvent(),
     // POST /v1/models/:model/load and /unload. Loading waits for memory like a job would.
     [keys.modelControl(model)]: (action) => {
       const done = action === "load" ? host.use({ onMemoryWait: async () => undefined }, async () => true) : host.unload("unload requested");
-      done.catch((err: Error) => log.error(`${action} requested but failed`, { model, error: err.message }));
+      // Idle again after a warm-up: neighbours choose eviction victims from the heartbeat, so say it now.
+      done.then(() => heartbeat.beat(), (err: Error) => log.error(`${action} requested but failed`, { model, error: err.message }));
     },
   },
 });
@@ -80,9 +82,13 @@ const host: ModelHost = new ModelHost(config.MODELS_DIR, model, manifest, sessio
     log.info("model loaded", { model, load_ms: Math.round(ms), reserved_bytes: memory.grant?.bytes });
     void heartbeat.beat();
   },
-  onUnloaded: (reason) => {
-    log.info("model unloaded", { model, reason });
+  onUnloaded: (reason, retainedBytes) => {
+    log.info("model unloaded", { model, reason, retained_bytes: retainedBytes, reserved_bytes: memory.grant?.bytes ?? 0 });
     void heartbeat.beat();
+    // Freed sessions the allocator kept: only a new process gets that memory back to the host.
+    if (config.RECYCLE_RETAINED_BYTES > 0 && retainedBytes >= config.RECYCLE_RETAINED_BYTES && !stopping) {
+      void stop("recycle", ExitCode.recycle);
+    }
   },
 });
 const heartbeat = new Heartbeat(
@@ -103,7 +109,7 @@ const heartbeat = new Heartbeat(
 
 const worker = new Worker<EffectiveParams, JobOutput>(
   queueName(model),
-  createProcessor({ config, host, gpu, redis, keys, log, shutdown: shutdown.signal }),
+  createProcessor({ config, host, gpu, memory, redis, keys, log, shutdown: shutdown.signal }),
   {
     connection: createRedis(redisUrl, "worker", `vdgx-bullmq-${model}`),
     prefix: config.QUEUE_PREFIX,
@@ -130,23 +136,38 @@ worker.on("error", (err) => log.error("worker error", { error: err.message }));
 heartbeat.start();
 log.info("worker ready", { model, queue: queueName(model), worker_id: workerId, memory_budget_bytes: budget });
 
+/** Unloaded, idle, yet still holding memory its model left behind: only a restart gives that back. */
+function recycleIfHolding(): boolean {
+  if (host.loaded || host.inUse || !memory.grant) return false;
+  void stop("recycle", ExitCode.recycle);
+  return true;
+}
+
 let stopping = false;
-async function stop(signal: string): Promise<void> {
+/**
+ * Stops taking jobs, lets the active one finish and leaves with the reservation released (the OS frees
+ * all of the process's memory). A recycle has no deadline: nobody waits for it, and a job it picked up
+ * just before finishes here; the next one goes to the restarted process.
+ */
+async function stop(reason: string, exitCode: number = 0): Promise<void> {
   if (stopping) return;
   stopping = true;
-  log.info("stopping", { signal });
-  // A job still running after the grace period is abandoned to stalled-job recovery, never lost.
-  const forced = setTimeout(() => {
-    log.warn("grace period over; leaving the active job to stalled recovery");
-    shutdown.abort();
-    process.exit(1);
-  }, config.SHUTDOWN_GRACE_MS);
-  forced.unref();
+  log.info("stopping", { reason, exit_code: exitCode });
+  if (exitCode !== ExitCode.recycle) {
+    // A job still running after the grace period is abandoned to stalled-job recovery, never lost.
+    const forced = setTimeout(() => {
+      log.warn("grace period over; leaving the active job to stalled recovery");
+      shutdown.abort();
+      process.exit(1);
+    }, config.SHUTDOWN_GRACE_MS);
+    forced.unref();
+  }
   await worker.close();
   await heartbeat.stop();
-  await host.unload("shutdown");
+  await host.unload(reason);
+  await memory.release();
   redis.disconnect();
-  process.exit(0);
+  process.exit(exitCode);
 }
 process.on("SIGTERM", () => void stop("SIGTERM"));
 process.on("SIGINT", () => void stop("SIGINT"));

@@ -21,6 +21,9 @@ test("a worker killed with SIGKILL mid-job: the job is picked up again and compl
   await first.exited;
 
   await p.startWorker("tiny");
+  const retried = await p.waitForJob(res.body.id, (j) => j.last_error !== undefined, 60000);
+  assert.equal(retried.last_error.code, "worker_lost", "the cause of the lost attempt is shown while it is retried");
+  assert.match(retried.last_error.message, /killed, e\.g\. by the out-of-memory killer, or crashed/);
   const job = await p.waitForTerminal(res.body.id, 180000);
   assert.equal(job.status, "completed", JSON.stringify(job.error));
   assert.ok(job.attempts >= 2, `attempts: ${job.attempts}`);

@@ -31,7 +31,7 @@ const finishedAt = (j: any) => new Date(j.finished_at).getTime();
 async function restartWorkers(env: Record<string, string>): Promise<void> {
   for (const model of ["tinya", "tinyb"]) {
     await p.workers.get(model)?.stop();
-    await p.startWorker(model, env);
+    await p.startWorker(model, { env });
   }
 }
 

@@ -1,5 +1,6 @@
 import { readdir } from "node:fs/promises";
 import path from "node:path";
+import { ExitCode } from "@videosdgx/shared";
 import { ManagedProcess, TestRedis, freePort, makeTempDir, spawnNode, waitFor } from "@videosdgx/shared/testing";
 import { generateTinyModel, type TinyModelOptions } from "@videosdgx/workers/tiny";
 import { API_MAIN, KEYS_MAIN, WEBHOOKS_MAIN, WORKER_MAIN } from "../entry-points.js";
@@ -17,6 +18,12 @@ export interface PlatformOptions {
   extraTinyModels?: (string | TinyModelOptions)[];
 }
 
+export interface WorkerOptions {
+  env?: Record<string, string>;
+  /** A command that execs the worker in its place (e.g. `prlimit --as=...`), kept for its restarts. */
+  launcher?: string[];
+}
+
 /**
  * A whole platform for one test file: its own Redis (AOF) on a free port, its own data dir with the tiny
  * model generated into it, the API and workers as real processes, reached over HTTP like a user would.
@@ -24,7 +31,11 @@ export interface PlatformOptions {
 export class Platform {
   api!: ManagedProcess;
   webhooks: ManagedProcess | undefined;
+  /** The current process of each model's worker (a recycled one is replaced by its restart). */
   readonly workers = new Map<string, ManagedProcess>();
+  /** Workers that exited to recycle themselves, in order, as the supervisor would have restarted them. */
+  readonly recycled: { model: string; pid: number }[] = [];
+  private stopping = false;
   private constructor(
     readonly redis: TestRedis,
     readonly dataDir: string,
@@ -68,9 +79,8 @@ export class Platform {
     20000);
   }
 
-  async startWorker(model: string, env: Record<string, string> = {}): Promise<ManagedProcess> {
-    const w = spawnNode(`worker-${model}`, WORKER_MAIN, { ...this.env, ...env }, ["--model", model]);
-    this.workers.set(model, w);
+  async startWorker(model: string, opts: WorkerOptions = {}): Promise<ManagedProcess> {
+    const w = this.spawnWorker(model, opts);
     await w.waitForOutput(/worker ready/);
     return w;
   }
@@ -80,6 +90,28 @@ export class Platform {
     this.webhooks = spawnNode("webhooks", WEBHOOKS_MAIN, { ...this.env, ...env });
     await this.webhooks.waitForOutput(/webhooks ready/);
     return this.webhooks;
+  }
+
+  /** Like the supervisor: a worker that exits with the recycle code is started again at once. */
+  private spawnWorker(model: string, opts: WorkerOptions): ManagedProcess {
+    const w = spawnNode(`worker-${model}`, WORKER_MAIN, { ...this.env, ...opts.env }, ["--model", model], opts.launcher);
+    this.workers.set(model, w);
+    void w.exited.then(({ code }) => {
+      if (code !== ExitCode.recycle || this.stopping || this.workers.get(model) !== w) return;
+      this.recycled.push({ model, pid: w.pid });
+      this.spawnWorker(model, opts);
+    });
+    return w;
+  }
+
+  /** The worker that replaced `old` after it recycled itself, once it is ready. */
+  async restartedWorker(model: string, old: ManagedProcess): Promise<ManagedProcess> {
+    const next = await waitFor(`${model}'s worker to be restarted\n${old.output}`, () => {
+      const w = this.workers.get(model);
+      return w !== old ? w : undefined;
+    }, 60000);
+    await next.waitForOutput(/worker ready/);
+    return next;
   }
 
   /** Starts a worker for the model unless one of ours is running. */
@@ -144,6 +176,7 @@ export class Platform {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     await Promise.all([...this.workers.values(), ...(this.webhooks ? [this.webhooks] : [])].map((w) => w.stop()));
     await this.api?.stop();
     await this.redis.kill("SIGTERM");

@@ -20,6 +20,24 @@ export function jobStatus(state: JobState | "unknown", failedReason: string | un
   }
 }
 
+/**
+ * A job being retried shows why an earlier attempt ended: the reason its worker recorded (an
+ * out-of-memory...), or, when the worker died before it could say anything (killed, by the kernel's
+ * out-of-memory killer or anyone else, or crashed), that stalled-job recovery queued it again.
+ */
+function lastError(job: GenerationJob): { last_error?: { code: string; message: string } } {
+  if (job.failedReason) return { last_error: parseFailure(job.failedReason) };
+  if (job.stalledCounter > 0) {
+    return {
+      last_error: {
+        code: "worker_lost",
+        message: "an attempt ended with the worker process running it (killed, e.g. by the out-of-memory killer, or crashed); the job was queued again",
+      },
+    };
+  }
+  return {};
+}
+
 const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : undefined);
 
 /** The job resource of `GET /v1/jobs/:id`: one mapping, so every route (and later webhooks) shows the same. */
@@ -59,8 +77,7 @@ export function toJobResource(
       bytes: out.bytes,
       sha256: out.sha256,
     },
-    // A job being retried (after an out-of-memory, a lost worker...) shows why its last attempt ended.
-    ...(!failure && job.failedReason && status !== "completed" ? { last_error: parseFailure(job.failedReason) } : {}),
+    ...(!failure && status !== "completed" ? lastError(job) : {}),
     ...(failure
       ? { error: failure }
       : status === "cancelled"

@@ -34,8 +34,10 @@ export class ManagedProcess {
   }
 }
 
-export function spawnNode(name: string, script: string, env: NodeJS.ProcessEnv, args: string[] = []): ManagedProcess {
-  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+/** `launcher`: a command that sets something up and execs Node in its place, e.g. `["prlimit", "--as=..."]`. */
+export function spawnNode(name: string, script: string, env: NodeJS.ProcessEnv, args: string[] = [], launcher: string[] = []): ManagedProcess {
+  const [command, ...prefix] = [...launcher, process.execPath];
+  const child = spawn(command!, [...prefix, script, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   return new ManagedProcess(name, child);
 }
 

@@ -14,14 +14,16 @@ import {
 } from "@videosdgx/shared";
 import { generateVideo } from "../pipeline/generate-video.js";
 import type { GpuGate } from "../runtime/gpu-gate.js";
+import type { MemoryGuard } from "../runtime/memory-guard.js";
 import type { ModelHost } from "../runtime/model-host.js";
 import { removeStalePartials } from "../video/mp4-encoder.js";
-import { toQueueError } from "./failure.js";
+import { classifyFailure, toQueueError } from "./failure.js";
 
 export interface ProcessorDeps {
   config: Config;
   host: ModelHost;
   gpu: GpuGate;
+  memory: MemoryGuard;
   redis: Redis;
   keys: RedisKeys;
   log: Logger;
@@ -93,10 +95,36 @@ export function createProcessor(deps: ProcessorDeps) {
         timings,
       };
     } catch (err) {
-      throw toQueueError(err);
+      const failure = classifyFailure(err);
+      const retried = failure.retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
+      throw toQueueError(failure.code === "out_of_memory" ? await afterOutOfMemory(deps, failure, retried) : failure);
     } finally {
       // The job's outcome stands whatever happens here: a slot that cannot be released now expires with its lease.
       await deps.gpu.finish(host.loaded).catch((err: Error) => deps.log.warn("could not release the GPU slot", { error: err.message }));
     }
   };
+}
+
+/**
+ * A real allocation failure means the host (or this process) is short now. This worker drops its own
+ * sessions whatever comes next: ONNX Runtime's arenas keep growing by the size they reached for the failed
+ * request, so later runs would ask for far more than they need; a reload starts them afresh. Before a
+ * retry, every idle model on the host is also asked to unload. The recorded cause says what was done.
+ */
+async function afterOutOfMemory(deps: ProcessorDeps, failure: JobFailure, retried: boolean): Promise<JobFailure> {
+  const [own, asked] = await Promise.all([
+    deps.host.unload("out of memory"),
+    retried
+      ? deps.memory.evictAllIdle().catch((err: Error) => {
+          deps.log.warn("could not ask idle models to unload", { error: err.message });
+          return [];
+        })
+      : undefined,
+  ]);
+  const actions = [
+    ...(own ? [`released ${deps.host.name}'s sessions`] : []),
+    ...(asked === undefined ? [] : [asked.length > 0 ? `asked idle ${asked.join(", ")} to unload` : "no idle model on the host to unload"]),
+  ];
+  if (actions.length === 0) return failure;
+  return new JobFailure(failure.code, `${failure.message} (${retried ? "before the retry: " : ""}${actions.join("; ")})`, failure.retryable);
 }

@@ -3,6 +3,7 @@ import path from "node:path";
 import ort from "onnxruntime-node";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { inspectModel, JobFailure, type Manifest } from "@videosdgx/shared";
+import { isOutOfMemory } from "../jobs/failure.js";
 import { parseSchedulerConfig, type SchedulerConfig } from "../pipeline/scheduler-config.js";
 
 /** Everything one model needs at run time, loaded once and kept until unloaded. */
@@ -50,7 +51,7 @@ export async function loadModel(
       return s;
     } catch (err) {
       const message = (err as Error).message;
-      const oom = /alloc|out of memory|bad_alloc/i.test(message);
+      const oom = isOutOfMemory(message);
       throw new JobFailure(
         oom ? "out_of_memory" : "model_load_failed",
         `loading ${name}/${component}/model.onnx failed: ${message}`,

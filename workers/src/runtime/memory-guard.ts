@@ -26,7 +26,7 @@ export interface MemoryGuardDeps {
   workerId: string;
   /** The jobs waiting for this host's GPU: a model one of them needs is unloaded last. */
   gpuWaiters: () => Promise<GpuWaiter[]>;
-  /** Asked by another worker that needs memory: unload if idle; true when memory was given back. */
+  /** Asked by another worker that needs memory: unload (or restart empty) if idle; true when memory was given back. */
   onEvictRequest: () => Promise<boolean>;
   /** Channels besides the memory events this worker listens to, and what to do with their messages. */
   otherChannels: Record<string, (message: string) => void>;
@@ -110,6 +110,7 @@ export class MemoryGuard {
     return this.deps.ledger.renew(this.grant);
   }
 
+  /** Gives the whole reservation back: none of it is held any more (a full give-back, a failed load, the process ending). */
   async release(): Promise<void> {
     const grant = this.grant;
     this.grant = undefined;
@@ -118,14 +119,38 @@ export class MemoryGuard {
     await this.deps.redis.publish(this.memKeys.events, "freed");
   }
 
+  /**
+   * After an unload: the reservation keeps only what the process still holds (freed sessions may stay in
+   * the allocator rather than go back to the OS), so the ledger never counts memory as free that is not.
+   */
+  async unloaded(retainedBytes: number): Promise<void> {
+    const grant = this.grant;
+    if (!grant) return;
+    if (retainedBytes <= 0) return this.release();
+    if (retainedBytes >= grant.bytes) return;
+    if (!(await this.deps.ledger.renew(grant, retainedBytes))) this.grant = undefined;
+    await this.deps.redis.publish(this.memKeys.events, "freed");
+  }
+
+  /** Asks every idle model on the host to unload (after a real out-of-memory); returns their names. */
+  async evictAllIdle(): Promise<string[]> {
+    const idle = await this.idleNeighbours();
+    await Promise.all(idle.map((w) => this.deps.redis.publish(this.memKeys.events, `evict:${w.id}`)));
+    return idle.map((w) => w.model);
+  }
+
+  private async idleNeighbours() {
+    return (await readLiveWorkers(this.deps.redis, this.deps.keys))
+      // An unloaded worker may still hold what its model left in the process: asked, it restarts empty.
+      .filter((w) => w.host === this.deps.ledger.host && (w.loaded || w.reserved_bytes > 0) && !w.busy && w.id !== this.deps.workerId);
+  }
+
   /** The policy's choice among idle models (chooseEvictionVictim); a worker running a job is never asked. */
   private async askIdleToUnload(): Promise<string | undefined> {
-    const [live, waiters] = await Promise.all([readLiveWorkers(this.deps.redis, this.deps.keys), this.deps.gpuWaiters()]);
+    const [idle, waiters] = await Promise.all([this.idleNeighbours(), this.deps.gpuWaiters()]);
     const waitingSince = new Map(waiters.map((w) => [w.workerId, w.since]));
     const victim = chooseEvictionVictim(
-      live
-        .filter((w) => w.host === this.deps.ledger.host && w.loaded && !w.busy && w.id !== this.deps.workerId)
-        .map((w) => ({ id: w.id, model: w.model, lastUsedAt: w.last_used_at ? Date.parse(w.last_used_at) : 0, waitingSince: waitingSince.get(w.id) })),
+      idle.map((w) => ({ id: w.id, model: w.model, lastUsedAt: w.last_used_at ? Date.parse(w.last_used_at) : 0, waitingSince: waitingSince.get(w.id) })),
     );
     if (!victim) return undefined;
     await this.deps.redis.publish(this.memKeys.events, `evict:${victim.id}`);

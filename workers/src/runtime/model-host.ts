@@ -2,10 +2,19 @@ import type ort from "onnxruntime-node";
 import type { Manifest, MemoryWait } from "@videosdgx/shared";
 import { loadModel, type LoadedModel } from "./loaded-model.js";
 import type { MemoryGuard } from "./memory-guard.js";
+import { settledAnonymousRss } from "./process-memory.js";
+
+/**
+ * Below this, what a process keeps after an unload is its own overhead, not the model's: the ONNX Runtime
+ * environment its first load set up (about 10 MB measured) and the JS heap's breathing. Like the rest of
+ * the process it is covered by MEMORY_RESERVE_BYTES, not by a reservation.
+ */
+const PROCESS_OVERHEAD_BYTES = 32 * 1024 * 1024;
 
 export interface ModelHostEvents {
   onLoaded(loadMs: number): void;
-  onUnloaded(reason: string): void;
+  /** `retainedBytes`: what the process still holds beyond its size before the first load. */
+  onUnloaded(reason: string, retainedBytes: number): void;
 }
 
 export interface UseHooks {
@@ -21,6 +30,9 @@ export interface UseHooks {
 export class ModelHost {
   private model: LoadedModel | undefined;
   private loading: Promise<{ model: LoadedModel; ms: number }> | undefined;
+  private unloading: Promise<unknown> | undefined;
+  /** The process's settled anonymous memory before it first loaded a model: what an empty worker holds. */
+  private emptyBytes: number | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private busy = 0;
   lastUsedAt = 0;
@@ -44,7 +56,10 @@ export class ModelHost {
   }
 
   private async load(hooks: UseHooks): Promise<{ model: LoadedModel; ms: number }> {
+    // An unload still measuring what it gave back must settle its reservation before a new one is made.
+    await this.unloading;
     await this.memory.acquire(this.name, this.manifest, hooks.onMemoryWait);
+    this.emptyBytes ??= await settledAnonymousRss();
     const started = performance.now();
     const rssBefore = process.memoryUsage.rss();
     try {
@@ -86,15 +101,28 @@ export class ModelHost {
     this.idleTimer.unref();
   }
 
-  /** Unloads when idle and gives the memory back; false when a job is running (never evicted mid-job). */
+  /**
+   * Unloads when idle and gives back what the OS really got back: the reservation shrinks to what the
+   * process still holds. False when a job is running (never evicted mid-job).
+   */
   async unload(reason: string): Promise<boolean> {
     clearTimeout(this.idleTimer);
     const model = this.model;
     if (!model || this.busy > 0) return false;
     this.model = undefined;
-    await model.release();
-    await this.memory.release();
-    this.events.onUnloaded(reason);
+    const done = this.releaseAndMeasure(model, reason);
+    this.unloading = done;
+    await done.finally(() => {
+      if (this.unloading === done) this.unloading = undefined;
+    });
     return true;
+  }
+
+  private async releaseAndMeasure(model: LoadedModel, reason: string): Promise<void> {
+    await model.release();
+    const held = (await settledAnonymousRss()) - (this.emptyBytes ?? 0);
+    const retained = held >= PROCESS_OVERHEAD_BYTES ? held : 0;
+    await this.memory.unloaded(retained);
+    this.events.onUnloaded(reason, retained);
   }
 }

@@ -1,7 +1,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { KNOWN_MODELS, MANIFEST_FILE, type Manifest } from "@videosdgx/shared";
-import { textEncoderGraph, transformerGraph, vaeDecoderGraph } from "./graphs.js";
+import { textEncoderGraph, transformerGraph, vaeDecoderGraph, type BallastWeights } from "./graphs.js";
 import { TINY_GENERATOR_VERSION } from "./spec.js";
 import { tinyTokenizerConfig, tinyTokenizerJson } from "./tokenizer-json.js";
 
@@ -12,6 +12,10 @@ export interface TinyModelOptions {
   name?: string;
   residentBytes?: number;
   loadPeakFactor?: number;
+  /** Weights the loaded model really holds (memory tests); the output is unchanged. */
+  ballast?: BallastWeights[];
+  /** A working tensor this size per latent frame in every transformer run (out-of-memory tests). */
+  scratchBytesPerFrame?: number;
 }
 
 function manifest(o: TinyModelOptions): Manifest {
@@ -53,8 +57,8 @@ export async function generateTinyModel(outDir: string, options: TinyModelOption
     "scheduler/scheduler_config.json": JSON.stringify(SCHEDULER_CONFIG, null, 2),
     "tokenizer/tokenizer.json": JSON.stringify(tokenizer),
     "tokenizer/tokenizer_config.json": JSON.stringify(tinyTokenizerConfig(), null, 2),
-    "text_encoder/model.onnx": textEncoderGraph(tokenizer.model.vocab.length),
-    "transformer/model.onnx": transformerGraph(),
+    "text_encoder/model.onnx": textEncoderGraph(tokenizer.model.vocab.length, options.ballast),
+    "transformer/model.onnx": transformerGraph(options.scratchBytesPerFrame),
     "vae_decoder/model.onnx": vaeDecoderGraph(),
     [MANIFEST_FILE]: JSON.stringify(manifest(options), null, 2),
     [VERSION_FILE]: TINY_GENERATOR_VERSION,

@@ -15,8 +15,15 @@ import {
 const TAU = 2 * Math.PI;
 const axis = (n: number) => ({ axis: { int: n } });
 
+/** Test weights that change nothing in the output but that a loaded session really holds in memory. */
+export interface BallastWeights {
+  bytes: number;
+  /** Size of each initializer: small ones land in the allocator's heap, large ones in their own mappings. */
+  chunkBytes: number;
+}
+
 /** input_ids, attention_mask [batch, seq] -> last_hidden_state [batch, seq, D]: masked embedding lookup. */
-export function textEncoderGraph(vocabSize: number): Uint8Array {
+export function textEncoderGraph(vocabSize: number, ballast: BallastWeights[] = []): Uint8Array {
   const g = new GraphBuilder("tiny_text_encoder");
   const ids = g.input("input_ids", DataType.INT64, ["batch", "seq"]);
   const mask = g.input("attention_mask", DataType.INT64, ["batch", "seq"]);
@@ -24,7 +31,22 @@ export function textEncoderGraph(vocabSize: number): Uint8Array {
   for (let id = 0; id < vocabSize; id++) for (let d = 0; d < EMBED_DIM; d++) table[id * EMBED_DIM + d] = embedding(id, d);
   const emb = g.op("Gather", [g.constant(table, [vocabSize, EMBED_DIM]), ids], axis(0));
   const m = g.op("Unsqueeze", [g.op("Cast", [mask], { to: { int: DataType.FLOAT } }), g.ints([-1])]);
-  g.output(g.op("Mul", [emb, m]), "last_hidden_state", DataType.FLOAT, ["batch", "seq", EMBED_DIM]);
+  let hidden = g.op("Mul", [emb, m]);
+  if (ballast.length > 0) {
+    // Each chunk is read at index 0 computed from the input's shape (0 x batch): known only at run time,
+    // so graph optimisation can neither fold nor drop a chunk, and the sum is added times that same 0.
+    const zero = g.op("Mul", [g.op("Gather", [g.op("Shape", [ids]), g.constant(BigInt64Array.of(0n), [])], axis(0)), g.constant(BigInt64Array.of(0n), [])]);
+    const picks = [];
+    for (const { bytes, chunkBytes } of ballast) {
+      for (let left = bytes; left > 0; left -= chunkBytes) {
+        const chunk = new Float32Array(Math.ceil(Math.min(left, chunkBytes) / 4)).fill(1);
+        picks.push(g.op("Gather", [g.constant(chunk), zero], axis(0)));
+      }
+    }
+    const total = picks.length === 1 ? picks[0]! : g.op("Sum", picks);
+    hidden = g.op("Add", [hidden, g.op("Mul", [total, g.op("Cast", [zero], { to: { int: DataType.FLOAT } })])]);
+  }
+  g.output(hidden, "last_hidden_state", DataType.FLOAT, ["batch", "seq", EMBED_DIM]);
   return g.build();
 }
 
@@ -52,7 +74,7 @@ function component(g: GraphBuilder, c: string, k: number): string {
  * hidden_states [B, 4, F, H, W], timestep [B], encoder_hidden_states [B, seq, D] -> out_hidden_states:
  * the exact flow-matching velocity toward the prompt's analytic target (see spec.ts).
  */
-export function transformerGraph(): Uint8Array {
+export function transformerGraph(scratchBytesPerFrame?: number): Uint8Array {
   const g = new GraphBuilder("tiny_transformer");
   const x = g.input("hidden_states", DataType.FLOAT, ["batch", CHANNELS, "frames", "height", "width"]);
   const timestep = g.input("timestep", DataType.FLOAT, ["batch"]);
@@ -76,7 +98,16 @@ export function transformerGraph(): Uint8Array {
   const x0 = g.op("Concat", [rgb, brightness], axis(1));
 
   const sigma = g.op("Reshape", [g.op("Max", [g.op("Div", [timestep, g.scalar(1000)]), g.scalar(1e-6)]), g.ints([-1, 1, 1, 1, 1])]);
-  g.output(g.op("Div", [g.op("Sub", [x, x0]), sigma]), "out_hidden_states", DataType.FLOAT, ["batch", CHANNELS, "frames", "height", "width"]);
+  let velocity = g.op("Div", [g.op("Sub", [x, x0]), sigma]);
+  if (scratchBytesPerFrame) {
+    // A working tensor of scratchBytesPerFrame per latent frame, as a real model's activations grow with the
+    // request: a large enough request makes ONNX Runtime's allocator really fail.
+    const frames = g.op("Slice", [shape, g.ints([2]), g.ints([3])]);
+    const size = g.op("Mul", [frames, g.ints([Math.ceil(scratchBytesPerFrame / 4)])]);
+    const scratch = g.op("ReduceMax", [g.op("Expand", [g.scalar(0), size])], { keepdims: { int: 0 } });
+    velocity = g.op("Add", [velocity, scratch]);
+  }
+  g.output(velocity, "out_hidden_states", DataType.FLOAT, ["batch", CHANNELS, "frames", "height", "width"]);
   return g.build();
 }
 

@@ -1,0 +1,26 @@
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { test } from "node:test";
+import { ExitCode, type Logger } from "@videosdgx/shared";
+import { makeTempDir, waitFor } from "@videosdgx/shared/testing";
+import { Supervisor } from "./supervisor.js";
+
+test("a child that exits with the recycle code is started again at once, and stays", async (t) => {
+  const { dir, remove } = await makeTempDir("vdgx-supervisor");
+  t.after(remove);
+  const runs = path.join(dir, "runs");
+  // First run: recycle itself. Later runs: keep running like a healthy worker.
+  const script = `const fs = require("fs"); fs.appendFileSync(${JSON.stringify(runs)}, "x");
+    if (fs.readFileSync(${JSON.stringify(runs)}, "utf8").length === 1) process.exit(${ExitCode.recycle});
+    setInterval(() => {}, 1000);`;
+  const logged: string[] = [];
+  const record = (msg: string) => logged.push(msg);
+  const log: Logger = { debug: record, info: record, warn: record, error: record };
+  const supervisor = new Supervisor(log);
+  t.after(() => supervisor.stopAll(5000));
+
+  supervisor.start({ name: "worker-x", command: process.execPath, args: ["-e", script], env: process.env });
+  await waitFor("the restarted child", async () => (await readFile(runs, "utf8").catch(() => "")).length === 2);
+  assert.deepEqual(logged, ["child recycled itself to give memory back; restarting it now"]);
+});
