@@ -26,3 +26,4 @@ export * from "./webhooks/delivery-log.js";
 export * from "./auth/access.js";
 export * from "./auth/api-keys.js";
 export * from "./jobs/admission.js";
+export * from "./jobs/queue-events.js";

@@ -69,6 +69,8 @@ export const redisKeys = (prefix: string) => ({
   }),
   /** Where the webhook dispatcher is in a model's BullMQ events stream. */
   webhookCursor: (model: string) => `${prefix}:webhook-cursor:${model}`,
+  /** BullMQ's own sets of finished jobs of a queue, scored by when they finished. */
+  finished: (queue: string, state: "completed" | "failed") => `${prefix}:${queue}:${state}`,
   /** BullMQ's own events stream of a queue. */
   events: (queue: string) => `${prefix}:${queue}:events`,
   /** BullMQ's own wait list for a queue: read (LPOS) for queue positions. */
@@ -96,6 +98,9 @@ export const redisKeys = (prefix: string) => ({
   ownerJobs: (keyId: string) => `${prefix}:owner:${keyId}:jobs`,
 });
 export type RedisKeys = ReturnType<typeof redisKeys>;
+
+/** How long anything kept beside a job (webhook log and chain, owner index) lives: as long as the job may. */
+export const jobRetentionSeconds = (config: Config): number => Math.max(config.KEEP_COMPLETED_SECONDS, config.KEEP_FAILED_SECONDS, 1);
 
 export function defaultJobOptions(config: Config): DefaultJobOptions {
   return {

@@ -1,5 +1,5 @@
 import type { Request, Response } from "express";
-import { ALL_JOBS, type JobResource, type JobStatus } from "@videosdgx/shared";
+import { ALL_JOBS, asOfEvent, isAfterStreamId as isAfter, type JobResource } from "@videosdgx/shared";
 import type { AppContext } from "../context.js";
 import type { ApiRouter } from "../http/api-router.js";
 import { jobScopeOf } from "../http/auth.js";
@@ -7,27 +7,6 @@ import type { QueueEvent } from "../services/queue-events-hub.js";
 
 const TERMINAL_STATUSES = new Set(["completed", "failed", "cancelled"]);
 const TERMINAL_EVENTS = new Set(["completed", "failed"]);
-
-/** Redis stream ids are "<ms>-<seq>": compared as numbers, part by part. */
-function isAfter(a: string, b: string): boolean {
-  const [am, as] = a.split("-").map(BigInt) as [bigint, bigint];
-  const [bm, bs] = b.split("-").map(BigInt) as [bigint, bigint];
-  return am > bm || (am === bm && as > bs);
-}
-
-const STATUS_AT: Partial<Record<QueueEvent["kind"], JobStatus>> = { waiting: "queued", delayed: "queued", active: "running", progress: "running" };
-
-/**
- * The job as the event saw it. The resource is read when the event is sent, which for a replayed (or
- * late) event is after later events: its status and progress are taken from the event itself.
- */
-function asOfEvent(e: QueueEvent, job: JobResource): JobResource {
-  const status = STATUS_AT[e.kind];
-  const progress = e.progress ? { progress: e.progress } : {};
-  if (!status || status === job.status) return { ...job, ...progress };
-  const { result: _result, error: _error, finished_at: _finished, queue_position: _position, ...earlier } = job;
-  return { ...earlier, status, ...progress };
-}
 
 const validStreamId = (s: string | undefined): s is string => s !== undefined && /^\d{1,20}-\d{1,20}$/.test(s);
 
@@ -73,7 +52,7 @@ async function streamJob(ctx: AppContext, req: Request, res: Response): Promise<
       .then(async () => {
         if (done || !isAfter(e.id, lastSent)) return;
         const job = await ctx.jobs.get(id, ALL_JOBS);
-        if (e.jobId === id) send(e.id, e.kind, asOfEvent(e, job), TERMINAL_EVENTS.has(e.kind));
+        if (e.jobId === id) send(e.id, e.kind, asOfEvent(e.kind, e.progress, job), TERMINAL_EVENTS.has(e.kind));
         else if (job.status === "queued") send(e.id, "position", job, false);
       })
       .catch(finish);

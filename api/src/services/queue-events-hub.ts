@@ -1,10 +1,20 @@
 import { EventEmitter } from "node:events";
 import { QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
-import { createRedis, queueName, type Config, type Progress } from "@videosdgx/shared";
+import {
+  QUEUE_EVENT_KINDS,
+  createRedis,
+  isQueueEventKind,
+  progressOf,
+  queueName,
+  redisKeys,
+  streamFields,
+  type Config,
+  type Progress,
+  type QueueEventKind,
+} from "@videosdgx/shared";
 
-/** The BullMQ events the API follows; `id` is the event's entry id in the queue's Redis stream. */
-export type QueueEventKind = "waiting" | "active" | "progress" | "completed" | "failed" | "delayed";
+/** A BullMQ event the API follows; `id` is the event's entry id in the queue's Redis stream. */
 export interface QueueEvent {
   id: string;
   kind: QueueEventKind;
@@ -16,7 +26,6 @@ export interface QueueEvent {
   progress?: Progress;
 }
 
-const KINDS: QueueEventKind[] = ["waiting", "active", "progress", "completed", "failed", "delayed"];
 
 /**
  * One QueueEvents reader per model for the whole API process (metrics, live job streams), re-emitting
@@ -37,10 +46,10 @@ export class QueueEventsHub extends EventEmitter<{ event: [QueueEvent]; [jobTopi
         prefix: this.config.QUEUE_PREFIX,
       });
       reader.on("error", () => undefined);
-      for (const kind of KINDS) {
+      for (const kind of QUEUE_EVENT_KINDS) {
         reader.on(kind, (args: { jobId: string; returnvalue?: unknown; failedReason?: string; data?: unknown }, id: string) => {
           const detail = kind === "completed" ? args.returnvalue : kind === "failed" ? args.failedReason : undefined;
-          const event: QueueEvent = { id, kind, model, jobId: args.jobId, detail, ...progressOf(kind, args.data) };
+          const event: QueueEvent = { id, kind, model, jobId: args.jobId, detail, ...withProgress(kind, args.data) };
           this.emit("event", event);
           this.emit(`job:${args.jobId}`, event);
         });
@@ -50,7 +59,7 @@ export class QueueEventsHub extends EventEmitter<{ event: [QueueEvent]; [jobTopi
   }
 
   private streamKey(model: string): string {
-    return `${this.config.QUEUE_PREFIX}:${queueName(model)}:events`;
+    return redisKeys(this.config.QUEUE_PREFIX).events(queueName(model));
   }
 
   /** Id of the newest event of the model's stream ("0-0" when empty): where a new listener starts. */
@@ -62,11 +71,9 @@ export class QueueEventsHub extends EventEmitter<{ event: [QueueEvent]; [jobTopi
   /** The model's events after `afterId` (exclusive), oldest first, as kept by the stream's cap. */
   async since(model: string, afterId: string): Promise<QueueEvent[]> {
     const entries = (await this.redis.xrange(this.streamKey(model), `(${afterId}`, "+", "COUNT", 10000)) as [string, string[]][];
-    return entries.flatMap(([id, fields]) => {
-      const f: Record<string, string> = {};
-      for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
-      const kind = f.event as QueueEventKind;
-      return KINDS.includes(kind) && f.jobId ? [{ id, kind, model, jobId: f.jobId, ...progressOf(kind, f.data && JSON.parse(f.data)) }] : [];
+    return entries.flatMap(([id, flat]) => {
+      const f = streamFields(flat);
+      return isQueueEventKind(f.event) && f.jobId ? [{ id, kind: f.event, model, jobId: f.jobId, ...withProgress(f.event, f.data) }] : [];
     });
   }
 
@@ -75,7 +82,7 @@ export class QueueEventsHub extends EventEmitter<{ event: [QueueEvent]; [jobTopi
   }
 }
 
-/** A progress event's own progress (ours is always an object with a phase). */
-function progressOf(kind: QueueEventKind, data: unknown): { progress?: Progress } {
-  return kind === "progress" && typeof data === "object" && data !== null && "phase" in data ? { progress: data as Progress } : {};
+function withProgress(kind: QueueEventKind, data: unknown): { progress?: Progress } {
+  const progress = progressOf(kind, data);
+  return progress ? { progress } : {};
 }

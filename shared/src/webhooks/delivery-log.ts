@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Config } from "../config.js";
-import type { RedisKeys } from "../queues.js";
+import { jobRetentionSeconds, type RedisKeys } from "../queues.js";
 import type { WebhookDeliveryView, WebhookView } from "../schemas/job-resource.js";
 import type { WebhookEvent, WebhookSubscription } from "./subscription.js";
 
@@ -30,7 +30,7 @@ export class WebhookDeliveryLog {
   private readonly ttlSeconds: number;
 
   constructor(private readonly redis: Redis, private readonly keys: RedisKeys, config: Config) {
-    this.ttlSeconds = Math.max(config.KEEP_COMPLETED_SECONDS, config.KEEP_FAILED_SECONDS);
+    this.ttlSeconds = jobRetentionSeconds(config);
   }
 
   async record(jobId: string, entry: DeliveryLogEntry): Promise<void> {

@@ -1,7 +1,9 @@
+import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Config } from "../config.js";
-import { WEBHOOK_QUEUE, redisKeys } from "../queues.js";
+import { streamIdScore } from "../jobs/queue-events.js";
+import { WEBHOOK_QUEUE, jobRetentionSeconds, redisKeys } from "../queues.js";
 import type { JobResource } from "../schemas/job-resource.js";
 import { messageId } from "./delivery-log.js";
 import type { WebhookEvent, WebhookSubscription } from "./subscription.js";
@@ -19,21 +21,20 @@ export interface OutboxMessage {
   order?: number;
 }
 
-/** The body a receiver gets: Standard Webhooks' `{type, timestamp, data}`, data being the job resource. */
+/**
+ * The body a receiver gets: Standard Webhooks' `{type, timestamp, data}`, data being the job resource
+ * without its delivery log (the receiver is the one being delivered to; the log would grow every message).
+ */
 export function webhookBody(event: WebhookEvent, at: Date, job: JobResource): string {
-  return JSON.stringify({ type: `job.${event}`, timestamp: at.toISOString(), data: job });
-}
-
-/** Stream ids ("<ms>-<seq>") as a sortable score; exact for sequence numbers below 1000. */
-export function orderOfStreamId(streamId: string): number {
-  const [ms, seq] = streamId.split("-").map(Number) as [number, number];
-  return ms * 1000 + Math.min(seq, 999);
+  const { webhook: _log, ...data } = job;
+  return JSON.stringify({ type: `job.${event}`, timestamp: at.toISOString(), data });
 }
 
 /**
  * The durable outbox: every webhook message is a job of its own BullMQ queue (`webhooks`), whose id is
  * the message id, so a message enqueued twice (a dispatcher that restarts mid-batch, the API and a
- * worker both reporting a cancellation) is sent once. Ordered messages also enter the job's chain.
+ * worker both reporting a cancellation) is sent once. Ordered messages also enter the job's chain, from
+ * which the deliverer drops any entry whose delivery job has finished or gone.
  */
 export class WebhookOutbox {
   readonly queue: Queue<OutboxMessage>;
@@ -57,13 +58,13 @@ export class WebhookOutbox {
       url: subscription.url,
       body: webhookBody(event, at, job),
       ...(owner ? { owner } : {}),
-      order: streamId ? orderOfStreamId(streamId) : at.getTime() * 1000,
+      order: streamId ? streamIdScore(streamId) : at.getTime() * 1000,
     };
   }
 
   async enqueue(messages: readonly OutboxMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    const ttl = Math.max(this.config.KEEP_COMPLETED_SECONDS, this.config.KEEP_FAILED_SECONDS);
+    const ttl = jobRetentionSeconds(this.config);
     const chain = this.redis.multi();
     for (const m of messages) {
       if (m.order === undefined) continue;
@@ -77,7 +78,7 @@ export class WebhookOutbox {
   /** Sends a past message again (same id and body, new signature): a new delivery job outside the chain. */
   async redeliver(original: OutboxMessage): Promise<string> {
     const { order: _unordered, ...message } = original;
-    const deliveryId = `${original.messageId}.r${Date.now()}`;
+    const deliveryId = `${original.messageId}.r-${randomUUID()}`;
     await this.queue.add(message.event, message, this.jobOptions(deliveryId));
     return deliveryId;
   }
@@ -89,6 +90,7 @@ export class WebhookOutbox {
   private jobOptions(jobId: string) {
     return {
       jobId,
+      delay: this.config.WEBHOOK_RETRY_SCHEDULE[0],
       attempts: this.config.WEBHOOK_RETRY_SCHEDULE.length,
       backoff: { type: "webhook" },
       // Delivered messages are kept for redelivery; dead letters as long as failed jobs.

@@ -4,11 +4,13 @@ import {
   WEBHOOK_QUEUE,
   WebhookDeliveryLog,
   WebhookDestinationPolicy,
+  jobRetentionSeconds,
   redisKeys,
   type Config,
   type DeliveryLogEntry,
   type Logger,
   type OutboxMessage,
+  type WebhookOutbox,
 } from "@videosdgx/shared";
 import { postWebhook, type AttemptResult } from "./post-webhook.js";
 
@@ -30,7 +32,14 @@ const jitter = (ms: number) => Math.round(ms * (0.8 + Math.random() * 0.4));
  * (`WEBHOOK_RETRY_SCHEDULE`), dead-lettered (failed, kept) after the last attempt, stopped by a 410.
  * A job's messages arrive in order: a message waits until every earlier one has finished.
  */
-export function createDeliveryWorker(config: Config, connection: Redis, redis: Redis, secretsFor: SecretsFor, log: Logger): Worker<OutboxMessage> {
+export function createDeliveryWorker(
+  config: Config,
+  connection: Redis,
+  redis: Redis,
+  outbox: WebhookOutbox,
+  secretsFor: SecretsFor,
+  log: Logger,
+): Worker<OutboxMessage> {
   const keys = redisKeys(config.QUEUE_PREFIX);
   const deliveries = new WebhookDeliveryLog(redis, keys, config);
   const destinations = new WebhookDestinationPolicy(config.WEBHOOK_ALLOW_HOSTS);
@@ -40,11 +49,21 @@ export function createDeliveryWorker(config: Config, connection: Redis, redis: R
     if (m.order !== undefined) await redis.zrem(keys.webhook(m.jobId).pending, m.messageId);
   };
 
-  /** The oldest unfinished message of the job: the only one of its chain that may be sent. */
+  /**
+   * The oldest unfinished message of the job is the only one of its chain that may be sent. A head whose
+   * delivery job has finished or is gone (removed from the dashboard, failed by stalls, a message enqueued
+   * again after it was delivered) no longer holds the chain: it is dropped here, whatever left it behind.
+   */
   const isTurn = async (m: OutboxMessage) => {
     if (m.order === undefined) return true;
-    const [head] = await redis.zrange(keys.webhook(m.jobId).pending, 0, 0);
-    return head === undefined || head === m.messageId;
+    const pending = keys.webhook(m.jobId).pending;
+    for (;;) {
+      const [head] = await redis.zrange(pending, 0, 0);
+      if (head === undefined || head === m.messageId) return true;
+      const state = await outbox.queue.getJobState(head);
+      if (state !== "unknown" && state !== "completed" && state !== "failed") return false;
+      await redis.zrem(pending, head);
+    }
   };
 
   const process = async (job: Job<OutboxMessage>, token?: string): Promise<AttemptResult> => {
@@ -60,7 +79,14 @@ export function createDeliveryWorker(config: Config, connection: Redis, redis: R
       await finish(m);
       return { ok: false, error: "skipped after 410", durationMs: 0 };
     }
-    const result = await postWebhook({ url: m.url, messageId: m.messageId, body: m.body, secrets: await secretsFor(m.owner) }, destinations, config.WEBHOOK_TIMEOUT_MS);
+    const secrets = await secretsFor(m.owner);
+    if (secrets.length === 0) {
+      // Unsigned messages are never sent: a receiver could not tell them from forgeries.
+      await deliveries.record(m.jobId, { ...base, outcome: "dead", error: "no signing secret: the submitting key has none and WEBHOOK_SECRET is unset" });
+      await finish(m);
+      throw new UnrecoverableError("no signing secret for this message");
+    }
+    const result = await postWebhook({ url: m.url, messageId: m.messageId, body: m.body, secrets }, destinations, config.WEBHOOK_TIMEOUT_MS);
     const attempt = job.attemptsMade + 1;
     const entry: DeliveryLogEntry = {
       ...base,
@@ -77,7 +103,7 @@ export function createDeliveryWorker(config: Config, connection: Redis, redis: R
     }
     const why = result.error ?? `HTTP ${result.statusCode}`;
     if (result.statusCode === 410) {
-      await redis.set(keys.webhook(m.jobId).gone, m.url, "EX", Math.max(config.KEEP_COMPLETED_SECONDS, config.KEEP_FAILED_SECONDS));
+      await redis.set(keys.webhook(m.jobId).gone, m.url, "EX", jobRetentionSeconds(config));
       await deliveries.record(m.jobId, { ...entry, outcome: "gone" });
       await finish(m);
       throw new UnrecoverableError(`410 Gone: ${m.url} asked not to be sent more`);
@@ -88,7 +114,7 @@ export function createDeliveryWorker(config: Config, connection: Redis, redis: R
       log.warn("webhook dead-lettered", { message_id: m.messageId, url: m.url, attempts: attempt, error: why });
       throw new Error(`dead-lettered after ${attempt} attempts: ${why}`);
     }
-    const delayMs = Math.max(jitter(schedule[attempt] ?? schedule.at(-1)!), result.retryAfterMs ?? 0);
+    const delayMs = Math.max(jitter(schedule[attempt]!), result.retryAfterMs ?? 0);
     await deliveries.record(m.jobId, { ...entry, outcome: "retrying", next_attempt_at: new Date(Date.now() + delayMs).toISOString() });
     throw new RetryLater(why, delayMs);
   };

@@ -3,21 +3,29 @@ import {
   ALL_JOBS,
   JobReader,
   NotFoundError,
+  TERMINAL_WEBHOOK_EVENTS,
+  asOfEvent,
+  isAfterStreamId,
+  isQueueEventKind,
   listModelNames,
   modelOfJobId,
   parseFailure,
+  progressOf,
   queueName,
   redisKeys,
+  streamFields,
+  streamIdTime,
   type Config,
   type JobData,
   type Logger,
   type OutboxMessage,
+  type QueueEventKind,
   type WebhookEvent,
   type WebhookOutbox,
 } from "@videosdgx/shared";
 
 /** BullMQ's stream events that a client can subscribe to, by the name clients know them under. */
-const EVENT_OF: Record<string, (fields: Record<string, string>) => WebhookEvent> = {
+const EVENT_OF: Partial<Record<QueueEventKind, (fields: Record<string, string>) => WebhookEvent>> = {
   waiting: () => "queued",
   active: () => "started",
   progress: () => "progress",
@@ -25,7 +33,7 @@ const EVENT_OF: Record<string, (fields: Record<string, string>) => WebhookEvent>
   failed: (f) => (parseFailure(f.failedReason).code === "cancelled" ? "cancelled" : "failed"),
 };
 
-type Subscriber = Pick<JobData, "webhook"> & { owner?: string };
+type Subscriber = Pick<JobData, "webhook" | "owner">;
 
 const BATCH = 500;
 const BLOCK_MS = 2000;
@@ -36,7 +44,9 @@ const CACHE_SIZE = 10000;
  * Turns job events into webhook messages. It follows every model's BullMQ events stream (written by
  * BullMQ's own scripts in the same step as each state change, on every host) from a cursor kept in Redis,
  * so events that happen while it is down are sent when it is back. Messages have deterministic ids, so a
- * batch read again after a crash is not sent twice.
+ * batch read again after a crash is not sent twice. BullMQ caps each stream (about 10 000 entries): if
+ * entries past the cursor were trimmed meanwhile, the jobs that finished since are found in BullMQ's
+ * finished sets and their terminal messages sent; only their intermediate events are lost.
  */
 export class WebhookDispatcher {
   private readonly keys;
@@ -88,6 +98,7 @@ export class WebhookDispatcher {
       if (this.cursors.has(model)) continue;
       // No cursor yet: the stream from its start, so nothing said before the first start is missed.
       this.cursors.set(model, (await this.redis.get(this.keys.webhookCursor(model))) ?? "0-0");
+      await this.recoverIfTrimmed(model);
     }
     this.modelsScannedAt = Date.now();
   }
@@ -104,28 +115,73 @@ export class WebhookDispatcher {
       | null;
     for (const [stream, entries] of read ?? []) {
       const model = models[streams.indexOf(stream)]!;
+      await this.recoverIfTrimmed(model);
       const messages: OutboxMessage[] = [];
       for (const [id, flat] of entries) {
-        const message = await this.messageFor(id, fieldsOf(flat));
+        const message = await this.messageFor(id, streamFields(flat));
         if (message) messages.push(message);
       }
       await this.outbox.enqueue(messages);
-      const last = entries.at(-1)![0];
-      await this.redis.set(this.keys.webhookCursor(model), last);
-      this.cursors.set(model, last);
+      await this.saveCursor(model, entries.at(-1)![0]);
     }
   }
 
+  private async saveCursor(model: string, id: string): Promise<void> {
+    await this.redis.set(this.keys.webhookCursor(model), id);
+    this.cursors.set(model, id);
+  }
+
+  /**
+   * When BullMQ may have trimmed entries the dispatcher had not read yet (the oldest entry left is newer
+   * than the cursor, or none is left though newer ones were written), the terminal messages of the jobs
+   * that finished since the cursor are recovered. Idempotent: message ids are deterministic.
+   */
+  private async recoverIfTrimmed(model: string): Promise<void> {
+    const cursor = this.cursors.get(model)!;
+    if (cursor === "0-0") return;
+    const info = streamFields((await this.redis.call("XINFO", "STREAM", this.keys.events(queueName(model))).catch(() => [])) as string[]);
+    const empty = Number(info.length ?? 0) === 0;
+    const newer = empty ? info["last-generated-id"] : info["recorded-first-entry-id"];
+    if (newer === undefined || !isAfterStreamId(newer, cursor)) return;
+    await this.outbox.enqueue(await this.recoverFinished(model, cursor));
+    if (empty) await this.saveCursor(model, newer);
+  }
+
+  private async recoverFinished(model: string, cursor: string): Promise<OutboxMessage[]> {
+    const messages: OutboxMessage[] = [];
+    for (const state of ["completed", "failed"] as const) {
+      for (const jobId of await this.redis.zrangebyscore(this.keys.finished(queueName(model), state), streamIdTime(cursor), "+inf")) {
+        const subscriber = await this.subscriber(jobId);
+        if (!subscriber?.webhook) continue;
+        const job = await this.read(jobId);
+        const event = job?.status;
+        if (!job || !event || !TERMINAL_WEBHOOK_EVENTS.includes(event as WebhookEvent)) continue;
+        const message = this.outbox.message(job, subscriber.webhook, subscriber.owner, event as WebhookEvent, new Date(job.finished_at ?? Date.now()));
+        if (message) messages.push(message);
+      }
+    }
+    this.log.warn("events were trimmed from the stream before they were read; terminal webhook messages recovered", { model, recovered: messages.length });
+    return messages;
+  }
+
   private async messageFor(streamId: string, fields: Record<string, string>): Promise<OutboxMessage | undefined> {
-    const eventOf = EVENT_OF[fields.event ?? ""];
+    const kind = fields.event;
+    const eventOf = isQueueEventKind(kind) ? EVENT_OF[kind] : undefined;
     const jobId = fields.jobId;
     if (!eventOf || !jobId) return undefined;
     const event = eventOf(fields);
     const subscriber = await this.subscriber(jobId);
     if (!subscriber?.webhook?.events.includes(event)) return undefined;
+    // A cancelled job is over for its client: a worker reaching it later is not news.
+    if (!TERMINAL_WEBHOOK_EVENTS.includes(event) && (await this.redis.exists(this.keys.cancel(jobId)))) return undefined;
+    const job = await this.read(jobId);
+    if (!job) return undefined;
+    return this.outbox.message(asOfEvent(kind as QueueEventKind, progressOf(kind as QueueEventKind, fields.data), job), subscriber.webhook, subscriber.owner, event, new Date(streamIdTime(streamId)), streamId);
+  }
+
+  private async read(jobId: string) {
     try {
-      const job = await this.reader.get(jobId, ALL_JOBS);
-      return this.outbox.message(job, subscriber.webhook, subscriber.owner, event, new Date(Number(streamId.split("-")[0])), streamId);
+      return await this.reader.get(jobId, ALL_JOBS);
     } catch (err) {
       if (err instanceof NotFoundError) return undefined; // removed since (retention): nothing to tell
       throw err;
@@ -138,16 +194,15 @@ export class WebhookDispatcher {
     if (cached !== undefined) return cached;
     const model = modelOfJobId(jobId);
     const raw = model ? await this.redis.hget(this.keys.job(queueName(model), jobId), "data") : null;
-    const data = raw ? (JSON.parse(raw) as JobData & { owner?: string }) : undefined;
-    const subscriber = data?.webhook ? { webhook: data.webhook, ...(data.owner ? { owner: data.owner } : {}) } : null;
+    let subscriber: Subscriber | null = null;
+    try {
+      const data = raw ? (JSON.parse(raw) as JobData) : undefined;
+      if (data?.webhook) subscriber = { webhook: data.webhook, ...(data.owner ? { owner: data.owner } : {}) };
+    } catch {
+      this.log.error("job data is not JSON; its events are not sent", { job_id: jobId });
+    }
     if (this.subscribers.size >= CACHE_SIZE) this.subscribers.delete(this.subscribers.keys().next().value!);
     this.subscribers.set(jobId, subscriber);
     return subscriber;
   }
-}
-
-function fieldsOf(flat: string[]): Record<string, string> {
-  const f: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
-  return f;
 }

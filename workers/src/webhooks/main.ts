@@ -1,4 +1,4 @@
-import { ApiKeyStore, JobReader, WebhookOutbox, createLogger, createRedis, loadConfigOrExit } from "@videosdgx/shared";
+import { ApiKeyStore, ExitCode, JobReader, WebhookOutbox, createLogger, createRedis, loadConfigOrExit } from "@videosdgx/shared";
 import { createDeliveryWorker } from "./delivery-worker.js";
 import { WebhookDispatcher } from "./dispatcher.js";
 
@@ -10,7 +10,7 @@ const config = loadConfigOrExit("webhooks");
 const log = createLogger("webhooks", config.LOG_LEVEL);
 if (!config.REDIS_URL) {
   process.stderr.write("webhooks: REDIS_URL is required (npm start sets it for the processes it starts)\n");
-  process.exit(2);
+  process.exit(ExitCode.config);
 }
 
 const redis = createRedis(config.REDIS_URL, "worker", "vdgx-webhooks");
@@ -23,7 +23,7 @@ const secretsFor = async (owner: string | undefined) => {
   const own = owner === undefined ? undefined : await apiKeys.webhookSecret(owner);
   return own ? [own] : config.WEBHOOK_SECRET;
 };
-const worker = createDeliveryWorker(config, createRedis(config.REDIS_URL, "worker", "vdgx-webhooks-delivery"), redis, secretsFor, log);
+const worker = createDeliveryWorker(config, createRedis(config.REDIS_URL, "worker", "vdgx-webhooks-delivery"), redis, outbox, secretsFor, log);
 dispatcher.start();
 log.info("webhooks ready", { signing: config.WEBHOOK_SECRET.length > 0, allow_hosts: config.WEBHOOK_ALLOW_HOSTS });
 

@@ -21,7 +21,9 @@ export interface AttemptResult {
 }
 
 const MAX_RETRY_AFTER_MS = 24 * 3600 * 1000;
-const agents = { "http:": new http.Agent({ keepAlive: true }), "https:": new https.Agent({ keepAlive: true }) };
+// Receivers are chosen by clients: idle connections are closed after a while and only a few kept per host.
+const agentOptions = { keepAlive: true, timeout: 30000, maxFreeSockets: 4 };
+const agents = { "http:": new http.Agent(agentOptions), "https:": new https.Agent(agentOptions) };
 
 /**
  * POSTs one signed message (Standard Webhooks headers) and reads the answer. Only 2xx is success;

@@ -1,0 +1,58 @@
+import type { JobResource, JobStatus, Progress } from "../schemas/job-resource.js";
+
+/** The BullMQ events the platform follows in each queue's events stream. */
+export const QUEUE_EVENT_KINDS = ["waiting", "active", "progress", "completed", "failed", "delayed"] as const;
+export type QueueEventKind = (typeof QUEUE_EVENT_KINDS)[number];
+
+export const isQueueEventKind = (s: string | undefined): s is QueueEventKind => QUEUE_EVENT_KINDS.includes(s as QueueEventKind);
+
+/** A stream entry's flat `[field, value, ...]` list as an object. */
+export function streamFields(flat: readonly string[]): Record<string, string> {
+  const f: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
+  return f;
+}
+
+/** Redis stream ids are "<ms>-<seq>": compared as numbers, part by part. */
+export function isAfterStreamId(a: string, b: string): boolean {
+  const [am, as] = a.split("-").map(BigInt) as [bigint, bigint];
+  const [bm, bs] = b.split("-").map(BigInt) as [bigint, bigint];
+  return am > bm || (am === bm && as > bs);
+}
+
+/** When the entry was written. */
+export const streamIdTime = (id: string): number => Number(id.split("-")[0]);
+
+/** A stream id as a sortable score (sorted sets): exact for sequence numbers below 1000. */
+export function streamIdScore(id: string): number {
+  const [ms, seq] = id.split("-").map(Number) as [number, number];
+  return ms * 1000 + Math.min(seq, 999);
+}
+
+/** A progress event's own progress (ours is always an object with a phase); stream fields hold it as JSON. */
+export function progressOf(kind: QueueEventKind, data: unknown): Progress | undefined {
+  const value = typeof data === "string" ? safeJson(data) : data;
+  return kind === "progress" && typeof value === "object" && value !== null && "phase" in value ? (value as Progress) : undefined;
+}
+
+const STATUS_AT: Partial<Record<QueueEventKind, JobStatus>> = { waiting: "queued", delayed: "queued", active: "running", progress: "running" };
+
+/**
+ * The job as the event saw it. A resource is read when an event is sent, which for a replayed or late
+ * event is after later events: its status and progress are taken from the event itself.
+ */
+export function asOfEvent(kind: QueueEventKind, progress: Progress | undefined, job: JobResource): JobResource {
+  const status = STATUS_AT[kind];
+  const own = progress ? { progress } : {};
+  if (!status || status === job.status) return { ...job, ...own };
+  const { result: _result, error: _error, finished_at: _finished, queue_position: _position, ...earlier } = job;
+  return { ...earlier, status, ...own };
+}
+
+function safeJson(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return undefined;
+  }
+}
