@@ -136,8 +136,12 @@ worker.on("error", (err) => log.error("worker error", { error: err.message }));
 heartbeat.start();
 log.info("worker ready", { model, queue: queueName(model), worker_id: workerId, memory_budget_bytes: budget });
 
-/** Unloaded, idle, yet still holding memory its model left behind: only a restart gives that back. */
-function recycleIfHolding(): boolean {
+/**
+ * Unloaded, idle, yet still holding memory its model left behind: only a restart gives that back.
+ * An unload in flight has not settled its reservation yet: judge what it leaves, not the pre-unload grant.
+ */
+async function recycleIfHolding(): Promise<boolean> {
+  await host.unloadSettled;
   if (host.loaded || host.inUse || !memory.grant) return false;
   void stop("recycle", ExitCode.recycle);
   return true;
