@@ -148,24 +148,29 @@ async function recycleIfHolding(): Promise<boolean> {
 }
 
 let stopping = false;
+let graceArmed = false;
+/** A job still running after the grace period is abandoned to stalled-job recovery, never lost. */
+function armGraceTimer(): void {
+  if (graceArmed) return;
+  graceArmed = true;
+  const forced = setTimeout(() => {
+    log.warn("grace period over; leaving the active job to stalled recovery");
+    shutdown.abort();
+    process.exit(1);
+  }, config.SHUTDOWN_GRACE_MS);
+  forced.unref();
+}
 /**
  * Stops taking jobs, lets the active one finish and leaves with the reservation released (the OS frees
  * all of the process's memory). A recycle has no deadline: nobody waits for it, and a job it picked up
- * just before finishes here; the next one goes to the restarted process.
+ * just before finishes here; the next one goes to the restarted process. A signal arriving during a
+ * recycle does have someone waiting, so it starts the grace period.
  */
 async function stop(reason: string, exitCode: number = 0): Promise<void> {
+  if (exitCode !== ExitCode.recycle) armGraceTimer();
   if (stopping) return;
   stopping = true;
   log.info("stopping", { reason, exit_code: exitCode });
-  if (exitCode !== ExitCode.recycle) {
-    // A job still running after the grace period is abandoned to stalled-job recovery, never lost.
-    const forced = setTimeout(() => {
-      log.warn("grace period over; leaving the active job to stalled recovery");
-      shutdown.abort();
-      process.exit(1);
-    }, config.SHUTDOWN_GRACE_MS);
-    forced.unref();
-  }
   await worker.close();
   await heartbeat.stop();
   await host.unload(reason);
