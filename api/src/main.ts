@@ -3,6 +3,7 @@ import type { Server } from "node:http";
 import { once } from "node:events";
 import {
   ApiKeyStore,
+  ExitCode,
   ServiceUnavailableError,
   SubmissionGate,
   WebhookOutbox,
@@ -29,7 +30,7 @@ const config = loadConfigOrExit("api");
 const log = createLogger("api", config.LOG_LEVEL);
 if (!config.REDIS_URL) {
   process.stderr.write("api: REDIS_URL is required (npm start sets it for the API it starts)\n");
-  process.exit(2);
+  process.exit(ExitCode.config);
 }
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -65,7 +66,7 @@ async function refuseOpenAccess(): Promise<void> {
       `it would be admin. Create a key first (npm run keys -- create --scope admin, with the same REDIS_URL and ` +
       `QUEUE_PREFIX), or set HOST=127.0.0.1.\n`,
   );
-  process.exit(2);
+  process.exit(ExitCode.config);
 }
 await refuseOpenAccess();
 
@@ -99,7 +100,7 @@ const server: Server = createApp(ctx, modelNames, version).listen(config.PORT, c
 });
 server.on("error", (err) => {
   process.stderr.write(`api: cannot listen on ${config.HOST}:${config.PORT}: ${err.message}\n`);
-  process.exit(2);
+  process.exit(ExitCode.config);
 });
 
 let stopping = false;

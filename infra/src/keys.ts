@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
-import { ApiKeyStore, SCOPES, loadConfigOrExit, parseScopes, type ApiKeyRecord } from "@videosdgx/shared";
+import { ApiKeyStore, ExitCode, SCOPES, loadConfigOrExit, parseScopes, type ApiKeyRecord } from "@videosdgx/shared";
 
 /**
  * `npm run keys -- create --scope jobs:write,jobs:read [--name X] [--json]`, `list [--json]`, `revoke <id>`:
@@ -16,12 +16,12 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
-/** Bad input: the message, the usage, exit code 2. */
+/** Bad input: the message, the usage, the configuration exit code (2). */
 function orUsage<T>(read: () => T): T {
   try {
     return read();
   } catch (err) {
-    fail(`${(err as Error).message}\n${USAGE}`, 2);
+    fail(`${(err as Error).message}\n${USAGE}`, ExitCode.config);
   }
 }
 
@@ -70,14 +70,14 @@ try {
       break;
     }
     case "revoke": {
-      if (rest.length !== 1) fail(`revoke takes one key id\n${USAGE}`, 2);
+      if (rest.length !== 1) fail(`revoke takes one key id\n${USAGE}`, ExitCode.config);
       const record = await store.revoke(rest[0]!);
       if (!record) fail(`no API key with id ${rest[0]}`);
       print(`revoked: ${row(record)}`);
       break;
     }
     default:
-      fail(USAGE, 2);
+      fail(USAGE, ExitCode.config);
   }
 } finally {
   redis.disconnect();

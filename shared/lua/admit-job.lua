@@ -13,7 +13,7 @@
   KEYS[6] bucket        hash  tokens, at (ms): the key's submissions
   ARGV[1] admission token, unique per submission
   ARGV[2] admission lifetime (ms)
-  ARGV[3] cap on jobs not started (0 = no cap)
+  ARGV[3] cap on jobs not started (0 = no cap: KEYS[1] to KEYS[5] are then never touched)
   ARGV[4] bucket refill, tokens per minute (0 = no rate limit)
   ARGV[5] bucket size (the burst)
 

@@ -8,7 +8,8 @@
   ARGV[2] slots (GPU_CONCURRENCY)
   ARGV[3] lease in ms
 
-  Reply: 1 granted (the worker is a holder and no longer a waiter), 0 no free slot
+  Reply: 1 granted (the worker is a holder and no longer a waiter; a worker already holding a slot
+         keeps it with its lease extended), 0 no free slot
 ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -17,7 +18,10 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 
 local me = ARGV[1]
-if redis.call('ZSCORE', KEYS[1], me) then return 1 end
+if redis.call('ZSCORE', KEYS[1], me) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), me)
+  return 1
+end
 local holders = redis.call('ZCARD', KEYS[1])
 if holders >= tonumber(ARGV[2]) then return 0 end
 

@@ -136,32 +136,41 @@ worker.on("error", (err) => log.error("worker error", { error: err.message }));
 heartbeat.start();
 log.info("worker ready", { model, queue: queueName(model), worker_id: workerId, memory_budget_bytes: budget });
 
-/** Unloaded, idle, yet still holding memory its model left behind: only a restart gives that back. */
-function recycleIfHolding(): boolean {
+/**
+ * Unloaded, idle, yet still holding memory its model left behind: only a restart gives that back.
+ * An unload in flight has not settled its reservation yet: judge what it leaves, not the pre-unload grant.
+ */
+async function recycleIfHolding(): Promise<boolean> {
+  await host.unloadSettled;
   if (host.loaded || host.inUse || !memory.grant) return false;
   void stop("recycle", ExitCode.recycle);
   return true;
 }
 
 let stopping = false;
+let graceArmed = false;
+/** A job still running after the grace period is abandoned to stalled-job recovery, never lost. */
+function armGraceTimer(): void {
+  if (graceArmed) return;
+  graceArmed = true;
+  const forced = setTimeout(() => {
+    log.warn("grace period over; leaving the active job to stalled recovery");
+    shutdown.abort();
+    process.exit(1);
+  }, config.SHUTDOWN_GRACE_MS);
+  forced.unref();
+}
 /**
  * Stops taking jobs, lets the active one finish and leaves with the reservation released (the OS frees
  * all of the process's memory). A recycle has no deadline: nobody waits for it, and a job it picked up
- * just before finishes here; the next one goes to the restarted process.
+ * just before finishes here; the next one goes to the restarted process. A signal arriving during a
+ * recycle does have someone waiting, so it starts the grace period.
  */
 async function stop(reason: string, exitCode: number = 0): Promise<void> {
+  if (exitCode !== ExitCode.recycle) armGraceTimer();
   if (stopping) return;
   stopping = true;
   log.info("stopping", { reason, exit_code: exitCode });
-  if (exitCode !== ExitCode.recycle) {
-    // A job still running after the grace period is abandoned to stalled-job recovery, never lost.
-    const forced = setTimeout(() => {
-      log.warn("grace period over; leaving the active job to stalled recovery");
-      shutdown.abort();
-      process.exit(1);
-    }, config.SHUTDOWN_GRACE_MS);
-    forced.unref();
-  }
   await worker.close();
   await heartbeat.stop();
   await host.unload(reason);

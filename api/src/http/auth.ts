@@ -41,8 +41,9 @@ export function jobScopeOf(res: Response): JobScope {
 }
 
 /**
- * Checks the caller's key against a route's access. Without any key configured, a loopback API accepts
- * requests without one as an admin (one local user); once a key exists every caller needs one.
+ * Checks the caller's key against a route's access. Until a key is created, a loopback API accepts
+ * requests without one as an admin (one local user); from the first key on, every caller needs one, for
+ * good: revoking every key must not reopen anonymous admin access.
  */
 export class Authenticator {
   constructor(private readonly keys: KeyLookups, private readonly loopback: boolean) {}
@@ -50,7 +51,7 @@ export class Authenticator {
   private async authenticate(req: Request): Promise<Principal> {
     const key = presentedKey(req.get("authorization"));
     if (key === undefined) {
-      if (this.loopback && (await this.keys.activeCount()) === 0) return ANONYMOUS;
+      if (this.loopback && !(await this.keys.anyCreated())) return ANONYMOUS;
       throw new UnauthorizedError("this API needs a key: send Authorization: Bearer <key> (an admin creates keys with `npm run keys -- create`)");
     }
     const record = key ? await this.keys.verify(key) : undefined;

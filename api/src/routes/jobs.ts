@@ -124,10 +124,15 @@ export function jobRoutes(api: ApiRouter, ctx: AppContext): void {
       method: "post", path: "/v1/jobs/:id/webhook/redeliver", tag: "jobs", access: "jobs:write",
       summary: "Send one of the job's webhook messages again (default: the latest), same id and body, new signature",
       body: RedeliverRequestSchema,
-      responses: { 202: { description: "a new delivery of the message is queued", schema: RedeliverAnswerSchema } },
+      responses: {
+        202: { description: "a new delivery of the message is queued", schema: RedeliverAnswerSchema },
+        429: { description: "the key's submission rate limit is reached (a redelivery spends a submission); see Retry-After", schema: ErrorBodySchema },
+      },
     },
     async (req, res) => {
       const body = parseOr400(RedeliverRequestSchema, req.body ?? {}, "redeliver request");
+      // Each redelivery makes the webhook worker send a request: it costs the caller like a submission.
+      await ctx.admission.spend(principalOf(res).keyId);
       res.status(202).json(await ctx.jobs.redeliverWebhook(String(req.params.id), body.message_id, jobScopeOf(res)));
     },
   );

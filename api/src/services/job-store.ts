@@ -30,6 +30,11 @@ const STATES_FOR: Record<JobStatus, QueueState[]> = {
 /** Owner index entries younger than this may belong to a job being added right now: never pruned. */
 const INDEX_SETTLE_MS = 60000;
 const OWNER_PAGE = 100;
+/**
+ * A filtered list of one key's jobs reads at most this many index entries per job asked for: a key with
+ * a long history and few matches must not cost a lookup of every job it ever submitted.
+ */
+const OWNER_SCAN_PER_RESULT = 10;
 
 /** Jobs as users see them, over one BullMQ queue per model. The API's only writer of jobs. */
 export class JobStore extends JobReader {
@@ -87,14 +92,16 @@ export class JobStore extends JobReader {
 
   /**
    * One key's jobs, newest first, from its index (not by scanning every queue). Entries of jobs removed
-   * by retention are skipped and pruned.
+   * by retention are skipped and pruned. Only the newest `limit * OWNER_SCAN_PER_RESULT` entries are
+   * read, so a filtered list may hold fewer than `limit` jobs when older ones would match.
    */
   private async listOwned(owner: string, models: Set<string>, status: JobStatus | undefined, limit: number): Promise<JobResource[]> {
     const key = this.keys.ownerJobs(owner);
     const found: JobResource[] = [];
     const gone: string[] = [];
     const settled = Date.now() - INDEX_SETTLE_MS;
-    for (let offset = 0; found.length < limit; offset += OWNER_PAGE) {
+    const scanned = limit * OWNER_SCAN_PER_RESULT;
+    for (let offset = 0; found.length < limit && offset < scanned; offset += OWNER_PAGE) {
       const page = await this.redis.zrevrange(key, offset, offset + OWNER_PAGE - 1, "WITHSCORES");
       if (page.length === 0) break;
       const entries: [string, number][] = [];

@@ -55,8 +55,8 @@ export class KeyLookups {
     return record;
   }
 
-  /** How many keys are not revoked: zero allows anonymous requests on a loopback HOST. */
-  activeCount(): Promise<number> {
-    return this.remember("active", () => this.store.activeCount());
+  /** Whether a key was ever created: until then a loopback HOST accepts anonymous requests. */
+  anyCreated(): Promise<boolean> {
+    return this.remember("any-created", () => this.store.anyCreated());
   }
 }

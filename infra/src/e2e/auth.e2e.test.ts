@@ -203,6 +203,11 @@ test("a key over its rate limit gets 429 rate_limited with Retry-After", async (
   assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
   const other = await p.createKey("jobs:write", "other");
   assert.equal((await p.request("POST", "/v1/jobs", body, bearer(other.key))).status, 202, "other keys are not limited by it");
+  // A webhook redelivery spends from the same bucket: refused before the job is even looked at.
+  const redeliver = await p.request("POST", `/v1/jobs/${limitedJobs[0]}/webhook/redeliver`, {}, bearer(limited.key));
+  assert.equal(redeliver.status, 429, JSON.stringify(redeliver.body));
+  assert.equal(redeliver.body.error.code, "rate_limited");
+  assert.ok(Number(redeliver.headers.get("retry-after")) >= 1);
 });
 
 test("a model with MAX_QUEUED_PER_MODEL jobs waiting answers 429 queue_full with Retry-After, on both submit routes", async () => {
@@ -253,4 +258,18 @@ test("a worker runs a key's job; its video is served to that key only", async ()
   assert.equal(video.status, 200);
   assert.equal((video.body as Buffer).length, done.result.bytes);
   assert.equal((await p.request("GET", done.result.video_url, undefined, bearer(keys.read!.key))).status, 404);
+});
+
+// Last: it revokes every key.
+test("revoking every key does not bring anonymous admin access back", async () => {
+  const listed = await p.request("GET", "/v1/keys", undefined, bearer(keys.admin!.key));
+  const active = (listed.body.keys as { id: string; revoked_at?: string }[]).filter((k) => !k.revoked_at);
+  assert.ok(active.length > 0);
+  for (const k of active) assert.equal((await p.keysCli(["revoke", k.id])).code, 0);
+  const res = await waitFor("the admin key to be refused", async () => {
+    const r = await probe("GET", "/v1/keys", bearer(keys.admin!.key));
+    return r.status === 401 ? r : undefined;
+  });
+  assert.match(res.body.error.message, /was revoked/);
+  for (const url of ["/v1/jobs", "/metrics", "/v1/keys"]) assert.equal((await probe("GET", url, {})).status, 401, url);
 });

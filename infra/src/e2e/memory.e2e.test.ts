@@ -35,6 +35,11 @@ after(async () => {
 
 const job = (model: string, steps = 2) => ({ model, prompt: "memory", width: 64, height: 64, num_frames: 5, steps, seed: 1 });
 const ledger = redisKeys("e2e").memory(hostname());
+/**
+ * An unloaded worker may keep a reservation for what its model left in the process (allocator arenas,
+ * memory-recycle.e2e covers it); that is a fraction of a model, never a model.
+ */
+const LEFT_IN_PROCESS_MAX = footprint.residentBytes / 10;
 const models = async () =>
   Object.fromEntries(((await p.request("GET", "/v1/models")).body.models as any[]).map((m) => [m.name, m]));
 
@@ -72,7 +77,8 @@ test("a model running a job is never evicted; the waiting job says why and goes 
   assert.equal(second.status, "completed");
   assert.ok(Number(await redis.get(ledger.highWater)) <= BUDGET);
   const held = await redis.hgetall(ledger.reservations);
-  assert.deepEqual(Object.keys(held).length, 1, `one model loaded: ${JSON.stringify(held)}`);
+  const modelSized = Object.values(held).map(Number).filter((bytes) => bytes > LEFT_IN_PROCESS_MAX);
+  assert.deepEqual(modelSized, [footprint.residentBytes], `one model loaded: ${JSON.stringify(held)}`);
 });
 
 test("a model that can never fit the budget is refused at submit time", async () => {
@@ -86,10 +92,12 @@ test("models can be unloaded and warmed up on request", async () => {
   const loadedNow = async (m: string) => (await models())[m].loaded as boolean;
   const loadedName = (await loadedNow("tinya")) ? "tinya" : "tinyb";
   const other = loadedName === "tinya" ? "tinyb" : "tinya";
+  const workerId = (await models())[loadedName].workers[0].id as string;
   const unload = await p.request("POST", `/v1/models/${loadedName}/unload`);
   assert.deepEqual([unload.status, unload.body], [202, { model: loadedName, action: "unload", workers: 1 }]);
   await waitFor("the unload", async () => !(await loadedNow(loadedName)));
-  assert.deepEqual(await redis.hgetall(ledger.reservations), {}, "its reservation was released");
+  const left = Number((await redis.hget(ledger.reservations, workerId)) ?? 0);
+  assert.ok(left <= LEFT_IN_PROCESS_MAX, `its model's reservation was released (${left} bytes left)`);
 
   assert.equal((await p.request("POST", `/v1/models/${other}/load`)).status, 202);
   await waitFor("the warm-up", () => loadedNow(other));

@@ -41,6 +41,7 @@ test("a wrong secret, an unknown id or a malformed key does not verify", async (
 test("revoking keeps the record, marks it and counts it out; keys list oldest first", async () => {
   const s = store();
   assert.equal(await s.activeCount(), 0);
+  assert.equal(await s.anyCreated(), false);
   const a = await s.create(["jobs:read"], "a");
   const b = await s.create(["admin"], "b");
   assert.equal(await s.activeCount(), 2);
@@ -49,8 +50,11 @@ test("revoking keeps the record, marks it and counts it out; keys list oldest fi
   assert.equal((await s.revoke(a.id))?.revoked_at, revoked.revoked_at, "a second revoke changes nothing");
   assert.equal(await s.revoke("nosuchkey000"), undefined);
   assert.equal(await s.activeCount(), 1);
+  await s.revoke(b.id);
+  assert.equal(await s.activeCount(), 0);
+  assert.equal(await s.anyCreated(), true, "revoking every key does not undo that keys were created");
   assert.ok((await s.verify(a.key))?.revoked_at, "a revoked key is still recognised, as revoked");
-  assert.deepEqual((await s.list()).map((k) => [k.id, k.name, Boolean(k.revoked_at)]), [[a.id, "a", true], [b.id, "b", false]]);
+  assert.deepEqual((await s.list()).map((k) => [k.id, k.name, Boolean(k.revoked_at)]), [[a.id, "a", true], [b.id, "b", true]]);
   assert.ok((await s.list()).every((k) => !("key" in k) && !("webhook_secret" in k)));
 });
 

@@ -120,6 +120,14 @@ export class ApiKeyStore {
     return this.get(id);
   }
 
+  /**
+   * Whether any key was ever created. Keys are never deleted (a revoked one stays for the record), so
+   * their list is the marker: once true, it stays true.
+   */
+  async anyCreated(): Promise<boolean> {
+    return (await this.redis.zcard(this.keys.apiKeys)) > 0;
+  }
+
   /** Keys not revoked. */
   activeCount(): Promise<number> {
     return this.redis.scard(this.keys.activeApiKeys);

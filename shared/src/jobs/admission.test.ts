@@ -75,3 +75,17 @@ test("a refused submission spends nothing: a full queue keeps the key's tokens",
   const limited = await attempt(g, "m", "key-a");
   assert.ok(!admitted(limited) && limited.code === "rate_limited" && limited.retryAfter > 50 && limited.retryAfter <= 60, JSON.stringify(limited));
 });
+
+test("spending (a webhook redelivery) draws on the same bucket as submissions and ignores a full queue", async () => {
+  const { prefix, gate: g } = gate({ maxQueuedPerModel: 1, perMinute: 1, burst: 2 });
+  const queue = new Queue(queueName("m"), { connection: server.client, prefix });
+  await queue.add("generate", { n: 1 });
+  await g.spend("key-a");
+  assert.deepEqual(await attempt(g, "m", "key-a"), { code: "queue_full", retryAfter: 5 }, "a token is left; the queue is what refuses");
+  await g.spend("key-a");
+  await assert.rejects(g.spend("key-a"), (err: unknown) => err instanceof TooManyRequestsError && err.code === "rate_limited" && err.retryAfterSeconds > 0);
+  const refused = await attempt(g, "other", "key-a");
+  assert.ok(!admitted(refused) && refused.code === "rate_limited", "a submission finds the bucket the redeliveries emptied");
+  await g.spend(undefined);
+  await queue.close();
+});

@@ -52,7 +52,7 @@ export class SubmissionGate {
    */
   async admit(model: string, principal: string | undefined): Promise<Admission> {
     const cap = this.limits.maxQueuedPerModel;
-    const perMinute = principal === undefined ? 0 : this.limits.perMinute;
+    const perMinute = this.perMinuteFor(principal);
     if (cap === 0 && perMinute === 0) return NOTHING_HELD;
     const queue = queueName(model);
     const lists = this.keys.notStarted(queue);
@@ -62,14 +62,7 @@ export class SubmissionGate {
       admissions, lists.wait, lists.paused, lists.prioritized, lists.delayed, this.keys.rateLimit(principal ?? "anonymous"),
       token, this.lifetimeMs, cap, perMinute, this.limits.burst,
     );
-    if (verdict === 1) {
-      throw new TooManyRequestsError(
-        "rate_limited",
-        `this key may submit ${this.limits.perMinute} jobs per minute (bursts of ${this.limits.burst}); retry later`,
-        Math.max(1, Math.ceil(value / 1000)),
-        { per_minute: this.limits.perMinute, burst: this.limits.burst },
-      );
-    }
+    if (verdict === 1) throw this.rateLimited(value);
     if (verdict === 2) {
       throw new TooManyRequestsError(
         "queue_full",
@@ -80,5 +73,31 @@ export class SubmissionGate {
     }
     if (cap === 0) return NOTHING_HELD;
     return { release: async () => void (await this.redis.zrem(admissions, token)) };
+  }
+
+  /**
+   * Spends a token of `principal`'s submission bucket for work that is not a new job but costs like one
+   * (a webhook redelivery): the same script with no queue cap, so its queue keys are never read.
+   */
+  async spend(principal: string | undefined): Promise<void> {
+    const perMinute = this.perMinuteFor(principal);
+    if (perMinute === 0) return;
+    const bucket = this.keys.rateLimit(principal ?? "anonymous");
+    const [verdict, value] = await this.redis.admitJob(bucket, bucket, bucket, bucket, bucket, bucket, "", this.lifetimeMs, 0, perMinute, this.limits.burst);
+    if (verdict === 1) throw this.rateLimited(value);
+  }
+
+  /** Anonymous loopback use is not rate limited. */
+  private perMinuteFor(principal: string | undefined): number {
+    return principal === undefined ? 0 : this.limits.perMinute;
+  }
+
+  private rateLimited(waitMs: number): TooManyRequestsError {
+    return new TooManyRequestsError(
+      "rate_limited",
+      `this key may submit ${this.limits.perMinute} jobs per minute (bursts of ${this.limits.burst}); retry later`,
+      Math.max(1, Math.ceil(waitMs / 1000)),
+      { per_minute: this.limits.perMinute, burst: this.limits.burst },
+    );
   }
 }

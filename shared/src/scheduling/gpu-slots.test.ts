@@ -49,3 +49,31 @@ test("a model's next job does not inherit passes by jobs older than it", async (
   await slots.release("w", { since: 100, heldMs: 1000 });
   assert.deepEqual((await slots.waiters()).map((w) => [w.workerId, w.passedMs]), [["w", 0]]);
 });
+
+test("a release by a worker that no longer holds a slot charges nobody", async () => {
+  const slots = new GpuSlots(redis, "t3", "h", 1, 60_000);
+  await slots.wait(waiter("old", "wan21", 100));
+  await slots.release("gone", { since: 500, heldMs: 4000 });
+  assert.deepEqual((await slots.waiters()).map((w) => [w.workerId, w.passedMs]), [["old", 0]]);
+  assert.equal(await redis.exists(slots.keys.passes), 0);
+});
+
+test("a waiter entry without a submission time is skipped and the release completes; the pass log expires", async () => {
+  const slots = new GpuSlots(redis, "t4", "h", 1, 60_000);
+  assert.ok(await slots.grant("runner"));
+  await slots.wait(waiter("b", "wan21", 100));
+  await redis.hset(slots.keys.waiters, "broken", JSON.stringify({ workerId: "broken", model: "magi1" }));
+  await slots.release("runner", { since: 500, heldMs: 2000 });
+  assert.equal(await redis.zscore(slots.keys.holders, "runner"), null, "the slot is freed");
+  assert.deepEqual(JSON.parse((await redis.hget(slots.keys.passes, "wan21"))!), [[500, 2000]]);
+  assert.equal(await redis.hexists(slots.keys.passes, "magi1"), 0);
+  assert.ok((await redis.pttl(slots.keys.passes)) > 0);
+});
+
+test("asking again while holding a slot extends its lease", async () => {
+  const slots = new GpuSlots(redis, "t5", "h", 1, 60_000);
+  assert.ok(await slots.grant("w"));
+  await redis.zadd(slots.keys.holders, Date.now() + 1000, "w");
+  assert.ok(await slots.grant("w"));
+  assert.ok(Number(await redis.zscore(slots.keys.holders, "w")) > Date.now() + 30_000);
+});

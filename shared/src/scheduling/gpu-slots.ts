@@ -3,6 +3,12 @@ import { luaScript } from "../memory/lua-scripts.js";
 import { redisKeys } from "../queues.js";
 import { passedMs, type GpuCandidate, type GpuWaiter, type PassLog } from "./policy.js";
 
+/**
+ * The pass logs outlive every wait they record: each charge renews this, and a day without any job
+ * finishing on the host's GPU means no waiting job's budget is left to keep (nor a host that is gone).
+ */
+const PASSES_TTL_MS = 24 * 60 * 60 * 1000;
+
 type SlotsRedis = Redis & {
   gpuGrant(...args: (string | number)[]): Promise<number>;
   gpuRenew(...args: (string | number)[]): Promise<number>;
@@ -60,7 +66,7 @@ export class GpuSlots {
    * A waiter entry the worker made for its next job stays: it waits on.
    */
   async release(workerId: string, job: { since: number; heldMs: number }): Promise<void> {
-    await this.redis.gpuRelease(this.keys.holders, this.keys.waiters, this.keys.passes, workerId, job.since, Math.round(job.heldMs), this.keys.events);
+    await this.redis.gpuRelease(this.keys.holders, this.keys.waiters, this.keys.passes, workerId, job.since, Math.round(job.heldMs), this.keys.events, PASSES_TTL_MS);
   }
 
   async highWater(): Promise<number> {

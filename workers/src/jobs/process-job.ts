@@ -18,6 +18,7 @@ import type { MemoryGuard } from "../runtime/memory-guard.js";
 import type { ModelHost } from "../runtime/model-host.js";
 import { removeStalePartials } from "../video/mp4-encoder.js";
 import { classifyFailure, toQueueError } from "./failure.js";
+import { WaitReports } from "./wait-reports.js";
 
 export interface ProcessorDeps {
   config: Config;
@@ -49,11 +50,17 @@ export function createProcessor(deps: ProcessorDeps) {
       const p: Progress = { phase, step, total, timings: t, ...(memory ? { memory } : {}) };
       await job.updateProgress(p);
     };
+    // Every wake-up checks for cancellation; only a changed wait state becomes a progress event.
+    const waitReports = new WaitReports();
+    const reportWait = async (phase: Phase, wait?: MemoryWait) => {
+      if (waitReports.changed(phase, wait, performance.now())) await progress(phase, 0, params.steps, timings, wait);
+      else await throwIfCancelled();
+    };
     let waitStarted: number | undefined;
     const onMemoryWait = async (wait: MemoryWait) => {
       waitStarted ??= performance.now();
       timings.wait_for_memory_ms = Math.round(performance.now() - waitStarted);
-      await progress("waiting_for_memory", 0, params.steps, timings, wait);
+      await reportWait("waiting_for_memory", wait);
     };
 
     try {
@@ -65,7 +72,7 @@ export function createProcessor(deps: ProcessorDeps) {
       await deps.gpu.acquire({ priority: job.opts.priority ?? 0, since: job.timestamp }, host.loaded, async () => {
         waitedForGpu = true;
         timings.wait_for_gpu_ms = Math.round(performance.now() - gpuWaitStarted);
-        await progress("waiting_for_gpu", 0, params.steps, timings);
+        await reportWait("waiting_for_gpu");
       });
       if (waitedForGpu) timings.wait_for_gpu_ms = Math.round(performance.now() - gpuWaitStarted);
       if (!host.loaded) await progress("loading", 0, params.steps, timings);

@@ -77,7 +77,7 @@ export class MemoryGuard {
           this.grant = result.grant;
           return result.grant;
         }
-        await ledger.release(result.grant);
+        await this.giveBackWanted(result.grant);
         wait = {
           available_bytes: availableBytes, needed_bytes: needed, held_by_others_bytes: result.sum - needed, budget_bytes: ledger.budget,
           message: `waiting for memory: loading ${name} needs ${gb(needed)}, the host has ${gb(availableBytes)} available (the rest is held outside the platform)`,
@@ -104,10 +104,26 @@ export class MemoryGuard {
     if (!(await this.deps.ledger.renew(this.grant, resident))) this.grant = undefined;
   }
 
+  /**
+   * A grant the host cannot back yet: the reservation goes back to what the process held before asking
+   * (what an earlier model left behind, still in the process), or away entirely when it held nothing.
+   */
+  private async giveBackWanted(grant: Grant): Promise<void> {
+    const held = this.grant;
+    if (!held) {
+      await this.deps.ledger.release(grant);
+      return;
+    }
+    // The new grant fenced the old token off: keep the new one, shrunk back.
+    this.grant = (await this.deps.ledger.renew(grant, held.bytes)) ? grant : undefined;
+  }
+
   /** Heartbeat: extends the lease. False means the grant is gone and the model must be unloaded. */
   async renew(): Promise<boolean> {
     if (!this.grant) return true;
-    return this.deps.ledger.renew(this.grant);
+    if (await this.deps.ledger.renew(this.grant)) return true;
+    this.grant = undefined;
+    return false;
   }
 
   /** Gives the whole reservation back: none of it is held any more (a full give-back, a failed load, the process ending). */

@@ -55,6 +55,14 @@ export class ModelHost {
     return this.busy > 0;
   }
 
+  /** Settles once the unload in flight (if any) is over; its failure is reported to its own caller. */
+  get unloadSettled(): Promise<void> {
+    return (this.unloading ?? Promise.resolve()).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
   private async load(hooks: UseHooks): Promise<{ model: LoadedModel; ms: number }> {
     // An unload still measuring what it gave back must settle its reservation before a new one is made.
     await this.unloading;

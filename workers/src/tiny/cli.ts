@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { ExitCode } from "@videosdgx/shared";
 import { generateTinyModel, isTinyModelCurrent } from "./generate.js";
 
 /** `node dist/tiny/cli.js <outDir> [--force]`: writes the tiny model unless a current one is there. */
@@ -6,7 +7,7 @@ const { positionals, values } = parseArgs({ allowPositionals: true, options: { f
 const outDir = positionals[0];
 if (!outDir) {
   process.stderr.write("usage: node dist/tiny/cli.js <outDir> [--force]\n");
-  process.exit(2);
+  process.exit(ExitCode.config);
 }
 if (!values.force && (await isTinyModelCurrent(outDir))) {
   process.stdout.write(`tiny model in ${outDir} is current\n`);
