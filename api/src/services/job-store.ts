@@ -4,6 +4,7 @@ import {
   JobReader,
   NotFoundError,
   ServiceUnavailableError,
+  jobRetentionSeconds,
   modelOfJobId,
   newJobId,
   queueName,
@@ -60,7 +61,7 @@ export class JobStore extends JobReader {
   private async indexOwner(owner: string, id: string): Promise<void> {
     const key = this.keys.ownerJobs(owner);
     const now = Date.now();
-    const retentionMs = Math.max(this.config.KEEP_COMPLETED_SECONDS, this.config.KEEP_FAILED_SECONDS) * 1000;
+    const retentionMs = jobRetentionSeconds(this.config) * 1000;
     await Promise.all([this.redis.zadd(key, now, id), this.redis.zremrangebyscore(key, "-inf", now - retentionMs)]);
   }
 
