@@ -13,6 +13,7 @@ import {
   listModelNames,
   loadConfigOrExit,
   redisKeys,
+  stopOnSignals,
 } from "@videosdgx/shared";
 import { DASHBOARD_PATH, DOCS_PATH, createApp } from "./app.js";
 import type { AppContext } from "./context.js";
@@ -103,12 +104,7 @@ server.on("error", (err) => {
   process.exit(ExitCode.config);
 });
 
-let stopping = false;
-async function stop(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info("stopping", { signal });
-  setTimeout(() => process.exit(1), config.SHUTDOWN_GRACE_MS).unref();
+stopOnSignals(log, config.SHUTDOWN_GRACE_MS, async () => {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   // Event streams never end by themselves: cut them once in-flight requests had a moment to finish.
   setTimeout(() => server.closeAllConnections(), 1000).unref();
@@ -116,7 +112,4 @@ async function stop(signal: string): Promise<void> {
   await Promise.allSettled([events.close(), jobs.close(), outbox.close()]);
   keyEvents.disconnect();
   redis.disconnect();
-  process.exit(0);
-}
-process.on("SIGTERM", () => void stop("SIGTERM"));
-process.on("SIGINT", () => void stop("SIGINT"));
+});

@@ -27,3 +27,4 @@ export * from "./auth/access.js";
 export * from "./auth/api-keys.js";
 export * from "./jobs/admission.js";
 export * from "./jobs/queue-events.js";
+export * from "./shutdown.js";

@@ -208,11 +208,13 @@ test("a message whose delivery job is removed (e.g. from the dashboard) does not
   const id = await submit(small("tiny", { url: receiver.url("/heal"), events: ["started", "completed"] }, 40));
   const stuck = await waitDeliveries(id, (d) => d[0]?.status === "retrying" && d.length === 2);
   assert.equal(stuck[1].status, "pending", "completed waits behind started");
-  const outbox = new Queue(WEBHOOK_QUEUE, { connection: createRedis(p.redis.url, "worker"), prefix: p.env.QUEUE_PREFIX });
+  const connection = createRedis(p.redis.url, "worker");
+  const outbox = new Queue(WEBHOOK_QUEUE, { connection, prefix: p.env.QUEUE_PREFIX });
   try {
     await waitFor("the started message to be removable", async () => (await outbox.remove(stuck[0].message_id)) === 1, 20000, 100);
   } finally {
-    await outbox.close();
+    await outbox.close(); // a connection passed in is not closed by BullMQ
+    connection.disconnect();
   }
   await receiver.waitFor("the completed message", () => receiver.on("/heal").some((r) => verify(r).type === "job.completed"));
 });

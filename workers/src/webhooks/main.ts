@@ -1,4 +1,4 @@
-import { ApiKeyStore, ExitCode, JobReader, WebhookOutbox, createLogger, createRedis, loadConfigOrExit } from "@videosdgx/shared";
+import { ApiKeyStore, ExitCode, JobReader, WebhookOutbox, createLogger, createRedis, loadConfigOrExit, stopOnSignals } from "@videosdgx/shared";
 import { createDeliveryWorker } from "./delivery-worker.js";
 import { WebhookDispatcher } from "./dispatcher.js";
 
@@ -27,17 +27,9 @@ const worker = createDeliveryWorker(config, createRedis(config.REDIS_URL, "worke
 dispatcher.start();
 log.info("webhooks ready", { signing: config.WEBHOOK_SECRET.length > 0, allow_hosts: config.WEBHOOK_ALLOW_HOSTS });
 
-let stopping = false;
-async function stop(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info("stopping", { signal });
-  setTimeout(() => process.exit(1), config.SHUTDOWN_GRACE_MS).unref();
+stopOnSignals(log, config.SHUTDOWN_GRACE_MS, async () => {
   // A delivery in flight finishes (bounded by WEBHOOK_TIMEOUT_MS); undelivered messages stay queued.
   await Promise.allSettled([dispatcher.stop(), worker.close()]);
   await Promise.allSettled([outbox.close(), reader.close()]);
   redis.disconnect();
-  process.exit(0);
-}
-process.on("SIGTERM", () => void stop("SIGTERM"));
-process.on("SIGINT", () => void stop("SIGINT"));
+});
