@@ -4,9 +4,11 @@ import { connect } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
-import { freePort, makeTempDir, spawnNode, waitFor } from "@videosdgx/shared/testing";
+import { spawn } from "node:child_process";
+import { ManagedProcess, freePort, makeTempDir, waitFor } from "@videosdgx/shared/testing";
 
-const START = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "start.js");
+/** The checkout's root, where a newcomer types `npm start`. */
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 
 const portOpen = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -23,7 +25,8 @@ test("npm start with no configuration: own Redis with AOF, tiny model, API, work
   delete env.REDIS_URL;
   delete env.MODELS_DIR;
   delete env.OUTPUTS_DIR;
-  const start = spawnNode("start", START, env);
+  // The README's command itself, stopped the way a service manager stops it: SIGTERM to npm.
+  const start = new ManagedProcess("npm start", spawn("npm", ["start"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] }));
   t.after(() => start.stop("SIGKILL"));
   const base = `http://127.0.0.1:${port}`;
 
