@@ -141,6 +141,12 @@ test("410 stops the job's messages; Retry-After is honoured; after the last atte
   assert.deepEqual(g.map((d) => [d.event, d.status]), [["started", "gone"], ["completed", "skipped"]]);
   assert.equal(receiver.on("/gone").length, 1, "nothing is sent after a 410");
 
+  receiver.reply("/moved", () => ({ status: 302, headers: { location: receiver.url("/elsewhere") } }));
+  const moved = await submit(small("tiny", { url: receiver.url("/moved") }, 6));
+  const m = await waitDeliveries(moved, (d) => d[0]?.attempts.length >= 1);
+  assert.deepEqual([m[0].status, m[0].attempts[0].status_code, m[0].attempts[0].error], ["retrying", 302, "redirects are not followed"]);
+  assert.equal(receiver.on("/elsewhere").length, 0, "a redirect is a failure, never followed");
+
   let calls = 0;
   receiver.reply("/busy", () => (++calls === 1 ? { status: 429, headers: { "retry-after": "3" } } : { status: 200 }));
   const busy = await submit(small("tiny", { url: receiver.url("/busy") }, 4));
