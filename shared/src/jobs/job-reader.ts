@@ -63,7 +63,8 @@ export class JobReader {
     return index === null ? undefined : length - 1 - index;
   }
 
-  protected async view(read: GenerationJob): Promise<JobResource> {
+  /** `deliveries: false` leaves out the webhook delivery log, for a caller that would drop it (a webhook's own body). */
+  protected async view(read: GenerationJob, { deliveries = true } = {}): Promise<JobResource> {
     const [state, cancelled] = await Promise.all([read.getState(), this.redis.exists(this.keys.cancel(read.id!))]);
     // The job was read before its state: if it finished in between, read it again, so a terminal state
     // never shows without its result or its reason.
@@ -71,13 +72,13 @@ export class JobReader {
     const job = finishedSince ? (((await this.queue(read.data.model).getJob(read.id!)) as GenerationJob | undefined) ?? read) : read;
     const [position, webhook] = await Promise.all([
       state === "waiting" ? this.queuePosition(job.data.model, job.id!) : undefined,
-      job.data.webhook ? this.webhookLog.view(job.id!, job.data.webhook) : undefined,
+      job.data.webhook && deliveries ? this.webhookLog.view(job.id!, job.data.webhook) : undefined,
     ]);
     return toJobResource(job, state, cancelled === 1, position, webhook);
   }
 
-  async get(id: string, scope: JobScope): Promise<JobResource> {
-    return this.view(await this.find(id, scope));
+  async get(id: string, scope: JobScope, parts: { deliveries?: boolean } = {}): Promise<JobResource> {
+    return this.view(await this.find(id, scope), parts);
   }
 
   async close(): Promise<void> {

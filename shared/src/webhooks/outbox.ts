@@ -6,7 +6,7 @@ import { streamIdScore } from "../jobs/queue-events.js";
 import { WEBHOOK_QUEUE, jobRetentionSeconds, redisKeys } from "../queues.js";
 import type { JobResource } from "../schemas/job-resource.js";
 import { messageId } from "./delivery-log.js";
-import type { WebhookEvent, WebhookSubscription } from "./subscription.js";
+import { TERMINAL_WEBHOOK_EVENTS, type WebhookEvent, type WebhookSubscription } from "./subscription.js";
 
 /** One webhook message to one endpoint: the delivery job's data. `body` is signed and sent byte for byte. */
 export interface OutboxMessage {
@@ -49,10 +49,9 @@ export class WebhookOutbox {
   /** A message for the job's current state; undefined when the subscription does not want this event. */
   message(job: JobResource, subscription: WebhookSubscription | undefined, owner: string | undefined, event: WebhookEvent, at: Date, streamId?: string): OutboxMessage | undefined {
     if (!subscription?.events.includes(event)) return undefined;
-    const terminal = event === "completed" || event === "failed" || event === "cancelled";
     return {
       // Terminal events happen once per job: one id, whoever reports them. Others repeat (retries, steps).
-      messageId: messageId(job.id, event, terminal ? undefined : streamId),
+      messageId: messageId(job.id, event, TERMINAL_WEBHOOK_EVENTS.includes(event) ? undefined : streamId),
       jobId: job.id,
       event,
       url: subscription.url,

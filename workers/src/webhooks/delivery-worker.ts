@@ -45,7 +45,9 @@ export function createDeliveryWorker(
   const destinations = new WebhookDestinationPolicy(config.WEBHOOK_ALLOW_HOSTS);
   const schedule = config.WEBHOOK_RETRY_SCHEDULE;
 
-  const finish = async (m: OutboxMessage) => {
+  /** A message's last word: its outcome on the job, and its place in the chain given up to the next one. */
+  const settle = async (m: OutboxMessage, entry: DeliveryLogEntry) => {
+    await deliveries.record(m.jobId, entry);
     if (m.order !== undefined) await redis.zrem(keys.webhook(m.jobId).pending, m.messageId);
   };
 
@@ -75,15 +77,13 @@ export function createDeliveryWorker(
     }
     const base = { message_id: m.messageId, event: m.event, at: new Date().toISOString() };
     if ((await redis.get(keys.webhook(m.jobId).gone)) === m.url) {
-      await deliveries.record(m.jobId, { ...base, outcome: "skipped", error: "the receiver answered 410 Gone to an earlier message" });
-      await finish(m);
+      await settle(m, { ...base, outcome: "skipped", error: "the receiver answered 410 Gone to an earlier message" });
       return { ok: false, error: "skipped after 410", durationMs: 0 };
     }
     const secrets = await secretsFor(m.owner);
     if (secrets.length === 0) {
       // Unsigned messages are never sent: a receiver could not tell them from forgeries.
-      await deliveries.record(m.jobId, { ...base, outcome: "dead", error: "no signing secret: the submitting key has none and WEBHOOK_SECRET is unset" });
-      await finish(m);
+      await settle(m, { ...base, outcome: "dead", error: "no signing secret: the submitting key has none and WEBHOOK_SECRET is unset" });
       throw new UnrecoverableError("no signing secret for this message");
     }
     const result = await postWebhook({ url: m.url, messageId: m.messageId, body: m.body, secrets }, destinations, config.WEBHOOK_TIMEOUT_MS);
@@ -97,20 +97,17 @@ export function createDeliveryWorker(
       duration_ms: result.durationMs,
     };
     if (result.ok) {
-      await deliveries.record(m.jobId, entry);
-      await finish(m);
+      await settle(m, entry);
       return result;
     }
     const why = result.error ?? `HTTP ${result.statusCode}`;
     if (result.statusCode === 410) {
       await redis.set(keys.webhook(m.jobId).gone, m.url, "EX", jobRetentionSeconds(config));
-      await deliveries.record(m.jobId, { ...entry, outcome: "gone" });
-      await finish(m);
+      await settle(m, { ...entry, outcome: "gone" });
       throw new UnrecoverableError(`410 Gone: ${m.url} asked not to be sent more`);
     }
     if (attempt >= (job.opts.attempts ?? 1)) {
-      await deliveries.record(m.jobId, { ...entry, outcome: "dead" });
-      await finish(m);
+      await settle(m, { ...entry, outcome: "dead" });
       log.warn("webhook dead-lettered", { message_id: m.messageId, url: m.url, attempts: attempt, error: why });
       throw new Error(`dead-lettered after ${attempt} attempts: ${why}`);
     }

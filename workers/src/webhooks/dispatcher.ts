@@ -181,7 +181,7 @@ export class WebhookDispatcher {
 
   private async read(jobId: string) {
     try {
-      return await this.reader.get(jobId, ALL_JOBS);
+      return await this.reader.get(jobId, ALL_JOBS, { deliveries: false }); // a webhook body carries no delivery log
     } catch (err) {
       if (err instanceof NotFoundError) return undefined; // removed since (retention): nothing to tell
       throw err;
