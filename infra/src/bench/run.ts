@@ -21,7 +21,7 @@ const { values } = parseArgs({
 });
 const quick = values.quick ?? false;
 const benches: Record<string, () => Promise<BenchRow[]>> = {
-  queue: () => queueBench(quick ? 200 : 1000),
+  queue: () => queueBench(quick ? 200 : 5000),
   step: () => stepBench(quick ? 5 : 20),
   encode: () => encodeBench(quick ? 1 : 5),
   webhooks: () => webhookBench(quick ? 10 : 40),
