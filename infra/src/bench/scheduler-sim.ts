@@ -1,4 +1,4 @@
-import { chooseEvictionVictim, type GpuCandidate, type GpuSlots, type Grant, type MemoryLedger } from "@videosdgx/shared";
+import { chooseEvictionVictim, type EvictionCandidate, type GpuCandidate, type GpuSlots, type Grant, type MemoryLedger } from "@videosdgx/shared";
 
 export interface SimModel {
   name: string;
@@ -18,6 +18,7 @@ export interface SimJob {
 }
 
 export type Policy = (candidates: GpuCandidate[], nowMs: number) => GpuCandidate | undefined;
+export type Eviction = (idle: EvictionCandidate[]) => EvictionCandidate | undefined;
 
 export interface SimResult {
   loads: number;
@@ -39,7 +40,7 @@ export interface SimResult {
  * Runs a job trace through the platform's scheduling policy, GPU slot board and memory ledger (real Redis
  * scripts) with a simulated clock: one GPU slot, one worker per model holding its queue's oldest job, as
  * the workers do. A job for a model that is not loaded reserves its peak in the ledger (evicting idle
- * models as chooseEvictionVictim says until it fits), loads (`loadMs`), shrinks to its resident
+ * models as `evict` says, by default the platform's chooseEvictionVictim, until it fits), loads (`loadMs`), shrinks to its resident
  * footprint, then generates; releasing the slot charges its time to the older jobs it passed.
  */
 export async function simulate(
@@ -48,6 +49,7 @@ export async function simulate(
   policy: Policy,
   ledger: MemoryLedger,
   slots: GpuSlots,
+  evict: Eviction = chooseEvictionVictim,
 ): Promise<SimResult> {
   const byName = new Map(models.map((m) => [m.name, m]));
   const queues = new Map<string, SimJob[]>(models.map((m) => [m.name, []]));
@@ -76,7 +78,7 @@ export async function simulate(
     if (!loaded.has(model.name)) {
       let reserved = await ledger.reserve(model.name, model.peakBytes);
       while (!reserved.granted) {
-        const victim = chooseEvictionVictim([...loaded].map(([name, l]) => ({
+        const victim = evict([...loaded].map(([name, l]) => ({
           id: name, model: name, lastUsedAt: l.lastUsedAt, waitingSince: queues.get(name)![0]?.arrivalMs,
         })));
         if (!victim) throw new Error(`${model.name} cannot fit the budget even with every model unloaded`);
