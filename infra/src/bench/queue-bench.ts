@@ -128,7 +128,8 @@ export async function queueBench(count: number): Promise<BenchRow[]> {
     apiClient.close();
     const floor = await httpFloorServer();
     const floorClient = await LeanHttpPool.open(floor.url, PARALLEL);
-    const floorPerSecond = await rate(count, PARALLEL, () => floorClient.call(floorClient.jsonPost("/v1/jobs", BODY), 202));
+    const floorSubmission = floorClient.jsonPost("/v1/jobs", BODY);
+    const floorPerSecond = await rate(count, PARALLEL, () => floorClient.call(floorSubmission, 202));
     floorClient.close();
     floor.close();
     await Promise.all([apiWorker.close(), rawWorker.close(), rawQueue.close()]);
