@@ -29,7 +29,7 @@ after(() => server.close());
 test("answers split across packets are reassembled, on every connection of the pool", async () => {
   const pool = await LeanHttpPool.open(base, 3);
   const answers = await Promise.all(
-    Array.from({ length: 20 }, (_, i) => pool.call<{ path: string; echo: { i: number } }>(pool.jsonPost("/jobs", JSON.stringify({ i })), 202)),
+    Array.from({ length: 20 }, (_, i) => pool.call<{ path: string; echo: { i: number } }>(pool.prepare("POST", "/jobs", JSON.stringify({ i })), 202)),
   );
   assert.deepEqual(answers.map((a) => a.echo.i), Array.from({ length: 20 }, (_, i) => i));
   assert.ok(answers.every((a) => a.path === "/jobs"));
@@ -38,7 +38,7 @@ test("answers split across packets are reassembled, on every connection of the p
 
 test("an unexpected status and an answer without Content-Length are errors", async () => {
   const pool = await LeanHttpPool.open(base, 1);
-  await assert.rejects(pool.call(pool.jsonPost("/missing", "{}"), 202), /answered 404, expected 202/);
-  await assert.rejects(pool.call(pool.jsonPost("/chunked", "{}"), 200), /without Content-Length/);
+  await assert.rejects(pool.call(pool.prepare("POST", "/missing", "{}"), 202), /answered 404, expected 202/);
+  await assert.rejects(pool.call(pool.prepare("POST", "/chunked", "{}"), 200), /without Content-Length/);
   pool.close();
 });

@@ -81,10 +81,11 @@ export class LeanHttpPool {
     return new LeanHttpPool(url, connections);
   }
 
-  /** A POST with a JSON body, as bytes to send as many times as wanted. */
-  jsonPost(path: string, json: string): Buffer {
-    const body = Buffer.from(json);
-    const head = `POST ${path} HTTP/1.1\r\nHost: ${this.url.host}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+  /** A request (with a JSON body, if given) as bytes to send as many times as wanted. */
+  prepare(method: "GET" | "POST", path: string, json?: string): Buffer {
+    const body = Buffer.from(json ?? "");
+    const type = json === undefined ? "" : "Content-Type: application/json\r\n";
+    const head = `${method} ${path} HTTP/1.1\r\nHost: ${this.url.host}\r\n${type}Content-Length: ${body.length}\r\n\r\n`;
     return Buffer.concat([Buffer.from(head, "latin1"), body]);
   }
 
@@ -105,4 +106,16 @@ export class LeanHttpPool {
   close(): void {
     for (const c of this.idle) c.close();
   }
+}
+
+/** Runs `fn` `count` times with `parallel` calls in flight; returns calls per second. */
+export async function rate(count: number, parallel: number, fn: (i: number) => Promise<unknown>): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < count) await fn(next++);
+    }),
+  );
+  return (count / (performance.now() - t0)) * 1000;
 }

@@ -9,8 +9,7 @@ import { createRedis, queueName } from "@videosdgx/shared";
 import { TestRedis, freePort, makeTempDir, spawnNode, waitFor } from "@videosdgx/shared/testing";
 import { generateTinyModel } from "@videosdgx/workers/tiny";
 import { API_MAIN } from "../entry-points.js";
-import { rate } from "./http-client.js";
-import { LeanHttpPool } from "./lean-http.js";
+import { LeanHttpPool, rate } from "./lean-http.js";
 import { percentile, round, type BenchRow } from "./stats.js";
 
 const PREFIX = "bench";
@@ -103,7 +102,7 @@ export async function queueBench(count: number): Promise<BenchRow[]> {
     const rawWorker = noop("raw-baseline");
     const rawQueue = new Queue("raw-baseline", { connection: createRedis(redis.url, "worker"), prefix: PREFIX });
     const apiClient = await LeanHttpPool.open(base, PARALLEL);
-    const submission = apiClient.jsonPost("/v1/jobs", BODY);
+    const submission = apiClient.prepare("POST", "/v1/jobs", BODY);
     const viaApi = async () => (await apiClient.call<{ id: string }>(submission, 202)).id;
     const raw = async () => (await rawQueue.add("generate", JOB)).id!;
 
@@ -128,7 +127,7 @@ export async function queueBench(count: number): Promise<BenchRow[]> {
     apiClient.close();
     const floor = await httpFloorServer();
     const floorClient = await LeanHttpPool.open(floor.url, PARALLEL);
-    const floorSubmission = floorClient.jsonPost("/v1/jobs", BODY);
+    const floorSubmission = floorClient.prepare("POST", "/v1/jobs", BODY);
     const floorPerSecond = await rate(count, PARALLEL, () => floorClient.call(floorSubmission, 202));
     floorClient.close();
     floor.close();

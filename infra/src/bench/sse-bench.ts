@@ -1,6 +1,6 @@
 import { Agent, request, type ClientRequest } from "node:http";
 import { Platform } from "../e2e/platform.js";
-import { call, rate } from "./http-client.js";
+import { LeanHttpPool, rate } from "./lean-http.js";
 import { round, type BenchRow } from "./stats.js";
 
 const STREAMS = 200;
@@ -34,7 +34,9 @@ export async function sseBench(reads: number): Promise<BenchRow[]> {
     const traffic = (async () => {
       for (let i = 0; !stopTraffic; i++) await p.waitForTerminal((await p.request("POST", "/v1/jobs", job("busy", i))).body.id);
     })();
-    const read = (i: number) => call("GET", `${p.base}/v1/jobs/${waiting[i % STREAMS]}`, 200);
+    const reader = await LeanHttpPool.open(p.base, 16);
+    const statusReads = waiting.map((id) => reader.prepare("GET", `/v1/jobs/${id}`));
+    const read = (i: number) => reader.call(statusReads[i % STREAMS]!, 200);
     await rate(200, 16, read); // warm-up
     const without: number[] = [];
     const withStreams: number[] = [];
@@ -44,6 +46,7 @@ export async function sseBench(reads: number): Promise<BenchRow[]> {
       withStreams.push(await rate(reads, 16, read));
       for (const s of streams) s.destroy();
     }
+    reader.close();
     stopTraffic = true;
     await traffic;
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
