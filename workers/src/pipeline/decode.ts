@@ -1,4 +1,5 @@
 import ort from "onnxruntime-node";
+import { GraphBoundary } from "../onnx/graph-boundary.js";
 import { latentDims, type LatentShape } from "./latent-shape.js";
 
 /**
@@ -13,7 +14,7 @@ export async function decodeLatent(
 ): Promise<Uint8Array> {
   const inputName = vaeDecoder.inputNames[0] ?? "latent_sample";
   const outputName = vaeDecoder.outputNames[0] ?? "sample";
-  const out = await vaeDecoder.run({ [inputName]: new ort.Tensor("float32", latent, latentDims(shape, 1)) });
+  const out = await new GraphBoundary(vaeDecoder).run({ [inputName]: new ort.Tensor("float32", latent, latentDims(shape, 1)) });
   const frames = out[outputName];
   const want = [expected.frames, expected.height, expected.width, 3];
   if (!frames || frames.type !== "uint8" || frames.dims.join("x") !== want.join("x")) {

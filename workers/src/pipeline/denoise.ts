@@ -1,7 +1,7 @@
 import ort from "onnxruntime-node";
-import { flowMatchSigmas } from "./flow-match-scheduler.js";
+import { GraphBoundary } from "../onnx/graph-boundary.js";
 import type { SchedulerConfig } from "./scheduler-config.js";
-import { eulerStep, guidedEulerStep } from "./flow-match-scheduler.js";
+import { createSampler } from "./sampler.js";
 import { gaussianNoise } from "./noise.js";
 import { latentDims, latentSize, type LatentShape } from "./latent-shape.js";
 
@@ -28,16 +28,20 @@ export interface DenoiseResult {
 export const usesGuidance = (guidance: number): boolean => guidance > 1;
 
 /**
- * Flow-matching Euler sampling. With guidance, one batched transformer call evaluates the unconditional
- * and conditional velocities together (as diffusers does); guidance and the Euler update are one fused
- * pass over the latent, so the JS work per step is a copy and a single loop.
+ * Sampling with the model's scheduler (a fresh sampler, so a fresh multistep state, per run). With
+ * guidance, one batched transformer call evaluates the unconditional and conditional velocities together
+ * (as diffusers does); guidance and the sampler's update are one fused pass over the latent. The latent
+ * stays float32; a float16 transformer gets its inputs converted at the graph boundary.
  */
 export async function denoise(input: DenoiseInput): Promise<DenoiseResult> {
   const { shape, steps, guidance } = input;
   const guided = usesGuidance(guidance);
   const batch = guided ? 2 : 1;
   const n = latentSize(shape);
-  const { sigmas, timesteps } = flowMatchSigmas(input.scheduler, steps, { imageSeqLen: shape.tokens });
+  const sampler = createSampler(input.scheduler, { steps, size: n, imageSeqLen: shape.tokens });
+  const transformer = new GraphBoundary(input.transformer);
+  // Text states are the same every step: converted to the graph's type once.
+  const textStates = transformer.toInput("encoder_hidden_states", input.textStates);
   // The latent lives in the transformer's input buffer: with guidance its second half is a copy kept
   // up to date by the fused step, so no per-step copies are needed.
   const batched = new Float32Array(n * batch);
@@ -52,22 +56,19 @@ export async function denoise(input: DenoiseInput): Promise<DenoiseResult> {
   let runtimeMs = 0;
 
   for (let i = 0; i < steps; i++) {
-    const sigma = sigmas[i]!;
-    const sigmaNext = sigmas[i + 1]!;
-    timestep.fill(timesteps[i]!);
+    timestep.fill(sampler.timesteps[i]!);
     const started = performance.now();
-    const out = await input.transformer.run({
+    const out = await transformer.run({
       hidden_states: hidden,
       timestep: timestepTensor,
-      encoder_hidden_states: input.textStates,
+      encoder_hidden_states: textStates,
     });
     runtimeMs += performance.now() - started;
     const v = out[outputName]?.data;
     if (!(v instanceof Float32Array) || v.length !== n * batch) {
-      throw new Error(`transformer output ${outputName} must be float32 with ${n * batch} values`);
+      throw new Error(`transformer output ${outputName} must be float32 or float16 with ${n * batch} values`);
     }
-    if (guided) guidedEulerStep(x, v.subarray(0, n), v.subarray(n, 2 * n), guidance, sigma, sigmaNext, mirror);
-    else eulerStep(x, v, sigma, sigmaNext);
+    sampler.step(i, x, guided ? { uncond: v.subarray(0, n), cond: v.subarray(n, 2 * n), guidance } : { v }, mirror);
     await input.afterStep(i + 1, steps);
   }
   return { latent: x.slice(), runtimeMs };

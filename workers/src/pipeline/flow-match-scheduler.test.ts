@@ -2,7 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { calculateShift, eulerStep, flowMatchSigmas, guidedEulerStep } from "./flow-match-scheduler.js";
 import { gaussianNoise } from "./noise.js";
-import { parseSchedulerConfig } from "./scheduler-config.js";
+import { flowMatchConfigSchema } from "./flow-match-config.js";
+
+const flowMatchConfig = (raw: unknown) => flowMatchConfigSchema.parse(raw);
 
 const F32_TOL = 1e-6;
 
@@ -23,20 +25,20 @@ function expectedStatic(shift: number, steps: number, n = 1000): number[] {
 }
 
 test("shift 1: a plain linspace from 1 to 1/N, then 0", () => {
-  const { sigmas, timesteps } = flowMatchSigmas(parseSchedulerConfig({}), 4, { imageSeqLen: 0 });
+  const { sigmas, timesteps } = flowMatchSigmas(flowMatchConfig({}), 4, { imageSeqLen: 0 });
   // linspace(1000, 1, 4) = 1000, 667, 334, 1
   assertClose(sigmas, [1, 0.667, 0.334, 0.001, 0]);
   assertClose(timesteps, [1000, 667, 334, 1], 1e-4);
 });
 
 test("static shift 3 matches the formula and hand-derived values", () => {
-  const { sigmas } = flowMatchSigmas(parseSchedulerConfig({ shift: 3 }), 4, { imageSeqLen: 0 });
+  const { sigmas } = flowMatchSigmas(flowMatchConfig({ shift: 3 }), 4, { imageSeqLen: 0 });
   assertClose(sigmas, expectedStatic(3, 4));
   // By hand: sigma_min = shift3(1/1000) = 3/1002; linspace(1, 3/1002, 4) = 1, 669/1002, 336/1002, 3/1002;
   // shift3 of those = 1, 2007/2340 = 223/260, 1008/1674 = 56/93, and 9/1008 = 1/112 (shift applied twice = shift 9).
   assertClose(sigmas, [1, 223 / 260, 56 / 93, 1 / 112, 0]);
   for (const steps of [1, 2, 7, 30, 50]) {
-    assertClose(flowMatchSigmas(parseSchedulerConfig({ shift: 5 }), steps, { imageSeqLen: 0 }).sigmas, expectedStatic(5, steps));
+    assertClose(flowMatchSigmas(flowMatchConfig({ shift: 5 }), steps, { imageSeqLen: 0 }).sigmas, expectedStatic(5, steps));
   }
 });
 
@@ -50,7 +52,7 @@ test("sigmas fall monotonically from 1 to 0 and timesteps are sigma * N", () => 
     { use_dynamic_shifting: true, base_shift: 0.95, max_shift: 2.05, base_image_seq_len: 1024, shift_terminal: 0.1 },
   ];
   for (const raw of configs) {
-    const config = parseSchedulerConfig(raw);
+    const config = flowMatchConfig(raw);
     for (const steps of [1, 4, 40]) {
       const { sigmas, timesteps } = flowMatchSigmas(config, steps, { imageSeqLen: 3000 });
       assert.equal(sigmas.length, steps + 1);
@@ -77,23 +79,23 @@ test("dynamic shifting: exponential and linear time_shift with mu from the token
   const base = { use_dynamic_shifting: true, shift: 3 }; // a static shift must be ignored here
   const raw = [1, 0.5005, 0.001]; // linspace(1000, 1, 3) / 1000: no init shift when dynamic
   for (const [imageSeqLen, mu] of [[256, 0.5], [4096, 1.15]] as const) {
-    const exp = flowMatchSigmas(parseSchedulerConfig(base), 3, { imageSeqLen }).sigmas;
+    const exp = flowMatchSigmas(flowMatchConfig(base), 3, { imageSeqLen }).sigmas;
     assertClose(exp, [...raw.map((t) => Math.exp(mu) / (Math.exp(mu) + (1 / t - 1))), 0]);
-    const lin = flowMatchSigmas(parseSchedulerConfig({ ...base, time_shift_type: "linear" }), 3, { imageSeqLen }).sigmas;
+    const lin = flowMatchSigmas(flowMatchConfig({ ...base, time_shift_type: "linear" }), 3, { imageSeqLen }).sigmas;
     assertClose(lin, [...raw.map((t) => mu / (mu + (1 / t - 1))), 0]);
     assert.ok(exp[1]! > lin[1]!, "e^mu > mu, so the exponential form shifts further");
   }
   // By hand: exponential with mu = 0 and linear with mu = 1 both reduce to t / (t + 1 - t) = t.
   const identity = { use_dynamic_shifting: true, base_shift: 0, max_shift: 1 };
-  assertClose(flowMatchSigmas(parseSchedulerConfig(identity), 3, { imageSeqLen: 256 }).sigmas, [...raw, 0]);
+  assertClose(flowMatchSigmas(flowMatchConfig(identity), 3, { imageSeqLen: 256 }).sigmas, [...raw, 0]);
   assertClose(
-    flowMatchSigmas(parseSchedulerConfig({ ...identity, time_shift_type: "linear" }), 3, { imageSeqLen: 4096 }).sigmas,
+    flowMatchSigmas(flowMatchConfig({ ...identity, time_shift_type: "linear" }), 3, { imageSeqLen: 4096 }).sigmas,
     [...raw, 0],
   );
 });
 
 test("shift_terminal stretches the schedule to end exactly there", () => {
-  const config = parseSchedulerConfig({
+  const config = flowMatchConfig({
     use_dynamic_shifting: true, base_shift: 0.95, max_shift: 2.05, base_image_seq_len: 1024, shift_terminal: 0.1,
   });
   const { sigmas } = flowMatchSigmas(config, 8, { imageSeqLen: 2048 });
@@ -104,7 +106,7 @@ test("shift_terminal stretches the schedule to end exactly there", () => {
 });
 
 test("steps must be a positive integer", () => {
-  const config = parseSchedulerConfig({});
+  const config = flowMatchConfig({});
   for (const steps of [0, -1, 2.5, Number.NaN]) {
     assert.throws(() => flowMatchSigmas(config, steps, { imageSeqLen: 0 }), RangeError);
   }
@@ -115,7 +117,7 @@ test("Euler with the exact velocity lands on x0", () => {
   const x0 = gaussianNoise(n, 1);
   const x = gaussianNoise(n, 2); // sigma = 1: pure noise
   const v = new Float32Array(n);
-  const { sigmas } = flowMatchSigmas(parseSchedulerConfig({ shift: 3 }), 12, { imageSeqLen: 0 });
+  const { sigmas } = flowMatchSigmas(flowMatchConfig({ shift: 3 }), 12, { imageSeqLen: 0 });
   for (let i = 0; i + 1 < sigmas.length; i++) {
     const sigma = sigmas[i]!;
     // On the path x = (1 - sigma) x0 + sigma * noise, the velocity noise - x0 is (x - x0) / sigma.

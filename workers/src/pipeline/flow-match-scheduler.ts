@@ -1,4 +1,5 @@
-import type { SchedulerConfig } from "./scheduler-config.js";
+import type { FlowMatchConfig } from "./flow-match-config.js";
+import type { Sampler, Velocity } from "./sampler.js";
 
 export interface FlowMatchSchedule {
   /** steps + 1 values, decreasing, the last one 0. */
@@ -27,7 +28,7 @@ export function calculateShift(
  * shifts it there; set_timesteps then spans [sigma_max, sigma_min] of that schedule and shifts again.
  * Reproducing the float32 rounding keeps sigma_min (hence the last timestep) identical to diffusers.
  */
-function trainingSigma(config: SchedulerConfig, t: number): number {
+function trainingSigma(config: FlowMatchConfig, t: number): number {
   const sigma = f32(t / config.num_train_timesteps);
   if (config.use_dynamic_shifting) return sigma;
   const s = f32(config.shift);
@@ -35,7 +36,7 @@ function trainingSigma(config: SchedulerConfig, t: number): number {
 }
 
 /** numpy.linspace(start, stop, num): `i * step + start`, with the endpoint written exactly. */
-function linspace(start: number, stop: number, num: number): Float64Array {
+export function linspace(start: number, stop: number, num: number): Float64Array {
   const out = new Float64Array(num);
   const step = num > 1 ? (stop - start) / (num - 1) : 0;
   for (let i = 0; i < num; i++) out[i] = i * step + start;
@@ -45,7 +46,7 @@ function linspace(start: number, stop: number, num: number): Float64Array {
 
 /** FlowMatchEulerDiscreteScheduler.set_timesteps (default sigma path), as diffusers computes it. */
 export function flowMatchSigmas(
-  config: SchedulerConfig,
+  config: FlowMatchConfig,
   steps: number,
   { imageSeqLen }: { imageSeqLen: number },
 ): FlowMatchSchedule {
@@ -129,5 +130,24 @@ export function guidedEulerStep(
     const next = x[i]! + dt * (u + guidance * (vCond[i]! - u));
     x[i] = next;
     mirror[i] = next;
+  }
+}
+
+/** diffusers' FlowMatchEulerDiscreteScheduler for one run: stateless beyond the schedule. */
+export class FlowMatchEulerSampler implements Sampler {
+  readonly sigmas: Float64Array;
+  readonly timesteps: Float32Array;
+
+  constructor(config: FlowMatchConfig, steps: number, imageSeqLen: number) {
+    ({ sigmas: this.sigmas, timesteps: this.timesteps } = flowMatchSigmas(config, steps, { imageSeqLen }));
+  }
+
+  step(i: number, x: Float32Array, velocity: Velocity, mirror?: Float32Array): void {
+    const sigma = this.sigmas[i]!;
+    const sigmaNext = this.sigmas[i + 1]!;
+    if (velocity.v) {
+      eulerStep(x, velocity.v, sigma, sigmaNext);
+      mirror?.set(x);
+    } else guidedEulerStep(x, velocity.uncond, velocity.cond, velocity.guidance, sigma, sigmaNext, mirror);
   }
 }

@@ -1,4 +1,5 @@
 import ort from "onnxruntime-node";
+import { GraphBoundary } from "../onnx/graph-boundary.js";
 import type { LoadedModel } from "../runtime/loaded-model.js";
 
 /** Pad id 0 is the T5/umT5 convention and our tiny model's; tokenizer_config may name another. */
@@ -8,7 +9,7 @@ function padId(model: LoadedModel): number {
 
 /**
  * Tokenizes each prompt to the model's fixed context (truncate, then pad) and runs the text encoder once
- * for the whole batch. Returns `last_hidden_state` as [batch, max_tokens, dim].
+ * for the whole batch. Returns `last_hidden_state` as float32 [batch, max_tokens, dim].
  */
 export async function encodePrompts(model: LoadedModel, prompts: string[]): Promise<ort.Tensor> {
   const maxTokens = model.manifest.text.max_tokens;
@@ -23,7 +24,8 @@ export async function encodePrompts(model: LoadedModel, prompts: string[]): Prom
     });
   });
   const dims = [prompts.length, maxTokens];
-  const out = await model.textEncoder.run({
+  // A float16 encoder's states come back as float32; the transformer's boundary converts them once per job.
+  const out = await new GraphBoundary(model.textEncoder).run({
     input_ids: new ort.Tensor("int64", ids, dims),
     attention_mask: new ort.Tensor("int64", mask, dims),
   });
