@@ -106,11 +106,12 @@ export function jobRoutes(api: ApiRouter, ctx: AppContext): void {
     },
     async (req, res) => {
       const body = parseOr400(RedeliverRequestSchema, req.body ?? {}, "redeliver request");
-      const message = await ctx.jobs.webhookMessage(String(req.params.id), body.message_id, jobScopeOf(res));
-      // Each redelivery makes the webhook worker send a request: it costs the caller like a submission
-      // (only once the job and its message are found: a request for nothing spends nothing).
+      const id = String(req.params.id);
+      // An id that cannot name a job costs nothing; any other redelivery makes the webhook worker send a
+      // request, so it costs the caller like a submission, before the job is even looked at.
+      await ctx.jobs.requirePossibleId(id);
       await ctx.admission.spend(principalOf(res).keyId);
-      res.status(202).json({ message_id: message.messageId, delivery_id: await ctx.outbox.redeliver(message) });
+      res.status(202).json(await ctx.jobs.redeliverWebhook(id, body.message_id, jobScopeOf(res)));
     },
   );
 

@@ -15,7 +15,6 @@ import {
   type JobResource,
   type JobStatus,
   type JobScope,
-  type OutboxMessage,
   type WebhookOutbox,
 } from "@videosdgx/shared";
 
@@ -143,8 +142,8 @@ export class JobStore extends JobReader {
     return view;
   }
 
-  /** One of the job's webhook messages (default: the latest), as first enqueued: what a redelivery sends again. */
-  async webhookMessage(id: string, messageId: string | undefined, scope: JobScope): Promise<OutboxMessage> {
+  /** Sends one of the job's webhook messages again (default: the latest), with the same id and body. */
+  async redeliverWebhook(id: string, messageId: string | undefined, scope: JobScope): Promise<{ message_id: string; delivery_id: string }> {
     const job = await this.find(id, scope);
     if (!job.data.webhook) throw new ConflictError(`job ${id} has no webhook`);
     const sent = (await this.view(job)).webhook!.deliveries;
@@ -154,7 +153,7 @@ export class JobStore extends JobReader {
     }
     const original = await this.outbox.find(chosen);
     if (!original) throw new ConflictError(`webhook message ${chosen} is past its retention and cannot be sent again`);
-    return original;
+    return { message_id: chosen, delivery_id: await this.outbox.redeliver(original) };
   }
 
   async videoFile(id: string, scope: JobScope): Promise<string> {

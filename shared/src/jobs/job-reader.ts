@@ -50,19 +50,20 @@ export class JobReader {
 
   /**
    * The model of an id that can name a job: newJobId's shape, of a model in the catalogue or installed.
-   * Any other id is answered without Redis, so reading made-up ids creates no queue (and no BullMQ meta
-   * key) per new name.
+   * Any other id is a 404 without Redis, so reading made-up ids makes no queue (and no BullMQ meta key)
+   * per new name.
    */
-  private async modelOf(id: string): Promise<string | undefined> {
+  async requirePossibleId(id: string): Promise<string> {
     const model = modelOfJobId(id);
-    if (model === undefined) return undefined;
-    return this.queues.has(model) || (await isListedModel(this.config.MODELS_DIR, model)) ? model : undefined;
+    if (model === undefined || !(this.queues.has(model) || (await isListedModel(this.config.MODELS_DIR, model)))) {
+      throw new NotFoundError(`no job with id ${id}`);
+    }
+    return model;
   }
 
   /** A job the caller may see; another key's job is "not found" exactly like a missing one. */
   protected async find(id: string, scope: JobScope): Promise<GenerationJob> {
-    const model = await this.modelOf(id);
-    if (model === undefined) throw new NotFoundError(`no job with id ${id}`);
+    const model = await this.requirePossibleId(id);
     this.requireRedis();
     const job = (await this.queue(model).getJob(id)) as GenerationJob | undefined;
     if (!job || !("all" in scope || job.data.owner === scope.owner)) throw new NotFoundError(`no job with id ${id}`);
