@@ -7,7 +7,9 @@ import { ApiRouter } from "./http/api-router.js";
 import { docsRouter } from "./http/docs-page.js";
 import { errorHandler, notFoundHandler } from "./http/error-handler.js";
 import { buildOpenApi } from "./http/openapi.js";
+import { requestContext } from "./http/request-context.js";
 import { securityHeaders } from "./http/security-headers.js";
+import { noteEmptyBody } from "./http/validate.js";
 import { healthRoutes } from "./routes/health.js";
 import { jobEventRoutes } from "./routes/job-events.js";
 import { jobRoutes } from "./routes/jobs.js";
@@ -25,8 +27,9 @@ export function createApp(ctx: AppContext, modelNames: string[], version: string
   app.set("query parser", "simple");
   // Job resources change with every step; a hash of each JSON body would be CPU spent on every request.
   app.set("etag", false);
+  app.use(requestContext(ctx.log));
   app.use(securityHeaders);
-  app.use(express.json({ limit: ctx.config.MAX_BODY_BYTES, strict: false }));
+  app.use(express.json({ limit: ctx.config.MAX_BODY_BYTES, strict: false, verify: noteEmptyBody }));
 
   const api = new ApiRouter((access) => ctx.auth.guard(access));
   healthRoutes(api, ctx);

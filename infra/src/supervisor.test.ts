@@ -16,7 +16,7 @@ test("a child that exits with the recycle code is started again at once, and sta
     setInterval(() => {}, 1000);`;
   const logged: string[] = [];
   const record = (msg: string) => logged.push(msg);
-  const log: Logger = { debug: record, info: record, warn: record, error: record };
+  const log: Logger = { debug: record, info: record, warn: record, error: record, child: () => log };
   const supervisor = new Supervisor(log);
   t.after(() => supervisor.stopAll(5000));
 

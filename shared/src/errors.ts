@@ -72,6 +72,21 @@ export class UnsupportedMediaTypeError extends AppError {
   readonly code = "unsupported_media_type";
 }
 
+/**
+ * A 4xx that an HTTP library raised (send's 416 for a Range outside the file, the router's 400 for a bad
+ * %-escape), kept with its status and the headers that explain it (a 416 carries Content-Range).
+ */
+export class HttpClientError extends AppError {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+  }
+}
+
 /** The model cannot take jobs here: not installed, broken, or its weights are not obtainable. */
 export class ModelUnavailableError extends AppError {
   readonly status = 503;

@@ -15,11 +15,14 @@ export const WEBHOOK_QUEUE = "webhooks";
  */
 export const newJobId = (model: string): string => `${model}-${randomUUID()}`;
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The model of an id of newJobId's shape; undefined for anything else, which cannot name a job. */
 export function modelOfJobId(id: string): string | undefined {
   const dash = id.indexOf("-");
   if (dash < 0) return undefined;
   const model = id.slice(0, dash);
-  return ModelNameSchema.safeParse(model).success ? model : undefined;
+  return ModelNameSchema.safeParse(model).success && UUID.test(id.slice(dash + 1)) ? model : undefined;
 }
 
 /** BullMQ's own wait list for a queue. */

@@ -4,11 +4,17 @@ import { after, before, test } from "node:test";
 import express from "express";
 import { ConflictError, ModelUnavailableError, TooManyRequestsError, UnauthorizedError, createLogger } from "@videosdgx/shared";
 import { errorHandler, notFoundHandler } from "./error-handler.js";
+import { requestContext } from "./request-context.js";
+
+/** What the API logged, line by line: the handler must log unexpected errors, with their stack. */
+const logged: Record<string, any>[] = [];
+const log = createLogger("test", "error", { write: (s: string) => void logged.push(JSON.parse(s)) });
 
 let base: string;
 let close: () => void;
 before(async () => {
   const app = express();
+  app.use(requestContext(log));
   app.use(express.json({ limit: 100 }));
   app.post("/echo", (req, res) => {
     res.json(req.body);
@@ -31,8 +37,17 @@ before(async () => {
   app.get("/redis-down", () => {
     throw new Error("Stream isn't writeable and enableOfflineQueue options is false");
   });
+  // What send does for a Range outside the file: the file's headers are set, then a 416 http-error.
+  app.get("/video", (_req, res) => {
+    res.setHeader("Content-Type", "video/mp4");
+    res.setHeader("ETag", 'W/"abc"');
+    throw Object.assign(new Error("Range Not Satisfiable"), { status: 416, expose: true, headers: { "Content-Range": "bytes */1234" } });
+  });
+  app.get("/teapot", () => {
+    throw Object.assign(new Error("short and stout"), { statusCode: 418 });
+  });
   app.use(notFoundHandler);
-  app.use(errorHandler(createLogger("test", "error")));
+  app.use(errorHandler(log));
   const server = app.listen(0, "127.0.0.1");
   await new Promise((r) => server.once("listening", r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -74,4 +89,32 @@ test("429 carries the error's Retry-After, 401 a challenge for both ways of send
   const anonymous = await call("/anonymous");
   assert.deepEqual([anonymous.status, anonymous.body.error.code], [401, "unauthorized"]);
   assert.match(anonymous.headers.get("www-authenticate") ?? "", /^Bearer realm="VideosDGX", Basic realm="VideosDGX"/);
+});
+
+test("every answer has an X-Request-Id; an unexpected error's stack is logged with it and never sent", async () => {
+  logged.length = 0;
+  const bug = await call("/bug", { headers: { "x-request-id": "trace-7" } });
+  assert.equal(bug.headers.get("x-request-id"), "trace-7");
+  assert.doesNotMatch(JSON.stringify(bug.body), /TypeError|at .*:\d+/);
+  const [line] = logged;
+  assert.equal(line?.msg, "unhandled error");
+  assert.equal(line?.request_id, "trace-7");
+  assert.match(line?.error, /^TypeError: cannot read properties of undefined\n\s+at /);
+  assert.equal(logged.length, 1);
+
+  const conflict = await call("/conflict", { headers: { "x-request-id": "no spaces allowed" } });
+  assert.match(conflict.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/, "an id that is not sane is replaced");
+  assert.equal(logged.length, 1, "an expected error is not logged as a bug");
+  assert.match((await call("/nowhere")).headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
+});
+
+test("a library's 4xx keeps its status and headers, in JSON whatever type was set before", async () => {
+  const range = await call("/video", { headers: { range: "bytes=5000-6000" } });
+  assert.equal(range.status, 416);
+  assert.match(range.headers.get("content-type") ?? "", /^application\/json/);
+  assert.equal(range.headers.get("content-range"), "bytes */1234");
+  assert.notEqual(range.headers.get("etag"), 'W/"abc"', "the file's ETag does not label the error");
+  assert.deepEqual(range.body, { error: { code: "range_not_satisfiable", message: "Range bytes=5000-6000 selects no byte of the 1234-byte file" } });
+  const teapot = await call("/teapot");
+  assert.deepEqual([teapot.status, teapot.body.error.code, teapot.body.error.message], [418, "client_error", "short and stout"]);
 });

@@ -1,5 +1,5 @@
 import type { Request, Response } from "express";
-import { ALL_JOBS, asOfEvent, isAfterStreamId as isAfter, type JobResource } from "@videosdgx/shared";
+import { ALL_JOBS, ErrorBodySchema, ValidationError, asOfEvent, isAfterStreamId as isAfter, isResumableStreamId, type JobResource } from "@videosdgx/shared";
 import type { AppContext } from "../context.js";
 import type { ApiRouter } from "../http/api-router.js";
 import { jobScopeOf } from "../http/auth.js";
@@ -8,7 +8,18 @@ import type { QueueEvent } from "../services/queue-events-hub.js";
 const TERMINAL_STATUSES = new Set(["completed", "failed", "cancelled"]);
 const TERMINAL_EVENTS = new Set(["completed", "failed"]);
 
-const validStreamId = (s: string | undefined): s is string => s !== undefined && /^\d{1,20}-\d{1,20}$/.test(s);
+/** Where a reconnecting client resumes: the id of the last event it got, which must be one of ours. */
+function resumePoint(req: Request): string | undefined {
+  const id = req.get("last-event-id");
+  if (id === undefined || id === "") return undefined;
+  if (!isResumableStreamId(id)) {
+    throw new ValidationError(
+      `Last-Event-ID ${JSON.stringify(id.slice(0, 100))} is not an event id of this stream (ids look like 1718000000000-0; send the id of the last event received, or none)`,
+      [{ field: "Last-Event-ID", message: "not an event id of this stream" }],
+    );
+  }
+  return id;
+}
 
 /**
  * One listener: the job's events in stream order, each with the job resource as it is when sent. Events
@@ -16,7 +27,8 @@ const validStreamId = (s: string | undefined): s is string => s !== undefined &&
  */
 async function streamJob(ctx: AppContext, req: Request, res: Response): Promise<void> {
   const id = String(req.params.id);
-  // A missing job (or another key's) is a JSON 404, before any stream starts; later reads need no check.
+  // A bad Last-Event-ID is a JSON 400, a missing job (or another key's) a JSON 404, before any stream starts.
+  const resumeFrom = resumePoint(req);
   const first = await ctx.jobs.get(id, jobScopeOf(res));
   const { model } = first;
   res.writeHead(200, {
@@ -25,6 +37,8 @@ async function streamJob(ctx: AppContext, req: Request, res: Response): Promise<
     Connection: "keep-alive",
     "X-Accel-Buffering": "no",
   });
+  // The client learns the stream is open now, not at the first event or heartbeat (a resume may have none yet).
+  res.flushHeaders();
 
   let lastSent = "0-0";
   let done = false;
@@ -65,15 +79,14 @@ async function streamJob(ctx: AppContext, req: Request, res: Response): Promise<
   ctx.events.on("event", onEvent);
   res.on("close", finish); // the client went away (or the response ended)
 
-  const resumeFrom = req.get("last-event-id");
-  if (validStreamId(resumeFrom)) {
+  if (resumeFrom !== undefined) {
     lastSent = resumeFrom;
     for (const e of await ctx.events.since(model, resumeFrom)) if (relevant(e)) deliver(e);
     await chain;
   }
   // A fresh listener, or one whose missed end was trimmed from the stream, starts from the current state.
   const now = await ctx.jobs.get(id, ALL_JOBS);
-  if (!done && (!validStreamId(resumeFrom) || TERMINAL_STATUSES.has(now.status))) {
+  if (!done && (resumeFrom === undefined || TERMINAL_STATUSES.has(now.status))) {
     const at = await ctx.events.latestId(model);
     send(isAfter(at, lastSent) ? at : lastSent, "state", now, TERMINAL_STATUSES.has(now.status));
   }
@@ -86,7 +99,10 @@ export function jobEventRoutes(api: ApiRouter, ctx: AppContext): void {
     {
       method: "get", path: "/v1/jobs/:id/events", tag: "jobs", access: "jobs:read",
       summary: "Server-Sent Events of the job's state and progress until it ends (Last-Event-ID resumes)",
-      responses: { 200: { description: "event stream; each event's data is the job resource", contentType: "text/event-stream" } },
+      responses: {
+        200: { description: "event stream; each event's data is the job resource", contentType: "text/event-stream" },
+        400: { description: "a Last-Event-ID that is not an event id of this stream", schema: ErrorBodySchema },
+      },
     },
     (req, res) => streamJob(ctx, req, res),
   );

@@ -1,33 +1,18 @@
+import { stat } from "node:fs/promises";
 import path from "node:path";
-import {
-  ALL_JOBS,
-  ErrorBodySchema,
-  JobResourceSchema,
-  ListJobsQuerySchema,
-  NotFoundError,
-  ValidationError,
-  newJobId,
-  resolveJobParams,
-  type CreateJobRequest,
-  type JobData,
-  type JobResource,
-} from "@videosdgx/shared";
+import type { Request, Response } from "express";
+import { ErrorBodySchema, JobResourceSchema, ListJobsQuerySchema, NotFoundError, ValidationError } from "@videosdgx/shared";
 import { z } from "zod";
 import type { ApiRouter, RouteResponse } from "../http/api-router.js";
-import { jobScopeOf, principalOf, type Principal } from "../http/auth.js";
+import { jobScopeOf, principalOf } from "../http/auth.js";
+import { hasSuffixRange, wholeFileForLongSuffix } from "../http/byte-ranges.js";
 import { jsonBody, parseOr400 } from "../http/validate.js";
 import type { AppContext } from "../context.js";
 import { IdempotencyKeys } from "../services/idempotency.js";
+import { submitJob } from "../services/job-submission.js";
 
 const RedeliverRequestSchema = z.strictObject({ message_id: z.string().max(300).optional() });
 const RedeliverAnswerSchema = z.object({ message_id: z.string(), delivery_id: z.string() });
-
-export interface IdempotentRequest {
-  key: string | undefined;
-  /** Which route the body was sent to: the same body on another route is another request. */
-  route: string;
-  body: unknown;
-}
 
 /** Documented on both submission routes. */
 export const TOO_MANY_REQUESTS: RouteResponse = {
@@ -35,36 +20,21 @@ export const TOO_MANY_REQUESTS: RouteResponse = {
   schema: ErrorBodySchema,
 };
 
-/**
- * Validates against the model's own rules, admits (rate limit, queue cap) and enqueues: shared by both
- * submission routes. With an Idempotency-Key, a repeat returns the job the first request created
- * (`created: false`) without spending the rate limit; keys are per caller, never shared between API keys.
- */
-export async function submitJob(
-  ctx: AppContext,
-  req: CreateJobRequest,
-  idem: IdempotentRequest,
-  caller: Principal,
-): Promise<{ job: JobResource; created: boolean }> {
-  const manifest = await ctx.models.requireInstalled(req.model).catch((err: unknown) => {
-    if (err instanceof NotFoundError) throw new ValidationError(err.message, [{ field: "model", message: err.message }]);
-    throw err;
-  });
-  const params = resolveJobParams(manifest.constraints, req);
-  await ctx.models.requireFitsMemory(req.model, manifest);
-  const webhook = req.webhook ? await ctx.webhooks.admit(req.webhook, caller.keyId) : undefined;
-  const data: JobData = { ...params, ...(webhook ? { webhook } : {}), ...(caller.keyId === undefined ? {} : { owner: caller.keyId }) };
-  const claim = idem.key === undefined ? undefined : await ctx.idempotency.claim(caller.keyId, idem.key, idem.route, idem.body, newJobId(req.model));
-  if (claim && !claim.owner) return { job: await ctx.jobs.getSoon(claim.jobId, ALL_JOBS), created: false };
-  try {
-    const admission = await ctx.admission.admit(req.model, caller.keyId);
-    // The place is given back after the add, on the same connection: a later admission sees the job instead.
-    const job = await ctx.jobs.submit(data, claim?.jobId).finally(() => void admission.release().catch(() => undefined));
-    return { job, created: true };
-  } catch (err) {
-    await claim?.abandon();
-    throw err;
+/** The MP4, through send: it answers Range requests (206, or 416 via the error handler) and conditional GETs. */
+async function sendVideo(req: Request, res: Response, file: string): Promise<void> {
+  const range = req.headers.range;
+  if (range !== undefined && hasSuffixRange(range)) {
+    const size = await stat(file).then((s) => s.size, () => undefined); // a missing file is reported below
+    if (size !== undefined) req.headers.range = wholeFileForLongSuffix(range, size);
   }
+  await new Promise<void>((resolve, reject) =>
+    res.sendFile(file, { headers: { "Content-Type": "video/mp4" } }, (err) => {
+      if (!err) return resolve();
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") reject(new NotFoundError(`the video file of job ${req.params.id} is missing`));
+      else if (res.headersSent) resolve();
+      else reject(err);
+    }),
+  );
 }
 
 export function jobRoutes(api: ApiRouter, ctx: AppContext): void {
@@ -80,8 +50,8 @@ export function jobRoutes(api: ApiRouter, ctx: AppContext): void {
     },
     async (req, res) => {
       const key = IdempotencyKeys.parseHeader(req.get("idempotency-key"));
-      const body = parseOr400(ctx.schemas.createJob, jsonBody(req.body), "job request");
-      const { job, created } = await submitJob(ctx, body, { key, route: "POST /v1/jobs", body: req.body }, principalOf(res));
+      const body = parseOr400(ctx.schemas.createJob, jsonBody(req), "job request");
+      const { job, created } = await submitJob(ctx, body, { key, route: "POST /v1/jobs", body: req.body }, principalOf(res).keyId);
       res.status(created ? 202 : 200).location(job.links.self).json(job);
     },
   );
@@ -94,7 +64,12 @@ export function jobRoutes(api: ApiRouter, ctx: AppContext): void {
     },
     async (req, res) => {
       const q = parseOr400(ListJobsQuerySchema, req.query, "query");
-      const models = q.model ? [q.model] : await ctx.models.names();
+      const names = await ctx.models.names();
+      // A filter on a model that does not exist is refused before any queue of that name is made.
+      if (q.model !== undefined && !names.includes(q.model)) {
+        throw new ValidationError(`unknown model ${q.model}; known models: ${names.join(", ")}`, [{ field: "model", message: "unknown model" }]);
+      }
+      const models = q.model ? [q.model] : names;
       res.json({ jobs: await ctx.jobs.list(models, q.status, q.limit, jobScopeOf(res)) });
     },
   );
@@ -131,28 +106,27 @@ export function jobRoutes(api: ApiRouter, ctx: AppContext): void {
     },
     async (req, res) => {
       const body = parseOr400(RedeliverRequestSchema, req.body ?? {}, "redeliver request");
-      // Each redelivery makes the webhook worker send a request: it costs the caller like a submission.
+      const id = String(req.params.id);
+      // An id that cannot name a job costs nothing; any other redelivery makes the webhook worker send a
+      // request, so it costs the caller like a submission, before the job is even looked at.
+      await ctx.jobs.requirePossibleId(id);
       await ctx.admission.spend(principalOf(res).keyId);
-      res.status(202).json(await ctx.jobs.redeliverWebhook(String(req.params.id), body.message_id, jobScopeOf(res)));
+      res.status(202).json(await ctx.jobs.redeliverWebhook(id, body.message_id, jobScopeOf(res)));
     },
   );
 
   api.route(
     {
       method: "get", path: "/v1/jobs/:id/video", tag: "jobs", summary: "The MP4 (HTTP Range supported)", access: "jobs:read",
-      responses: { 200: { description: "video", contentType: "video/mp4" }, 206: { description: "partial content", contentType: "video/mp4" } },
+      responses: {
+        200: { description: "video", contentType: "video/mp4" },
+        206: { description: "partial content", contentType: "video/mp4" },
+        416: { description: "the Range selects no byte of the file; Content-Range: bytes */<size>", schema: ErrorBodySchema },
+      },
     },
     async (req, res) => {
       const file = await ctx.jobs.videoFile(String(req.params.id), jobScopeOf(res));
-      // send() answers Range requests (206) and conditional GETs itself.
-      await new Promise<void>((resolve, reject) =>
-        res.sendFile(path.join(ctx.config.OUTPUTS_DIR, file), { headers: { "Content-Type": "video/mp4" } }, (err) => {
-          if (!err) return resolve();
-          if ((err as NodeJS.ErrnoException).code === "ENOENT") reject(new NotFoundError(`the video file of job ${req.params.id} is missing`));
-          else if (res.headersSent) resolve();
-          else reject(err);
-        }),
-      );
+      await sendVideo(req, res, path.join(ctx.config.OUTPUTS_DIR, file));
     },
   );
 }

@@ -23,7 +23,7 @@ export function keyRoutes(api: ApiRouter, ctx: AppContext): void {
       responses: { 201: { description: "created", schema: CreatedApiKeySchema } },
     },
     async (req, res) => {
-      const body = parseOr400(CreateApiKeyRequestSchema, jsonBody(req.body), "key request");
+      const body = parseOr400(CreateApiKeyRequestSchema, jsonBody(req), "key request");
       const created = await ctx.apiKeys.create(body.scopes, body.name);
       res.status(201).setHeader("Cache-Control", "no-store").json(created);
     },

@@ -1,11 +1,12 @@
-import { GenerateResponseSchema, ModelUnavailableError, generateToJobRequest } from "@videosdgx/shared";
+import { GenerateResponseSchema, ModelUnavailableError, generateToJobRequest, inGenerateTerms } from "@videosdgx/shared";
 import { z } from "zod";
 import type { AppContext } from "../context.js";
 import type { ApiRouter } from "../http/api-router.js";
 import { principalOf } from "../http/auth.js";
 import { jsonBody, parseOr400 } from "../http/validate.js";
 import { IdempotencyKeys } from "../services/idempotency.js";
-import { TOO_MANY_REQUESTS, submitJob } from "./jobs.js";
+import { submitJob } from "../services/job-submission.js";
+import { TOO_MANY_REQUESTS } from "./jobs.js";
 
 const ControlAnswerSchema = z.object({ model: z.string(), action: z.enum(["load", "unload"]), workers: z.number().int() });
 
@@ -74,10 +75,11 @@ export function modelRoutes(api: ApiRouter, ctx: AppContext): void {
     async (req, res) => {
       const model = String(req.params.model);
       const key = IdempotencyKeys.parseHeader(req.get("idempotency-key"));
-      const body = parseOr400(ctx.schemas.generate, jsonBody(req.body), "generate request");
+      const body = parseOr400(ctx.schemas.generate, jsonBody(req), "generate request");
       await ctx.models.requireInstalled(model); // unknown model: 404 here, rather than a 400 about a body field
       const { job, created } = await submitJob(
-        ctx, generateToJobRequest(model, body), { key, route: `POST /v1/models/${model}/generate`, body: req.body }, principalOf(res),
+        ctx, generateToJobRequest(model, body), { key, route: `POST /v1/models/${model}/generate`, body: req.body }, principalOf(res).keyId,
+        (violations) => inGenerateTerms(body, violations),
       );
       res.status(created ? 202 : 200).location(job.links.self).json({
         job_id: job.id,

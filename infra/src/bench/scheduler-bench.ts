@@ -37,7 +37,7 @@ const model = (name: string, residentBytes: number, peakFactor: number, generate
   loadMs: residentBytes / (diskGBps * GB / 1000) + (residentBytes * (peakFactor - 1)) / (COPY_GBPS * GB / 1000),
 });
 const fromCatalog = (name: string, generateMs: number, diskGBps: number): SimModel =>
-  model(name, KNOWN_MODELS[name]!.memory.resident_bytes, KNOWN_MODELS[name]!.memory.load_peak_factor, generateMs, diskGBps);
+  model(name, KNOWN_MODELS.get(name)!.memory.resident_bytes, KNOWN_MODELS.get(name)!.memory.load_peak_factor, generateMs, diskGBps);
 
 /**
  * Generation times. Published on a DGX Spark (FastVideo): Wan 2.1 1.3B 50 steps about 12 min, its

@@ -2,6 +2,7 @@ import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Config } from "../config.js";
 import { NotFoundError, ServiceUnavailableError } from "../errors.js";
+import { isListedModel } from "../models/inspect.js";
 import { defaultJobOptions, modelOfJobId, queueName, redisKeys } from "../queues.js";
 import type { JobData, JobOutput, JobResource } from "../schemas/job-resource.js";
 import { WebhookDeliveryLog } from "../webhooks/delivery-log.js";
@@ -47,11 +48,24 @@ export class JobReader {
     if (this.redis.status !== "ready") throw new ServiceUnavailableError(`the job store (Redis) is unreachable (${this.redis.status}); try again shortly`);
   }
 
+  /**
+   * The model of an id that can name a job: newJobId's shape, of a model in the catalogue or installed.
+   * Any other id is a 404 without Redis, so reading made-up ids makes no queue (and no BullMQ meta key)
+   * per new name.
+   */
+  async requirePossibleId(id: string): Promise<string> {
+    const model = modelOfJobId(id);
+    if (model === undefined || !(this.queues.has(model) || (await isListedModel(this.config.MODELS_DIR, model)))) {
+      throw new NotFoundError(`no job with id ${id}`);
+    }
+    return model;
+  }
+
   /** A job the caller may see; another key's job is "not found" exactly like a missing one. */
   protected async find(id: string, scope: JobScope): Promise<GenerationJob> {
+    const model = await this.requirePossibleId(id);
     this.requireRedis();
-    const model = modelOfJobId(id);
-    const job = model ? ((await this.queue(model).getJob(id)) as GenerationJob | undefined) : undefined;
+    const job = (await this.queue(model).getJob(id)) as GenerationJob | undefined;
     if (!job || !("all" in scope || job.data.owner === scope.owner)) throw new NotFoundError(`no job with id ${id}`);
     return job;
   }

@@ -20,6 +20,19 @@ export function isAfterStreamId(a: string, b: string): boolean {
   return am > bm || (am === bm && as > bs);
 }
 
+const STREAM_ID_PART_MAX = 2n ** 64n - 1n;
+
+/**
+ * A full stream id ("<ms>-<seq>") that Redis accepts as the exclusive start of a range: both parts
+ * unsigned 64-bit numbers, and not the largest id (nothing can follow it).
+ */
+export function isResumableStreamId(s: string): boolean {
+  const m = /^(\d{1,20})-(\d{1,20})$/.exec(s);
+  if (!m) return false;
+  const [ms, seq] = [BigInt(m[1]!), BigInt(m[2]!)];
+  return ms <= STREAM_ID_PART_MAX && seq <= STREAM_ID_PART_MAX && !(ms === STREAM_ID_PART_MAX && seq === STREAM_ID_PART_MAX);
+}
+
 /** When the entry was written. */
 export const streamIdTime = (id: string): number => Number(id.split("-")[0]);
 

@@ -7,8 +7,8 @@ const GB = 1_000_000_000;
  * (../shared/reference/models.md). A folder's own manifest is what a worker runs; these entries let
  * `GET /v1/models` describe a model, and explain what is missing, before anyone installs it.
  */
-export const KNOWN_MODELS: Readonly<Record<string, Manifest>> = {
-  tiny: {
+const CATALOG: Manifest[] = [
+  {
     schema_version: 1,
     name: "tiny",
     display_name: "Tiny analytic test model (built in)",
@@ -29,7 +29,7 @@ export const KNOWN_MODELS: Readonly<Record<string, Manifest>> = {
     memory: { resident_bytes: 64 * 1024 * 1024, load_peak_factor: 2 },
     capabilities: { audio: false, chunked: false },
   },
-  ltx2: {
+  {
     schema_version: 1,
     name: "ltx2",
     display_name: "LTX-2 19B (Lightricks), distilled fp8 with Gemma 3 12B",
@@ -50,7 +50,7 @@ export const KNOWN_MODELS: Readonly<Record<string, Manifest>> = {
     memory: { resident_bytes: 52 * GB, load_peak_factor: 2 },
     capabilities: { audio: true, chunked: false },
   },
-  wan21: {
+  {
     schema_version: 1,
     name: "wan21",
     display_name: "Wan 2.1 T2V 14B (fp8) with umT5-XXL",
@@ -71,7 +71,7 @@ export const KNOWN_MODELS: Readonly<Record<string, Manifest>> = {
     memory: { resident_bytes: 21.3 * GB, load_peak_factor: 2 },
     capabilities: { audio: false, chunked: false },
   },
-  magi1: {
+  {
     schema_version: 1,
     name: "magi1",
     display_name: "MAGI-1 24B (fp8) with T5-v1.1-XXL",
@@ -93,7 +93,7 @@ export const KNOWN_MODELS: Readonly<Record<string, Manifest>> = {
     memory: { resident_bytes: 34 * GB, load_peak_factor: 2 },
     capabilities: { audio: false, chunked: true },
   },
-  waver: {
+  {
     schema_version: 1,
     name: "waver",
     display_name: "Waver 1.0 (FoundationVision)",
@@ -114,7 +114,10 @@ export const KNOWN_MODELS: Readonly<Record<string, Manifest>> = {
     memory: { resident_bytes: 90 * GB, load_peak_factor: 2 },
     capabilities: { audio: false, chunked: false },
   },
-};
+];
+
+/** By name. A Map, so a name like "constructor" finds nothing rather than an object's prototype. */
+export const KNOWN_MODELS: ReadonlyMap<string, Manifest> = new Map(CATALOG.map((m) => [m.name, m]));
 
 export const WEIGHTS_NOT_PUBLIC_REASON =
   "its weights are not public: the authors' repository holds only a README, with no code, weights or licence";

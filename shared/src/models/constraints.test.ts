@@ -4,9 +4,9 @@ import { ValidationError } from "../errors.js";
 import { KNOWN_MODELS } from "./catalog.js";
 import { describeFrameRule, frameBounds, framesForDuration, nearestFrames, resolveJobParams } from "./constraints.js";
 
-const ltx = KNOWN_MODELS.ltx2!.constraints;
-const wan = KNOWN_MODELS.wan21!.constraints;
-const tiny = KNOWN_MODELS.tiny!.constraints;
+const ltx = KNOWN_MODELS.get("ltx2")!.constraints;
+const wan = KNOWN_MODELS.get("wan21")!.constraints;
+const tiny = KNOWN_MODELS.get("tiny")!.constraints;
 
 function violations(fn: () => unknown): { field: string; rule: string; nearest: number[] }[] {
   try {

@@ -9,8 +9,12 @@ export interface RuleViolation {
   field: string;
   message: string;
   rule: string;
-  nearest: number[];
+  /** The valid values closest to the one asked for (for a resolution, "WxH" strings). */
+  nearest: (number | string)[];
 }
+
+/** Puts violations in the caller's own terms (the seed route says resolution and duration). */
+export type RestateViolations = (violations: RuleViolation[]) => RuleViolation[];
 
 export function describeFrameRule(r: FrameRule): string {
   const form = r.step === 1 ? "any number of" : r.offset ? `${r.step}k+${r.offset}` : `a multiple of ${r.step}`;
@@ -64,7 +68,7 @@ function checkRange(field: string, value: number, range: { min: number; max: num
  * Applies a model's rules to a request: defaults filled, every violation reported at once with the rule
  * and the nearest valid values, a seed chosen when none was given (so every video can be reproduced).
  */
-export function resolveJobParams(c: Constraints, req: CreateJobRequest): EffectiveParams {
+export function resolveJobParams(c: Constraints, req: CreateJobRequest, restate: RestateViolations = (v) => v): EffectiveParams {
   const violations: RuleViolation[] = [];
   const res = c.resolution;
   const width = req.width ?? res.default_width;
@@ -121,8 +125,9 @@ export function resolveJobParams(c: Constraints, req: CreateJobRequest): Effecti
   }
 
   if (violations.length > 0) {
-    const summary = violations.map((v) => v.message).join("; ");
-    throw new ValidationError(`the request does not fit model ${req.model}: ${summary}`, violations, "invalid_parameters");
+    const stated = restate(violations);
+    const summary = stated.map((v) => v.message).join("; ");
+    throw new ValidationError(`the request does not fit model ${req.model}: ${summary}`, stated, "invalid_parameters");
   }
   return {
     model: req.model,

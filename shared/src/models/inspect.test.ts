@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { KNOWN_MODELS, WEIGHTS_NOT_PUBLIC_REASON } from "./catalog.js";
-import { inspectModel, listModelNames } from "./inspect.js";
+import { inspectModel, isListedModel, listModelNames } from "./inspect.js";
 import { MANIFEST_FILE, ManifestSchema, REQUIRED_MODEL_FILES } from "./manifest.js";
 
 const ONNX_STUB = Buffer.from([0x08, 0x08, 0x12, 0x00]);
@@ -20,14 +20,14 @@ async function fakeModelFolder(root: string, name: string, manifest: unknown): P
 }
 
 test("every catalogue entry is a valid manifest", () => {
-  for (const [name, m] of Object.entries(KNOWN_MODELS)) {
+  for (const [name, m] of KNOWN_MODELS) {
     assert.ok(ManifestSchema.safeParse(m).success, name);
     assert.equal(m.name, name);
   }
 });
 
 test("a manifest with a broken rule is refused", () => {
-  const bad = structuredClone(KNOWN_MODELS.tiny!) as { constraints: { steps: { default: number } } };
+  const bad = structuredClone(KNOWN_MODELS.get("tiny")!) as { constraints: { steps: { default: number } } };
   bad.constraints.steps.default = 5000;
   assert.equal(ManifestSchema.safeParse(bad).success, false);
 });
@@ -43,7 +43,7 @@ test("inspection says exactly which file is missing or wrong", async (t) => {
   const waver = await inspectModel(root, "waver");
   assert.equal(!waver.installed && waver.reason, WEIGHTS_NOT_PUBLIC_REASON);
 
-  const dir = await fakeModelFolder(root, "ltx2", KNOWN_MODELS.ltx2);
+  const dir = await fakeModelFolder(root, "ltx2", KNOWN_MODELS.get("ltx2")!);
   assert.equal((await inspectModel(root, "ltx2")).installed, true);
 
   await writeFile(path.join(dir, "transformer/model.onnx"), "<html>404</html>");
@@ -54,8 +54,21 @@ test("inspection says exactly which file is missing or wrong", async (t) => {
   const noTokenizer = await inspectModel(root, "ltx2");
   assert.equal(!noTokenizer.installed && noTokenizer.reason, "missing file tokenizer/tokenizer.json");
 
-  await fakeModelFolder(root, "custom", { ...KNOWN_MODELS.tiny, name: "other" });
+  await fakeModelFolder(root, "custom", { ...KNOWN_MODELS.get("tiny")!, name: "other" });
   const wrongName = await inspectModel(root, "custom");
   assert.match(!wrongName.installed ? wrongName.reason : "", /names model "other"/);
   assert.ok((await listModelNames(root)).includes("custom"));
+});
+
+test("names that are properties of every object are not models", async (t) => {
+  const root = await mkdtemp(path.join(tmpdir(), "inspect-"));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  for (const name of ["constructor", "__proto__", "valueOf"]) {
+    const state = await inspectModel(root, name);
+    assert.equal(state.installed, false, name);
+    assert.equal(state.manifest, undefined, name);
+    assert.match(!state.installed ? state.reason : "", /does not exist/, name);
+    assert.equal(await isListedModel(root, name), false, name);
+  }
+  assert.equal(await isListedModel(root, "tiny"), true, "catalogue models are listed without a folder");
 });

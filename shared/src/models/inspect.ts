@@ -30,7 +30,7 @@ async function readJson(file: string): Promise<unknown> {
  */
 export async function inspectModel(modelsDir: string, name: string): Promise<InstallState> {
   const dir = path.join(modelsDir, name);
-  const known = KNOWN_MODELS[name];
+  const known = KNOWN_MODELS.get(name);
   if (known && !known.weights_public) return { installed: false, dir, reason: WEIGHTS_NOT_PUBLIC_REASON, manifest: known };
   if (!(await exists(dir))) {
     return { installed: false, dir, reason: `model folder ${dir} does not exist`, manifest: known };
@@ -63,14 +63,19 @@ export async function inspectModel(modelsDir: string, name: string): Promise<Ins
   return { installed: true, dir, manifest: parsed.data };
 }
 
+const hasManifest = (modelsDir: string, name: string) => exists(path.join(modelsDir, name, MANIFEST_FILE));
+
 /** Known models first, then any other folder under MODELS_DIR that carries a manifest. */
 export async function listModelNames(modelsDir: string): Promise<string[]> {
-  const names = new Set(Object.keys(KNOWN_MODELS));
+  const names = new Set(KNOWN_MODELS.keys());
   const entries = await readdir(modelsDir, { withFileTypes: true }).catch(() => []);
   for (const e of entries) {
-    if (e.isDirectory() && !e.name.startsWith(".") && (await exists(path.join(modelsDir, e.name, MANIFEST_FILE)))) {
-      names.add(e.name);
-    }
+    if (e.isDirectory() && !e.name.startsWith(".") && (await hasManifest(modelsDir, e.name))) names.add(e.name);
   }
   return [...names];
+}
+
+/** Whether listModelNames would list the name, without reading the whole folder: one stat at most. */
+export async function isListedModel(modelsDir: string, name: string): Promise<boolean> {
+  return KNOWN_MODELS.has(name) || (!name.startsWith(".") && (await hasManifest(modelsDir, name)));
 }

@@ -3,7 +3,7 @@ import { z } from "zod";
 /** Model names double as queue-name and job-id prefixes, so they stay short and plain. */
 export const ModelNameSchema = z
   .string()
-  .regex(/^[a-z][a-z0-9]{1,31}$/, "lowercase letters and digits, starting with a letter");
+  .regex(/^[a-z][a-z0-9]{1,31}$/, "must be 2 to 32 lowercase letters and digits, starting with a letter");
 export type ModelName = z.infer<typeof ModelNameSchema>;
 
 const positiveInt = z.number().int().positive();

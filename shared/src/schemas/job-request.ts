@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { RuleViolation } from "../models/constraints.js";
 import { ModelNameSchema } from "../models/manifest.js";
 import { WebhookRequestSchema } from "../webhooks/subscription.js";
 
@@ -27,7 +28,7 @@ export const createJobRequestSchema = (maxPromptChars: number) =>
       duration_s: z.number().positive().max(3600).optional(),
     })
     .refine((r) => r.num_frames === undefined || r.duration_s === undefined, {
-      message: "give num_frames or duration_s, not both",
+      message: "cannot be given together with num_frames (give one of them)",
       path: ["duration_s"],
     });
 export type CreateJobRequest = z.infer<ReturnType<typeof createJobRequestSchema>>;
@@ -61,6 +62,28 @@ export function generateToJobRequest(model: string, g: GenerateRequest): CreateJ
     height,
     duration_s: g.duration,
   };
+}
+
+/**
+ * The model's verdict on a seed-route request in that request's terms: width and height become one
+ * `resolution` violation (with the nearest valid "WxH"), duration_s becomes `duration`.
+ */
+export function inGenerateTerms(g: GenerateRequest, violations: RuleViolation[]): RuleViolation[] {
+  const [width, height] = (g.resolution ?? "x").split("x").map(Number) as [number, number];
+  const dims = violations.filter((v) => v.field === "width" || v.field === "height");
+  const rest = violations
+    .filter((v) => !dims.includes(v))
+    .map((v) => (v.field === "duration_s" ? { ...v, field: "duration", message: v.message.replace(/^duration_s\b/, "duration") } : v));
+  if (dims.length === 0) return rest;
+  const nearestOf = (field: string, asked: number) => dims.find((v) => v.field === field)?.nearest ?? [asked];
+  const nearest = nearestOf("width", width).flatMap((w) => nearestOf("height", height).map((h) => `${w}x${h}`));
+  const resolution: RuleViolation = {
+    field: "resolution",
+    message: `resolution ${g.resolution} is not valid: ${dims.map((v) => v.message).join(" and ")} (nearest valid: ${nearest.join(" or ")})`,
+    rule: dims.map((v) => `${v.field}: ${v.rule}`).join("; "),
+    nearest,
+  };
+  return [resolution, ...rest];
 }
 
 export const ListJobsQuerySchema = z.strictObject({

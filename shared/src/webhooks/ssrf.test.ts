@@ -12,6 +12,7 @@ const answers: Record<string, string[]> = {
   "v6-private.example.com": ["fd00::1"],
   "mapped.example.com": ["::ffff:192.168.0.1"],
   "cgnat.example.com": ["100.64.1.1"],
+  "translated.example.com": ["::ffff:0:a00:1"],
   "public.example.com": ["93.184.216.34", "2606:2800:220:1::1"],
 };
 const lookup: LookupAll = async (host) => {
@@ -34,12 +35,14 @@ const REFUSED = [
   "http://[::1]/", "http://[::]/", "http://[0:0:0:0:0:0:0:1]/", "http://[::ffff:127.0.0.1]/", "http://[::ffff:7f00:1]/",
   "http://[::ffff:10.0.0.1]/", "http://[::ffff:169.254.169.254]/", "http://[fe80::1]/", "http://[fc00::1]/", "http://[fd12:3456::1]/",
   "http://[ff02::1]/", "http://[64:ff9b::a00:1]/", "http://[2002:7f00:1::]/", "http://[::127.0.0.1]/",
+  // IPv4-translated (::ffff:0:0:0/96, RFC 6145) and the retired 6to4 relay anycast range (192.88.99.0/24).
+  "http://[::ffff:0:7f00:1]/", "http://[::ffff:0:a00:1]/", "http://192.88.99.1/", "http://[::ffff:192.88.99.1]/",
   // Local and internal names.
   "http://localhost/", "http://LOCALHOST./", "http://api.localhost/", "http://metadata.google.internal/", "http://printer.local/",
   "http://router.home.arpa/",
   // Names that resolve to private, link-local, shared or mapped addresses.
   "http://evil.example.com/", "http://metadata.example.com/", "http://mixed.example.com/", "http://v6-private.example.com/",
-  "http://mapped.example.com/", "http://cgnat.example.com/",
+  "http://mapped.example.com/", "http://cgnat.example.com/", "http://translated.example.com/",
   // Credentials, and a name that does not resolve.
   "http://user:pass@public.example.com/", "http://nowhere.example.com/",
 ];
@@ -90,4 +93,5 @@ test("isForbiddenAddress rejects anything that is not an IP address", () => {
   assert.equal(isForbiddenAddress("example.com"), true);
   assert.equal(isForbiddenAddress("8.8.8.8"), false);
   assert.equal(isForbiddenAddress("2001:4860:4860::8888"), false);
+  assert.equal(isForbiddenAddress("::ffff:8.8.8.8"), false, "an IPv4-mapped address is judged as its IPv4 address");
 });

@@ -1,29 +1,24 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
-import { BlockList, isIP } from "node:net";
+import { isIP } from "node:net";
+import ipaddr from "ipaddr.js";
 import { ValidationError } from "../errors.js";
 
-/**
- * Address ranges a webhook must never reach: private, loopback, link-local, shared, benchmarking,
- * documentation, multicast and reserved space (IPv4-mapped IPv6 forms are matched by BlockList itself),
- * plus IPv6 forms that embed or tunnel an IPv4 address (IPv4-compatible, NAT64, 6to4, Teredo).
- */
-const FORBIDDEN = new BlockList();
-for (const [net, bits] of [
-  ["0.0.0.0", 8], ["10.0.0.0", 8], ["100.64.0.0", 10], ["127.0.0.0", 8], ["169.254.0.0", 16], ["172.16.0.0", 12],
-  ["192.0.0.0", 24], ["192.0.2.0", 24], ["192.168.0.0", 16], ["198.18.0.0", 15], ["198.51.100.0", 24],
-  ["203.0.113.0", 24], ["224.0.0.0", 4], ["240.0.0.0", 4],
-] as const) FORBIDDEN.addSubnet(net, bits, "ipv4");
-for (const [net, bits] of [
-  ["::", 96], ["::1", 128], ["64:ff9b::", 96], ["64:ff9b:1::", 48], ["100::", 64], ["2001::", 32], ["2001:db8::", 32],
-  ["2002::", 16], ["fc00::", 7], ["fe80::", 10], ["fec0::", 10], ["ff00::", 8],
-] as const) FORBIDDEN.addSubnet(net, bits, "ipv6");
+/** IPv4-compatible IPv6 (::/96, deprecated by RFC 4291): ipaddr.js calls it unicast, yet it embeds an IPv4 address. */
+const IPV4_COMPATIBLE = ipaddr.parseCIDR("::/96");
 
 const FORBIDDEN_NAMES = /(^|\.)(localhost|internal|local|localdomain|home\.arpa)$/;
 
+/**
+ * Only ordinary public unicast space is reachable. ipaddr.js names every special-purpose range (private,
+ * loopback, link-local, shared, reserved, documentation, multicast, 6to4, Teredo, NAT64, IPv4-translated
+ * ...) and keeps that table up to date; anything it does not call `unicast` is refused. IPv4-mapped IPv6
+ * addresses are judged as the IPv4 address they carry; IPv4-compatible ones are refused.
+ */
 export function isForbiddenAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 0) return true; // not an address at all: never connect to it
-  return FORBIDDEN.check(address, family === 4 ? "ipv4" : "ipv6");
+  if (isIP(address) === 0) return true; // not an address at all: never connect to it
+  const parsed = ipaddr.process(address);
+  if (parsed.kind() === "ipv6" && parsed.match(IPV4_COMPATIBLE)) return true;
+  return parsed.range() !== "unicast";
 }
 
 /** Hosts an operator admits although they are private (`WEBHOOK_ALLOW_HOSTS`): for local receivers and tests. */

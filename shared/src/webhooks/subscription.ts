@@ -8,7 +8,8 @@ export const TERMINAL_WEBHOOK_EVENTS: readonly WebhookEvent[] = ["completed", "f
 
 /** The `webhook` field of a job request. */
 export const WebhookRequestSchema = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: "must be an http or https URL" }).max(2048),
+  // The message is for the URL's form only: a fixed one would also answer a URL that is merely too long.
+  url: z.url({ protocol: /^https?$/, error: (iss) => (iss.code === "invalid_format" ? "must be an http or https URL" : undefined) }).max(2048),
   events: z
     .array(WebhookEventSchema)
     .min(1)

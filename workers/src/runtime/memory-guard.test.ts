@@ -29,7 +29,7 @@ test("a grant the host cannot back shrinks back to what the process still holds,
     const earlier = await ledger.reserve("w1", RETAINED);
     assert.ok(earlier.granted);
     guard.grant = earlier.grant;
-    const base = KNOWN_MODELS.tiny!;
+    const base = KNOWN_MODELS.get("tiny")!;
     const manifest: Manifest = { ...base, memory: { resident_bytes: needed, load_peak_factor: 1 } };
     const stop = new Error("stop waiting");
     await assert.rejects(

@@ -19,7 +19,7 @@ export interface TinyModelOptions {
 }
 
 function manifest(o: TinyModelOptions): Manifest {
-  const base = KNOWN_MODELS.tiny!;
+  const base = KNOWN_MODELS.get("tiny")!;
   return {
     ...base,
     name: o.name ?? base.name,
