@@ -8,6 +8,6 @@ const packageDir = (name: string) => path.dirname(require.resolve(`${name}/packa
 /** The built entry scripts of the processes the platform runs. */
 export const API_MAIN = path.join(packageDir("@videosdgx/api"), "dist/main.js");
 export const WORKER_MAIN = path.join(packageDir("@videosdgx/workers"), "dist/main.js");
-export const WEBHOOKS_MAIN = path.join(packageDir("@videosdgx/workers"), "dist/webhooks/main.js");
+export const WEBHOOKS_MAIN = path.join(packageDir("@videosdgx/webhooks"), "dist/main.js");
 /** The API keys command line (npm run keys). */
 export const KEYS_MAIN = fileURLToPath(new URL("keys.js", import.meta.url));

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
 import { ConfigSchema, loadConfig } from "./config.js";
-import { ConfigError, parseFailure } from "./errors.js";
+import { ConfigError } from "./errors.js";
 
 test("defaults give a working local set-up", () => {
   const c = loadConfig({});
@@ -18,11 +18,6 @@ test("bad values fail with every variable named", () => {
     (err: unknown) =>
       err instanceof ConfigError && /PORT="eighty"/.test(err.message) && /REDIS_URL/.test(err.message) && /X264_PRESET/.test(err.message),
   );
-});
-
-test("failure reasons round-trip as code and message", () => {
-  assert.deepEqual(parseFailure("out_of_memory: loading ltx2 failed"), { code: "out_of_memory", message: "loading ltx2 failed" });
-  assert.equal(parseFailure("job stalled more than allowable limit").code, "worker_lost");
 });
 
 test(".env.example documents every variable, each with a comment", async () => {

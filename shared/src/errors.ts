@@ -1,3 +1,5 @@
+import type { JobFailureCode, JobFailureRecord } from "./contracts/job-failure.js";
+
 /**
  * The platform's error vocabulary: a few classes, each with a stable code and an HTTP status, mapped to
  * the wire format in one place (api/src/http/error-handler.ts). Job failures reuse the codes.
@@ -117,28 +119,8 @@ export class JobFailure extends Error {
     super(message);
     this.name = "JobFailure";
   }
-}
 
-export type JobFailureCode =
-  | "cancelled"
-  | "model_missing"
-  | "model_invalid"
-  | "model_load_failed"
-  | "out_of_memory"
-  | "inference_failed"
-  | "video_encode_failed"
-  | "worker_lost"
-  | "internal_error";
-
-/** Failed-job reasons are stored by BullMQ as one string: `code: message`. */
-export function formatFailure(code: JobFailureCode, message: string): string {
-  return `${code}: ${message}`;
-}
-
-export function parseFailure(reason: string | undefined): { code: string; message: string } {
-  if (!reason) return { code: "internal_error", message: "the job failed without a reason" };
-  const m = /^([a-z_]+): ([\s\S]*)$/.exec(reason);
-  if (m?.[1] && m[2] !== undefined) return { code: m[1], message: m[2] };
-  // BullMQ's own reasons (e.g. "job stalled more than allowable limit") carry no code of ours.
-  return { code: reason.includes("stalled") ? "worker_lost" : "internal_error", message: reason };
+  record(): JobFailureRecord {
+    return { code: this.code, message: this.message, retryable: this.retryable };
+  }
 }

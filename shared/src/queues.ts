@@ -3,12 +3,6 @@ import type { DefaultJobOptions } from "bullmq";
 import type { Config } from "./config.js";
 import { ModelNameSchema } from "./models/manifest.js";
 
-/** One BullMQ queue per model; workers for a model listen on exactly this queue. */
-export const queueName = (model: string): string => `generate-${model}`;
-
-/** Every webhook message is a job of this one queue (the durable outbox). */
-export const WEBHOOK_QUEUE = "webhooks";
-
 /**
  * Job ids carry their model (`tiny-<uuid>`) so any process can find a job's queue from its id alone.
  * BullMQ forbids ':' and all-digit ids; this shape has neither.
@@ -24,9 +18,6 @@ export function modelOfJobId(id: string): string | undefined {
   const model = id.slice(0, dash);
   return ModelNameSchema.safeParse(model).success && UUID.test(id.slice(dash + 1)) ? model : undefined;
 }
-
-/** BullMQ's own wait list for a queue. */
-const bullWaitList = (prefix: string, queue: string) => `${prefix}:${queue}:wait`;
 
 /** Redis keys of our own, beside BullMQ's, under the same prefix. */
 export const redisKeys = (prefix: string) => ({
@@ -58,8 +49,6 @@ export const redisKeys = (prefix: string) => ({
     /** Pub/sub: "changed" whenever a slot is released or a waiter arrives. */
     events: `${prefix}:gpu:${host}:events`,
   }),
-  /** BullMQ's hash of one job (read for the submission time of the next queued job). */
-  job: (queue: string, jobId: string) => `${prefix}:${queue}:${jobId}`,
   /** The job an Idempotency-Key created, with the fingerprint of its request (key hashed: any bytes are safe). */
   idempotency: (keyHash: string) => `${prefix}:idempotency:${keyHash}`,
   /** Pub/sub: "load" or "unload" requests for every worker of one model. */
@@ -72,19 +61,6 @@ export const redisKeys = (prefix: string) => ({
   }),
   /** Where the webhook dispatcher is in a model's BullMQ events stream. */
   webhookCursor: (model: string) => `${prefix}:webhook-cursor:${model}`,
-  /** BullMQ's own sets of finished jobs of a queue, scored by when they finished. */
-  finished: (queue: string, state: "completed" | "failed") => `${prefix}:${queue}:${state}`,
-  /** BullMQ's own events stream of a queue. */
-  events: (queue: string) => `${prefix}:${queue}:events`,
-  /** BullMQ's own wait list for a queue: read (LPOS) for queue positions. */
-  waitList: (queue: string) => bullWaitList(prefix, queue),
-  /** BullMQ's lists and sorted sets of a queue's jobs that have not started: what MAX_QUEUED_PER_MODEL caps. */
-  notStarted: (queue: string) => ({
-    wait: bullWaitList(prefix, queue),
-    paused: `${prefix}:${queue}:paused`,
-    prioritized: `${prefix}:${queue}:prioritized`,
-    delayed: `${prefix}:${queue}:delayed`,
-  }),
   /** Submissions admitted to a queue but not added yet, scored by expiry (ms): counted against the cap. */
   admissions: (queue: string) => `${prefix}:admissions:${queue}`,
   /** Token bucket of one API key's submissions (shared/lua/admit-job.lua). */

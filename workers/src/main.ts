@@ -1,9 +1,10 @@
 import { mkdir } from "node:fs/promises";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
-import { Worker } from "bullmq";
 import {
+  BullLayout,
   createLogger,
+  generateQueue,
   createRedis,
   ExitCode,
   GpuSlots,
@@ -12,10 +13,10 @@ import {
   memoryBudget,
   MemoryLedger,
   queueName,
+  readFailure,
   readMemInfo,
   redisKeys,
-  type EffectiveParams,
-  type JobOutput,
+  startWorker,
 } from "@videosdgx/shared";
 import { Heartbeat } from "./jobs/heartbeat.js";
 import { createProcessor } from "./jobs/process-job.js";
@@ -57,7 +58,7 @@ const hostId = config.HOST_ID ?? hostname();
 const workerId = `${hostId}-${process.pid}`;
 const ledger = new MemoryLedger(redis, config.QUEUE_PREFIX, hostId, budget, config.MEMORY_LEASE_MS);
 const gpuSlots = new GpuSlots(redis, config.QUEUE_PREFIX, hostId, config.GPU_CONCURRENCY, config.MEMORY_LEASE_MS);
-const gpu = new GpuGate({ slots: gpuSlots, redis, keys, workerId, model, maxWaitMs: config.MAX_WAIT_SECONDS * 1000 });
+const gpu = new GpuGate({ slots: gpuSlots, redis, keys, bull: new BullLayout(config.QUEUE_PREFIX), workerId, model, maxWaitMs: config.MAX_WAIT_SECONDS * 1000 });
 const memory: MemoryGuard = new MemoryGuard({
   ledger,
   redis,
@@ -107,7 +108,8 @@ const heartbeat = new Heartbeat(
   },
 );
 
-const worker = new Worker<EffectiveParams, JobOutput>(
+const worker = startWorker(
+  generateQueue,
   queueName(model),
   createProcessor({ config, host, gpu, memory, redis, keys, log, shutdown: shutdown.signal }),
   {
@@ -129,7 +131,9 @@ worker.on("completed", (job) => {
   void heartbeat.beat();
 });
 worker.on("failed", (job, err) => {
-  log.warn("job failed", { job_id: job?.id, reason: err.message });
+  const failure = readFailure(err.message);
+  if (failure.code === "cancelled") log.info("job cancelled", { job_id: job?.id });
+  else log.warn("job failed", { job_id: job?.id, code: failure.code, reason: failure.message, attempt: job?.attemptsMade });
   void heartbeat.beat();
 });
 worker.on("error", (err) => log.error("worker error", { error: err.message }));

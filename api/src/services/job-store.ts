@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import {
   ConflictError,
+  GENERATE_JOB,
   JobReader,
   NotFoundError,
   ServiceUnavailableError,
@@ -49,8 +50,8 @@ export class JobStore extends JobReader {
     // Every job already waiting is ahead of a new one (FIFO). Sent just before the add on the same
     // connection, the length (and the owner index writes) cost no extra round trip.
     const [ahead, job] = await Promise.all([
-      this.redis.llen(this.keys.waitList(queueName(data.model))),
-      this.queue(data.model).add("generate", data, { jobId: id }) as Promise<GenerationJob>,
+      this.bull.waitingCount(this.redis, queueName(data.model)),
+      this.queue(data.model).add(GENERATE_JOB, data, { jobId: id }) as Promise<GenerationJob>,
       data.owner === undefined ? undefined : this.indexOwner(data.owner, id),
     ]);
     const { webhook } = data;

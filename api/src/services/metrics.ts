@@ -1,5 +1,5 @@
 import client from "prom-client";
-import { JobOutputSchema, parseFailure, type Progress } from "@videosdgx/shared";
+import { JobOutputSchema, readFailure, type Progress } from "@videosdgx/shared";
 import type { JobStore } from "./job-store.js";
 import type { QueueEventsHub } from "./queue-events-hub.js";
 
@@ -86,7 +86,7 @@ export class Metrics {
     hub.on("event", (e) => {
       if (e.kind === "completed") this.onCompleted(e.model, e.detail);
       if (e.kind === "failed") {
-        const status = parseFailure(String(e.detail)).code === "cancelled" ? "cancelled" : "failed";
+        const status = readFailure(String(e.detail)).code === "cancelled" ? "cancelled" : "failed";
         this.finished.inc({ model: e.model, status });
       }
     });

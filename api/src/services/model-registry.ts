@@ -7,6 +7,7 @@ import {
   ValidationError,
   ModelUnavailableError,
   NotFoundError,
+  BullLayout,
   redisKeys,
   type Config,
   type InstallState,
@@ -41,11 +42,13 @@ const INSPECTION_TTL_MS = 2000;
 /** Which models can take jobs (from MODELS_DIR) and which are loaded (from workers' heartbeats). */
 export class ModelRegistry {
   private readonly keys;
+  private readonly bull;
   private readonly inspections = new Map<string, { at: number; state: Promise<InstallState> }>();
   private workersSeen: { at: number; workers: Promise<WorkerInfo[]> } | undefined;
 
   constructor(private readonly config: Config, private readonly redis: Redis) {
     this.keys = redisKeys(config.QUEUE_PREFIX);
+    this.bull = new BullLayout(config.QUEUE_PREFIX);
   }
 
   private inspectRecent(name: string): Promise<InstallState> {
@@ -123,7 +126,7 @@ export class ModelRegistry {
     const manifest = state.manifest;
     const hosts = [...new Set(mine.map((w) => w.host))];
     const [queueDepth, measured] = await Promise.all([
-      this.redis.llen(this.keys.waitList(queueName(name))),
+      this.bull.waitingCount(this.redis, queueName(name)),
       Promise.all(hosts.map(async (h) => [h, Number(await this.redis.hget(this.keys.memory(h).measured, name))] as const)),
     ]);
     return {

@@ -2,13 +2,12 @@ import { EventEmitter } from "node:events";
 import { QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import {
+  BullLayout,
   QUEUE_EVENT_KINDS,
   createRedis,
   isQueueEventKind,
   progressOf,
   queueName,
-  redisKeys,
-  streamFields,
   type Config,
   type Progress,
   type QueueEventKind,
@@ -59,7 +58,7 @@ export class QueueEventsHub extends EventEmitter<{ event: [QueueEvent]; [jobTopi
   }
 
   private streamKey(model: string): string {
-    return redisKeys(this.config.QUEUE_PREFIX).events(queueName(model));
+    return new BullLayout(this.config.QUEUE_PREFIX).events(queueName(model));
   }
 
   /** Id of the newest event of the model's stream ("0-0" when empty): where a new listener starts. */
@@ -72,8 +71,8 @@ export class QueueEventsHub extends EventEmitter<{ event: [QueueEvent]; [jobTopi
   async since(model: string, afterId: string): Promise<QueueEvent[]> {
     const entries = (await this.redis.xrange(this.streamKey(model), `(${afterId}`, "+", "COUNT", 10000)) as [string, string[]][];
     return entries.flatMap(([id, flat]) => {
-      const f = streamFields(flat);
-      return isQueueEventKind(f.event) && f.jobId ? [{ id, kind: f.event, model, jobId: f.jobId, ...withProgress(f.event, f.data) }] : [];
+      const e = BullLayout.event(id, flat);
+      return isQueueEventKind(e.event) && e.jobId ? [{ id, kind: e.event, model, jobId: e.jobId, ...withProgress(e.event, e.data) }] : [];
     });
   }
 

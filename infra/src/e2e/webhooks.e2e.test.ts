@@ -4,7 +4,7 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { Queue } from "bullmq";
-import { WEBHOOK_QUEUE, createRedis, queueName, redisKeys } from "@videosdgx/shared";
+import { BullLayout, WEBHOOK_QUEUE, WebhookBodySchema, createRedis, queueName, redisKeys } from "@videosdgx/shared";
 import { freePort, waitFor } from "@videosdgx/shared/testing";
 import { Platform } from "./platform.js";
 import { WebhookReceiver, type Received } from "./webhook-receiver.js";
@@ -46,7 +46,11 @@ function verify(r: Received, secret = SECRET): { type: string; timestamp: string
     `a valid v1 signature for ${id}`,
   );
   assert.equal(r.headers["content-type"], "application/json");
-  return JSON.parse(r.body);
+  const body = JSON.parse(r.body);
+  // Every body the receiver gets is one the webhook body schema (the OpenAPI document's) describes.
+  const shape = WebhookBodySchema.safeParse(body);
+  assert.ok(shape.success, `the body matches WebhookBodySchema: ${shape.error?.message}`);
+  return body;
 }
 
 const small = (model: string, webhook: object, seed = 1) => ({ model, prompt: "a hooked job", width: 64, height: 64, num_frames: 5, steps: 3, seed, webhook });
@@ -61,7 +65,7 @@ async function dispatcherCaughtUp(model: string): Promise<void> {
   const keys = redisKeys(p.env.QUEUE_PREFIX!);
   try {
     await waitFor(`the dispatcher to read ${model}'s events`, async () => {
-      const [[last] = []] = await redis.xrevrange(keys.events(queueName(model)), "+", "-", "COUNT", 1);
+      const [[last] = []] = await redis.xrevrange(new BullLayout(p.env.QUEUE_PREFIX!).events(queueName(model)), "+", "-", "COUNT", 1);
       return last !== undefined && (await redis.get(keys.webhookCursor(model))) === last;
     }, 30000);
   } finally {
@@ -232,7 +236,7 @@ test("terminal messages of jobs whose events were trimmed from the stream unread
   const id = await submit(small("tiny", { url: receiver.url("/trimmed"), events: ["started", "completed"] }, 41));
   assert.equal((await p.waitForTerminal(id)).status, "completed");
   const redis = createRedis(p.redis.url, "worker");
-  await redis.xtrim(redisKeys(p.env.QUEUE_PREFIX!).events(queueName("tiny")), "MAXLEN", 0); // as BullMQ's cap would
+  await redis.xtrim(new BullLayout(p.env.QUEUE_PREFIX!).events(queueName("tiny")), "MAXLEN", 0); // as BullMQ's cap would
   redis.disconnect();
   await p.startWebhooks();
   await receiver.waitFor("the recovered completed message", () => receiver.on("/trimmed").length > 0);

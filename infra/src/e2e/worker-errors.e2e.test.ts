@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
+import { Queue } from "bullmq";
+import { GENERATE_JOB, createRedis, newJobId, queueName } from "@videosdgx/shared";
 import { spawnNode, waitFor } from "@videosdgx/shared/testing";
 import { WORKER_MAIN } from "../entry-points.js";
 import { Platform } from "./platform.js";
@@ -45,4 +47,21 @@ test("a model is loaded on its first job, kept, and unloaded after IDLE_UNLOAD_S
   await waitFor("the model to be unloaded after the idle time", async () => !(await loaded()), 15000, 250);
   const third = await p.waitForTerminal((await p.request("POST", "/v1/jobs", { ...small("tiny"), seed: 3 })).body.id);
   assert.equal(typeof third.timings.load_ms, "number", "loaded again on demand");
+});
+
+test("a job whose data this version cannot run (another version's or program's payload) fails at once as invalid_job_data", async () => {
+  if (!p.workers.has("tiny")) await p.startWorker("tiny");
+  const connection = createRedis(p.redis.url, "worker");
+  const queue = new Queue(queueName("tiny"), { connection, prefix: p.env.QUEUE_PREFIX });
+  const id = newJobId("tiny");
+  // As an older release might have stored it: resolution as text, no seed, steps as a string.
+  await queue.add(GENERATE_JOB, { ...small("tiny"), negative_prompt: "", fps: 8, duration_s: 0.6, guidance: 1, resolution: "64x64", steps: "2", seed: undefined }, { jobId: id, attempts: 3 });
+  await queue.close();
+  connection.disconnect();
+  const job = await p.waitForTerminal(id);
+  assert.equal(job.status, "failed");
+  assert.equal(job.error.code, "invalid_job_data");
+  assert.match(job.error.message, /steps: .*number.*; seed: /);
+  assert.equal(job.attempts, 1, "no attempt can run it: not retried");
+  await p.workers.get("tiny")!.waitForOutput(/"msg":"job failed".*"code":"invalid_job_data"/);
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Queue } from "bullmq";
 import { TooManyRequestsError } from "../errors.js";
-import { queueName } from "../queues.js";
+import { queueName } from "../contracts/generate-queue.js";
 import { redisForTests } from "../testing/unit-redis.js";
 import { SubmissionGate, type Admission, type AdmissionLimits } from "./admission.js";
 

@@ -2,7 +2,9 @@ import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { TooManyRequestsError } from "../errors.js";
 import { luaScript } from "../memory/lua-scripts.js";
-import { queueName, redisKeys, type RedisKeys } from "../queues.js";
+import { BullLayout } from "../bullmq/layout.js";
+import { queueName } from "../contracts/generate-queue.js";
+import { redisKeys, type RedisKeys } from "../queues.js";
 
 export interface AdmissionLimits {
   /** Jobs not started per model (0 = no cap). */
@@ -34,6 +36,7 @@ type AdmitRedis = Redis & { admitJob(...args: (string | number)[]): Promise<[num
 export class SubmissionGate {
   private readonly redis: AdmitRedis;
   private readonly keys: RedisKeys;
+  private readonly bull: BullLayout;
 
   constructor(
     redis: Redis,
@@ -44,6 +47,7 @@ export class SubmissionGate {
     if (!("admitJob" in redis)) redis.defineCommand("admitJob", { numberOfKeys: 6, lua: luaScript("admit-job") });
     this.redis = redis as AdmitRedis;
     this.keys = redisKeys(prefix);
+    this.bull = new BullLayout(prefix);
   }
 
   /**
@@ -55,7 +59,7 @@ export class SubmissionGate {
     const perMinute = this.perMinuteFor(principal);
     if (cap === 0 && perMinute === 0) return NOTHING_HELD;
     const queue = queueName(model);
-    const lists = this.keys.notStarted(queue);
+    const lists = this.bull.notStarted(queue);
     const admissions = this.keys.admissions(queue);
     const token = randomUUID();
     const [verdict, value] = await this.redis.admitJob(

@@ -1,10 +1,13 @@
-import { Queue } from "bullmq";
+import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
+import { BullLayout } from "../bullmq/layout.js";
 import type { Config } from "../config.js";
+import { generateQueue, queueName, type GENERATE_JOB, type JobData, type JobOutput } from "../contracts/generate-queue.js";
+import { openQueue } from "../contracts/queue-contract.js";
 import { NotFoundError, ServiceUnavailableError } from "../errors.js";
 import { isListedModel } from "../models/inspect.js";
-import { defaultJobOptions, modelOfJobId, queueName, redisKeys } from "../queues.js";
-import type { JobData, JobOutput, JobResource } from "../schemas/job-resource.js";
+import { defaultJobOptions, modelOfJobId, redisKeys } from "../queues.js";
+import type { JobResource } from "../schemas/job-resource.js";
 import { WebhookDeliveryLog } from "../webhooks/delivery-log.js";
 import { toJobResource, type GenerationJob } from "./job-view.js";
 
@@ -17,19 +20,21 @@ export const ALL_JOBS: JobScope = { all: true };
  * webhook dispatcher both read through it, so a webhook's payload is exactly what the API shows.
  */
 export class JobReader {
-  private readonly queues = new Map<string, Queue<JobData, JobOutput>>();
+  private readonly queues = new Map<string, Queue<JobData, JobOutput, typeof GENERATE_JOB>>();
   protected readonly keys;
+  protected readonly bull;
   private readonly webhookLog;
 
   constructor(protected readonly config: Config, protected readonly redis: Redis) {
     this.keys = redisKeys(config.QUEUE_PREFIX);
+    this.bull = new BullLayout(config.QUEUE_PREFIX);
     this.webhookLog = new WebhookDeliveryLog(redis, this.keys, config);
   }
 
-  queue(model: string): Queue<JobData, JobOutput> {
+  queue(model: string): Queue<JobData, JobOutput, typeof GENERATE_JOB> {
     let q = this.queues.get(model);
     if (!q) {
-      q = new Queue<JobData, JobOutput>(queueName(model), {
+      q = openQueue(generateQueue, queueName(model), {
         connection: this.redis,
         prefix: this.config.QUEUE_PREFIX,
         defaultJobOptions: defaultJobOptions(this.config),
@@ -70,11 +75,9 @@ export class JobReader {
     return job;
   }
 
-  /** Jobs ahead of this one: workers take from the tail of BullMQ's wait list. */
-  async queuePosition(model: string, id: string): Promise<number | undefined> {
-    const key = this.keys.waitList(queueName(model));
-    const [[, index], [, length]] = (await this.redis.multi().lpos(key, id).llen(key).exec()) as [[null, number | null], [null, number]];
-    return index === null ? undefined : length - 1 - index;
+  /** Jobs ahead of this one (0 = next). */
+  queuePosition(model: string, id: string): Promise<number | undefined> {
+    return this.bull.queuePosition(this.redis, queueName(model), id);
   }
 
   /** `deliveries: false` leaves out the webhook delivery log, for a caller that would drop it (a webhook's own body). */

@@ -1,6 +1,7 @@
 import type { Job, JobState } from "bullmq";
-import { parseFailure } from "../errors.js";
-import { paramsOf, type JobData, type JobOutput, type JobResource, type JobStatus, type Progress, type WebhookView } from "../schemas/job-resource.js";
+import { JobOutputSchema, ProgressSchema, paramsOf, type JobData, type JobOutput, type Progress } from "../contracts/generate-queue.js";
+import { readFailure, type FailureView } from "../contracts/job-failure.js";
+import type { JobResource, JobStatus, WebhookView } from "../schemas/job-resource.js";
 
 export type GenerationJob = Job<JobData, JobOutput>;
 
@@ -12,7 +13,7 @@ export function jobStatus(state: JobState | "unknown", failedReason: string | un
     case "completed":
       return "completed";
     case "failed":
-      return parseFailure(failedReason).code === "cancelled" ? "cancelled" : "failed";
+      return readFailure(failedReason).code === "cancelled" ? "cancelled" : "failed";
     case "active":
       return "running";
     default:
@@ -25,8 +26,8 @@ export function jobStatus(state: JobState | "unknown", failedReason: string | un
  * out-of-memory...), or, when the worker died before it could say anything (killed, by the kernel's
  * out-of-memory killer or anyone else, or crashed), that stalled-job recovery queued it again.
  */
-function lastError(job: GenerationJob): { last_error?: { code: string; message: string } } {
-  if (job.failedReason) return { last_error: parseFailure(job.failedReason) };
+function lastError(job: GenerationJob): { last_error?: FailureView } {
+  if (job.failedReason) return { last_error: readFailure(job.failedReason) };
   if (job.stalledCounter > 0) {
     return {
       last_error: {
@@ -49,12 +50,10 @@ export function toJobResource(
   webhook?: WebhookView,
 ): JobResource {
   const status = jobStatus(state, job.failedReason, cancelRequested);
-  const progress: Progress =
-    typeof job.progress === "object" && job.progress !== null && "phase" in job.progress
-      ? (job.progress as Progress)
-      : { phase: "queued", step: 0, total: job.data.steps, timings: {} };
-  const out = status === "completed" ? job.returnvalue : undefined;
-  const failure = status === "failed" || status === "cancelled" ? parseFailure(job.failedReason) : undefined;
+  // Progress and result are read through their schemas: a job written by another version shows what is readable.
+  const progress: Progress = ProgressSchema.safeParse(job.progress).data ?? { phase: "queued", step: 0, total: job.data.steps, timings: {} };
+  const out: JobOutput | undefined = status === "completed" ? JobOutputSchema.safeParse(job.returnvalue).data : undefined;
+  const failure = status === "failed" || status === "cancelled" ? readFailure(job.failedReason) : undefined;
   return {
     id: job.id!,
     model: job.data.model,

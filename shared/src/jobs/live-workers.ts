@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { readHeartbeat } from "../contracts/worker-heartbeat.js";
 import type { RedisKeys } from "../queues.js";
 
 /** A worker as its heartbeat describes it. */
@@ -18,17 +19,21 @@ export interface WorkerInfo {
 export async function readLiveWorkers(redis: Redis, keys: RedisKeys): Promise<WorkerInfo[]> {
   const ids = await redis.zrangebyscore(keys.workers, Date.now(), "+inf");
   const rows = await Promise.all(ids.map((id) => redis.hgetall(keys.worker(id)).then((h) => ({ id, h }))));
-  return rows
-    .filter(({ h }) => h.model !== undefined)
-    .map(({ id, h }) => ({
-      id,
-      model: h.model!,
-      host: h.host ?? "",
-      pid: Number(h.pid),
-      loaded: h.loaded === "1",
-      busy: h.busy === "1",
-      reserved_bytes: Number(h.reserved_bytes ?? 0),
-      budget_bytes: Number(h.budget_bytes ?? 0),
-      last_used_at: Number(h.last_used_at) > 0 ? new Date(Number(h.last_used_at)).toISOString() : null,
-    }));
+  return rows.flatMap(({ id, h }) => {
+    const beat = readHeartbeat(h);
+    if (!beat) return [];
+    return [
+      {
+        id,
+        model: beat.model,
+        host: beat.host,
+        pid: beat.pid,
+        loaded: beat.loaded,
+        busy: beat.busy,
+        reserved_bytes: beat.reservedBytes,
+        budget_bytes: beat.budgetBytes,
+        last_used_at: beat.lastUsedAt > 0 ? new Date(beat.lastUsedAt).toISOString() : null,
+      },
+    ];
+  });
 }

@@ -1,17 +1,11 @@
-import type { JobResource, JobStatus, Progress } from "../schemas/job-resource.js";
+import { ProgressSchema, type Progress } from "../contracts/generate-queue.js";
+import type { JobResource, JobStatus } from "../schemas/job-resource.js";
 
 /** The BullMQ events the platform follows in each queue's events stream. */
 export const QUEUE_EVENT_KINDS = ["waiting", "active", "progress", "completed", "failed", "delayed"] as const;
 export type QueueEventKind = (typeof QUEUE_EVENT_KINDS)[number];
 
 export const isQueueEventKind = (s: string | undefined): s is QueueEventKind => QUEUE_EVENT_KINDS.includes(s as QueueEventKind);
-
-/** A stream entry's flat `[field, value, ...]` list as an object. */
-export function streamFields(flat: readonly string[]): Record<string, string> {
-  const f: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
-  return f;
-}
 
 /** Redis stream ids are "<ms>-<seq>": compared as numbers, part by part. */
 export function isAfterStreamId(a: string, b: string): boolean {
@@ -44,8 +38,8 @@ export function streamIdScore(id: string): number {
 
 /** A progress event's own progress (ours is always an object with a phase); stream fields hold it as JSON. */
 export function progressOf(kind: QueueEventKind, data: unknown): Progress | undefined {
-  const value = typeof data === "string" ? safeJson(data) : data;
-  return kind === "progress" && typeof value === "object" && value !== null && "phase" in value ? (value as Progress) : undefined;
+  if (kind !== "progress") return undefined;
+  return ProgressSchema.safeParse(typeof data === "string" ? safeJson(data) : data).data;
 }
 
 const STATUS_AT: Partial<Record<QueueEventKind, JobStatus>> = { waiting: "queued", delayed: "queued", active: "running", progress: "running" };

@@ -2,7 +2,7 @@ import { randomInt } from "node:crypto";
 import { ValidationError } from "../errors.js";
 import type { CreateJobRequest } from "../schemas/job-request.js";
 import { SEED_MAX } from "../schemas/job-request.js";
-import type { EffectiveParams } from "../schemas/job-resource.js";
+import type { EffectiveParams } from "../contracts/generate-queue.js";
 import type { Constraints, FrameRule } from "./manifest.js";
 
 export interface RuleViolation {

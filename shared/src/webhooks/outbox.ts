@@ -1,33 +1,20 @@
 import { randomUUID } from "node:crypto";
-import { Queue } from "bullmq";
+import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Config } from "../config.js";
+import { openQueue } from "../contracts/queue-contract.js";
+import { WEBHOOK_QUEUE, webhookQueue, type DeliveryAttempt, type OutboxMessage, type WebhookBody } from "../contracts/webhook-queue.js";
 import { streamIdScore } from "../jobs/queue-events.js";
-import { WEBHOOK_QUEUE, jobRetentionSeconds, redisKeys } from "../queues.js";
+import { jobRetentionSeconds, redisKeys } from "../queues.js";
 import type { JobResource } from "../schemas/job-resource.js";
 import { messageId } from "./delivery-log.js";
 import { TERMINAL_WEBHOOK_EVENTS, type WebhookEvent, type WebhookSubscription } from "./subscription.js";
 
-/** One webhook message to one endpoint: the delivery job's data. `body` is signed and sent byte for byte. */
-export interface OutboxMessage {
-  messageId: string;
-  jobId: string;
-  event: WebhookEvent;
-  url: string;
-  body: string;
-  /** API key that submitted the job: its own signing secret is used. */
-  owner?: string;
-  /** Position in the job's chain of messages: a message waits until every earlier one has finished. Absent for redeliveries. */
-  order?: number;
-}
-
-/**
- * The body a receiver gets: Standard Webhooks' `{type, timestamp, data}`, data being the job resource
- * without its delivery log (the receiver is the one being delivered to; the log would grow every message).
- */
+/** The body a receiver gets (WebhookBodySchema), as the text that is signed. */
 export function webhookBody(event: WebhookEvent, at: Date, job: JobResource): string {
   const { webhook: _log, ...data } = job;
-  return JSON.stringify({ type: `job.${event}`, timestamp: at.toISOString(), data });
+  const body: WebhookBody = { type: `job.${event}`, timestamp: at.toISOString(), data };
+  return JSON.stringify(body);
 }
 
 /**
@@ -37,12 +24,12 @@ export function webhookBody(event: WebhookEvent, at: Date, job: JobResource): st
  * which the deliverer drops any entry whose delivery job has finished or gone.
  */
 export class WebhookOutbox {
-  readonly queue: Queue<OutboxMessage>;
+  readonly queue: Queue<OutboxMessage, DeliveryAttempt, WebhookEvent>;
   private readonly keys;
 
   constructor(private readonly config: Config, private readonly redis: Redis) {
     this.keys = redisKeys(config.QUEUE_PREFIX);
-    this.queue = new Queue<OutboxMessage>(WEBHOOK_QUEUE, { connection: redis, prefix: config.QUEUE_PREFIX });
+    this.queue = openQueue(webhookQueue, WEBHOOK_QUEUE, { connection: redis, prefix: config.QUEUE_PREFIX });
     this.queue.on("error", () => undefined);
   }
 

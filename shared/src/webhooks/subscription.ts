@@ -19,10 +19,8 @@ export const WebhookRequestSchema = z.strictObject({
 export type WebhookRequest = z.infer<typeof WebhookRequestSchema>;
 
 /** The subscription as stored on the job: events resolved, each once. */
-export interface WebhookSubscription {
-  url: string;
-  events: WebhookEvent[];
-}
+export const WebhookSubscriptionSchema = z.object({ url: z.string(), events: z.array(WebhookEventSchema) });
+export type WebhookSubscription = z.infer<typeof WebhookSubscriptionSchema>;
 
 export function toSubscription(req: WebhookRequest): WebhookSubscription {
   const wanted = new Set(req.events ?? TERMINAL_WEBHOOK_EVENTS);

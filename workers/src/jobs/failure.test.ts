@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { UnrecoverableError } from "bullmq";
-import { JobFailure } from "@videosdgx/shared";
+import { JobFailure, readFailure } from "@videosdgx/shared";
 import { classifyFailure, toQueueError } from "./failure.js";
 
 // Messages as onnxruntime-node 1.30 (CPU) gave them here, under an address-space limit (see memory-oom.e2e).
@@ -21,9 +21,9 @@ test("bad_alloc is out_of_memory too (no size given); other errors are inference
   assert.equal(classifyFailure(new Error("Invalid rank for input")).code, "inference_failed");
 });
 
-test("failures another attempt cannot fix skip the remaining attempts", () => {
+test("failures another attempt cannot fix skip the remaining attempts; code and message travel as data", () => {
   assert.ok(toQueueError(new JobFailure("model_missing", "gone", false)) instanceof UnrecoverableError);
   const retried = toQueueError(new JobFailure("out_of_memory", "short", true));
   assert.ok(!(retried instanceof UnrecoverableError));
-  assert.equal(retried.message, "out_of_memory: short");
+  assert.deepEqual(readFailure(retried.message), { code: "out_of_memory", message: "short" });
 });

@@ -1,5 +1,5 @@
 import { UnrecoverableError } from "bullmq";
-import { formatFailure, JobFailure } from "@videosdgx/shared";
+import { failureReason, JobFailure } from "@videosdgx/shared";
 import { VideoEncodeError } from "../video/mp4-encoder.js";
 
 /**
@@ -28,10 +28,10 @@ export function classifyFailure(err: unknown): JobFailure {
 }
 
 /**
- * What the processor throws to BullMQ: the reason is stored as `code: message`, and failures another
- * attempt cannot fix skip the remaining attempts.
+ * What the processor throws to BullMQ: the failure travels as data in the job's reason, and failures
+ * another attempt cannot fix skip the remaining attempts.
  */
 export function toQueueError(failure: JobFailure): Error {
-  const reason = formatFailure(failure.code, failure.message);
+  const reason = failureReason(failure.record());
   return failure.retryable ? new Error(reason) : new UnrecoverableError(reason);
 }

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { RedisKeys } from "@videosdgx/shared";
+import { heartbeatFields, type RedisKeys } from "@videosdgx/shared";
 
 export const HEARTBEAT_MS = 3000;
 export const HEARTBEAT_TTL_MS = 10000;
@@ -42,17 +42,7 @@ export class Heartbeat {
     const key = this.keys.worker(this.workerId);
     await this.redis
       .multi()
-      .hset(key, {
-        model: s.model,
-        host: this.hostId,
-        pid: String(process.pid),
-        loaded: s.loaded ? "1" : "0",
-        busy: s.busy ? "1" : "0",
-        reserved_bytes: String(s.reservedBytes),
-        budget_bytes: String(s.budgetBytes),
-        last_used_at: String(s.lastUsedAt),
-        started_at: String(this.startedAt),
-      })
+      .hset(key, heartbeatFields({ ...s, host: this.hostId, pid: process.pid, startedAt: this.startedAt }))
       .pexpire(key, HEARTBEAT_TTL_MS)
       .zadd(this.keys.workers, Date.now() + HEARTBEAT_TTL_MS, this.workerId)
       .exec()

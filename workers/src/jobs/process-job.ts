@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import {
   JobFailure,
   type Config,
-  type EffectiveParams,
+  type JobData,
   type JobOutput,
   type Logger,
   type MemoryWait,
@@ -35,10 +35,9 @@ export interface ProcessorDeps {
 /** The BullMQ processor for one model's queue: one generation per job, progress after every step. */
 export function createProcessor(deps: ProcessorDeps) {
   const { config, host, redis, keys } = deps;
-  return async (job: Job<EffectiveParams, JobOutput>): Promise<JobOutput> => {
+  return async (job: Job<JobData, JobOutput>, params: JobData): Promise<JobOutput> => {
     const started = performance.now();
     const jobId = job.id!;
-    const params = job.data;
     const outputName = `${jobId}.mp4`;
     const timings: Timings = {};
 

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { pickNext, queueName, readLiveWorkers, type GpuSlots, type GpuWaiter, type RedisKeys } from "@videosdgx/shared";
+import { pickNext, queueName, readLiveWorkers, type GpuSlots, type BullLayout, type GpuWaiter, type RedisKeys } from "@videosdgx/shared";
 import { Wakeup } from "./wakeup.js";
 
 /** A waiter entry left for a next job that has not been claimed yet is only honoured this long. */
@@ -13,6 +13,8 @@ export interface GpuGateDeps {
   slots: GpuSlots;
   redis: Redis;
   keys: RedisKeys;
+  /** Where the model's next waiting job is read from. */
+  bull: BullLayout;
   workerId: string;
   model: string;
   maxWaitMs: number;
@@ -86,11 +88,7 @@ export class GpuGate {
   }
 
   /** Submission time of the oldest job waiting in this model's queue (BullMQ takes from the list's tail). */
-  private async nextQueuedSince(): Promise<number | undefined> {
-    const queue = queueName(this.deps.model);
-    const id = await this.deps.redis.lindex(this.deps.keys.waitList(queue), -1);
-    if (!id) return undefined;
-    const ts = Number(await this.deps.redis.hget(this.deps.keys.job(queue, id), "timestamp"));
-    return Number.isFinite(ts) && ts > 0 ? ts : undefined;
+  private nextQueuedSince(): Promise<number | undefined> {
+    return this.deps.bull.nextWaitingSince(this.deps.redis, queueName(this.deps.model));
   }
 }

@@ -1,4 +1,4 @@
-import { DelayedError, UnrecoverableError, Worker, type Job } from "bullmq";
+import { DelayedError, UnrecoverableError, type Job, type Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import {
   WEBHOOK_QUEUE,
@@ -6,13 +6,17 @@ import {
   WebhookDestinationPolicy,
   jobRetentionSeconds,
   redisKeys,
+  startWorker,
+  webhookQueue,
   type Config,
+  type DeliveryAttempt,
   type DeliveryLogEntry,
   type Logger,
   type OutboxMessage,
+  type WebhookEvent,
   type WebhookOutbox,
 } from "@videosdgx/shared";
-import { postWebhook, type AttemptResult } from "./post-webhook.js";
+import { postWebhook } from "./post-webhook.js";
 
 /** The signing secrets for a message: the submitting API key's own, else the server's. */
 export type SecretsFor = (owner: string | undefined) => Promise<readonly string[]>;
@@ -39,7 +43,7 @@ export function createDeliveryWorker(
   outbox: WebhookOutbox,
   secretsFor: SecretsFor,
   log: Logger,
-): Worker<OutboxMessage> {
+): Worker<OutboxMessage, DeliveryAttempt, WebhookEvent> {
   const keys = redisKeys(config.QUEUE_PREFIX);
   const deliveries = new WebhookDeliveryLog(redis, keys, config);
   const destinations = new WebhookDestinationPolicy(config.WEBHOOK_ALLOW_HOSTS);
@@ -68,8 +72,7 @@ export function createDeliveryWorker(
     }
   };
 
-  const process = async (job: Job<OutboxMessage>, token?: string): Promise<AttemptResult> => {
-    const m = job.data;
+  const process = async (job: Job<OutboxMessage, DeliveryAttempt, WebhookEvent>, m: OutboxMessage, token?: string): Promise<DeliveryAttempt> => {
     if (!(await isTurn(m))) {
       // Waiting is not an attempt: polled at growing intervals while the earlier message is retried.
       await job.moveToDelayed(Date.now() + Math.min(10000, 100 * 2 ** Math.min(job.attemptsStarted, 7)), token);
@@ -116,7 +119,7 @@ export function createDeliveryWorker(
     throw new RetryLater(why, delayMs);
   };
 
-  const worker = new Worker<OutboxMessage>(WEBHOOK_QUEUE, process, {
+  const worker = startWorker(webhookQueue, WEBHOOK_QUEUE, process, {
     connection,
     prefix: config.QUEUE_PREFIX,
     concurrency: config.WEBHOOK_CONCURRENCY,

@@ -1,6 +1,8 @@
 import type { Redis } from "ioredis";
 import {
   ALL_JOBS,
+  BullLayout,
+  JobDataSchema,
   JobReader,
   NotFoundError,
   TERMINAL_WEBHOOK_EVENTS,
@@ -9,14 +11,15 @@ import {
   isQueueEventKind,
   listModelNames,
   modelOfJobId,
-  parseFailure,
   progressOf,
   queueName,
   redisKeys,
-  streamFields,
   streamIdTime,
   type Config,
+  fieldsOf,
+  readFailure,
   type JobData,
+  type StreamEvent,
   type Logger,
   type OutboxMessage,
   type QueueEventKind,
@@ -25,12 +28,12 @@ import {
 } from "@videosdgx/shared";
 
 /** BullMQ's stream events that a client can subscribe to, by the name clients know them under. */
-const EVENT_OF: Partial<Record<QueueEventKind, (fields: Record<string, string>) => WebhookEvent>> = {
+const EVENT_OF: Partial<Record<QueueEventKind, (e: StreamEvent) => WebhookEvent>> = {
   waiting: () => "queued",
   active: () => "started",
   progress: () => "progress",
   completed: () => "completed",
-  failed: (f) => (parseFailure(f.failedReason).code === "cancelled" ? "cancelled" : "failed"),
+  failed: (e) => (readFailure(e.failedReason).code === "cancelled" ? "cancelled" : "failed"),
 };
 
 type Subscriber = Pick<JobData, "webhook" | "owner">;
@@ -50,6 +53,7 @@ const CACHE_SIZE = 10000;
  */
 export class WebhookDispatcher {
   private readonly keys;
+  private readonly bull;
   private readonly cursors = new Map<string, string>();
   private readonly subscribers = new Map<string, Subscriber | null>();
   private modelsScannedAt = 0;
@@ -66,6 +70,7 @@ export class WebhookDispatcher {
     private readonly log: Logger,
   ) {
     this.keys = redisKeys(config.QUEUE_PREFIX);
+    this.bull = new BullLayout(config.QUEUE_PREFIX);
   }
 
   start(): void {
@@ -109,7 +114,7 @@ export class WebhookDispatcher {
       await new Promise((r) => setTimeout(r, BLOCK_MS));
       return;
     }
-    const streams = models.map((m) => this.keys.events(queueName(m)));
+    const streams = models.map((m) => this.bull.events(queueName(m)));
     const read = (await this.blocking.xread("COUNT", BATCH, "BLOCK", BLOCK_MS, "STREAMS", ...streams, ...models.map((m) => this.cursors.get(m)!))) as
       | [string, [string, string[]][]][]
       | null;
@@ -118,7 +123,7 @@ export class WebhookDispatcher {
       await this.recoverIfTrimmed(model);
       const messages: OutboxMessage[] = [];
       for (const [id, flat] of entries) {
-        const message = await this.messageFor(id, streamFields(flat));
+        const message = await this.messageFor(BullLayout.event(id, flat));
         if (message) messages.push(message);
       }
       await this.outbox.enqueue(messages);
@@ -139,7 +144,7 @@ export class WebhookDispatcher {
   private async recoverIfTrimmed(model: string): Promise<void> {
     const cursor = this.cursors.get(model)!;
     if (cursor === "0-0") return;
-    const info = streamFields((await this.redis.call("XINFO", "STREAM", this.keys.events(queueName(model))).catch(() => [])) as string[]);
+    const info = fieldsOf((await this.redis.call("XINFO", "STREAM", this.bull.events(queueName(model))).catch(() => [])) as unknown[]);
     const empty = Number(info.length ?? 0) === 0;
     const newer = empty ? info["last-generated-id"] : info["recorded-first-entry-id"];
     if (newer === undefined || !isAfterStreamId(newer, cursor)) return;
@@ -150,7 +155,7 @@ export class WebhookDispatcher {
   private async recoverFinished(model: string, cursor: string): Promise<OutboxMessage[]> {
     const messages: OutboxMessage[] = [];
     for (const state of ["completed", "failed"] as const) {
-      for (const jobId of await this.redis.zrangebyscore(this.keys.finished(queueName(model), state), streamIdTime(cursor), "+inf")) {
+      for (const jobId of await this.bull.finishedSince(this.redis, queueName(model), state, streamIdTime(cursor))) {
         const subscriber = await this.subscriber(jobId);
         if (!subscriber?.webhook) continue;
         const job = await this.read(jobId);
@@ -164,19 +169,19 @@ export class WebhookDispatcher {
     return messages;
   }
 
-  private async messageFor(streamId: string, fields: Record<string, string>): Promise<OutboxMessage | undefined> {
-    const kind = fields.event;
+  private async messageFor(e: StreamEvent): Promise<OutboxMessage | undefined> {
+    const kind = e.event;
     const eventOf = isQueueEventKind(kind) ? EVENT_OF[kind] : undefined;
-    const jobId = fields.jobId;
+    const jobId = e.jobId;
     if (!eventOf || !jobId) return undefined;
-    const event = eventOf(fields);
+    const event = eventOf(e);
     const subscriber = await this.subscriber(jobId);
     if (!subscriber?.webhook?.events.includes(event)) return undefined;
     // A cancelled job is over for its client: a worker reaching it later is not news.
     if (!TERMINAL_WEBHOOK_EVENTS.includes(event) && (await this.redis.exists(this.keys.cancel(jobId)))) return undefined;
     const job = await this.read(jobId);
     if (!job) return undefined;
-    return this.outbox.message(asOfEvent(kind as QueueEventKind, progressOf(kind as QueueEventKind, fields.data), job), subscriber.webhook, subscriber.owner, event, new Date(streamIdTime(streamId)), streamId);
+    return this.outbox.message(asOfEvent(kind as QueueEventKind, progressOf(kind as QueueEventKind, e.data), job), subscriber.webhook, subscriber.owner, event, new Date(streamIdTime(e.id)), e.id);
   }
 
   private async read(jobId: string) {
@@ -193,14 +198,11 @@ export class WebhookDispatcher {
     const cached = this.subscribers.get(jobId);
     if (cached !== undefined) return cached;
     const model = modelOfJobId(jobId);
-    const raw = model ? await this.redis.hget(this.keys.job(queueName(model), jobId), "data") : null;
+    const raw = model ? await this.bull.jobData(this.redis, queueName(model), jobId) : undefined;
     let subscriber: Subscriber | null = null;
-    try {
-      const data = raw ? (JSON.parse(raw) as JobData) : undefined;
-      if (data?.webhook) subscriber = { webhook: data.webhook, ...(data.owner ? { owner: data.owner } : {}) };
-    } catch {
-      this.log.error("job data is not JSON; its events are not sent", { job_id: jobId });
-    }
+    const data = raw === undefined ? undefined : JobDataSchema.safeParse(raw);
+    if (data?.success && data.data.webhook) subscriber = { webhook: data.data.webhook, ...(data.data.owner ? { owner: data.data.owner } : {}) };
+    if (data && !data.success) this.log.error("job data does not match the generation queue's contract; its events are not sent", { job_id: jobId });
     if (this.subscribers.size >= CACHE_SIZE) this.subscribers.delete(this.subscribers.keys().next().value!);
     this.subscribers.set(jobId, subscriber);
     return subscriber;

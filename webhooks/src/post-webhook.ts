@@ -1,6 +1,6 @@
 import http from "node:http";
 import https from "node:https";
-import type { WebhookDestinationPolicy } from "@videosdgx/shared";
+import type { DeliveryAttempt, WebhookDestinationPolicy } from "@videosdgx/shared";
 import { signWebhook } from "@videosdgx/shared";
 
 export interface WebhookPost {
@@ -11,15 +11,6 @@ export interface WebhookPost {
 }
 
 /** What one attempt came to: a status code, or the network error that stopped it. */
-export interface AttemptResult {
-  ok: boolean;
-  statusCode?: number;
-  error?: string;
-  durationMs: number;
-  /** The receiver's Retry-After, in ms (429 and 503). */
-  retryAfterMs?: number;
-}
-
 const MAX_RETRY_AFTER_MS = 24 * 3600 * 1000;
 // Receivers are chosen by clients: idle connections are closed after a while and only a few kept per host.
 const agentOptions = { keepAlive: true, timeout: 30000, maxFreeSockets: 4 };
@@ -30,7 +21,7 @@ const agents = { "http:": new http.Agent(agentOptions), "https:": new https.Agen
  * redirects are not followed. The destination is checked again here, inside the connection's own DNS
  * lookup, so a name that now resolves to a private address is refused.
  */
-export function postWebhook(msg: WebhookPost, destinations: WebhookDestinationPolicy, timeoutMs: number): Promise<AttemptResult> {
+export function postWebhook(msg: WebhookPost, destinations: WebhookDestinationPolicy, timeoutMs: number): Promise<DeliveryAttempt> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   let url: URL;

@@ -3,8 +3,8 @@ import { createDeliveryWorker } from "./delivery-worker.js";
 import { WebhookDispatcher } from "./dispatcher.js";
 
 /**
- * The webhook process: `node workers/dist/webhooks/main.js`. It follows job events into the outbox
- * and delivers it, apart from the model workers, so a slow or dead receiver never slows a generation.
+ * The webhook process: `node webhooks/dist/main.js`. It follows job events into the outbox
+ * and delivers it, apart from the model workers (and without ONNX Runtime), so a slow or dead receiver never slows a generation.
  */
 const config = loadConfigOrExit("webhooks");
 const log = createLogger("webhooks", config.LOG_LEVEL);

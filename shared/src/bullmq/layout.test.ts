@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import { afterEach, test } from "node:test";
+import { Queue, QueueEvents, Worker, type Job } from "bullmq";
+import { Redis } from "ioredis";
+import { redisForTests } from "../testing/unit-redis.js";
+import { waitFor } from "../testing/wait.js";
+import { BullLayout, fieldsOf } from "./layout.js";
+
+// Contract tests: each key and reading of BullLayout checked against the real BullMQ this project pins.
+// A BullMQ upgrade that moves any of them fails here, not in production.
+/** Connections for BullMQ workers and readers (they block; closing a worker leaves a given connection open). */
+const connections: Redis[] = [];
+const connection = () => {
+  const c = new Redis(server.url, { maxRetriesPerRequest: null });
+  connections.push(c);
+  return c;
+};
+afterEach(() => {
+  for (const c of connections.splice(0)) c.disconnect();
+});
+const server = redisForTests("bull-layout");
+
+let n = 0;
+function fresh() {
+  const prefix = `layout${n++}`;
+  const queue = new Queue("generate-m", { connection: server.client, prefix });
+  return { prefix, layout: new BullLayout(prefix), queue, name: "generate-m" };
+}
+
+/** BullMQ's own count of jobs that have not started, by state. */
+const notStartedByBull = (q: Queue) => q.getJobCounts("waiting", "paused", "prioritized", "delayed");
+
+test("notStarted names the lists and sets where BullMQ keeps waiting, paused, prioritized and delayed jobs", async () => {
+  const { layout, queue, name } = fresh();
+  await queue.add("generate", { n: 1 });
+  await queue.add("generate", { n: 2 }, { priority: 3 });
+  await queue.add("generate", { n: 3 }, { delay: 60000 });
+  const keys = layout.notStarted(name);
+  const r = server.client;
+  const ours = { waiting: await r.llen(keys.wait), prioritized: await r.zcard(keys.prioritized), delayed: await r.zcard(keys.delayed) };
+  const bull = await notStartedByBull(queue);
+  assert.deepEqual(ours, { waiting: bull.waiting, prioritized: bull.prioritized, delayed: bull.delayed });
+  assert.deepEqual(ours, { waiting: 1, prioritized: 1, delayed: 1 });
+
+  await queue.pause();
+  await queue.add("generate", { n: 4 });
+  const paused = await r.llen(keys.paused);
+  assert.equal(paused, (await notStartedByBull(queue)).paused);
+  assert.ok(paused >= 2, "a paused queue keeps its waiting jobs in the paused list");
+  await queue.close();
+});
+
+test("queuePosition and waitingCount agree with the order BullMQ's workers take jobs in", async () => {
+  const { layout, queue, name } = fresh();
+  const ids = [];
+  for (let i = 0; i < 4; i++) ids.push((await queue.add("generate", { i }, { jobId: `m-job-${i}` })).id!);
+  assert.equal(await layout.waitingCount(server.client, name), 4);
+  const positions = await Promise.all(ids.map((id) => layout.queuePosition(server.client, name, id)));
+  assert.deepEqual(positions, [0, 1, 2, 3]);
+  assert.equal(await layout.queuePosition(server.client, name, "m-not-there"), undefined);
+
+  // The next job a worker takes is the one at position 0, and nextWaitingSince is its submission time.
+  const first = (await queue.getJob(ids[0]!))!;
+  assert.equal(await layout.nextWaitingSince(server.client, name), first.timestamp);
+  const taken: string[] = [];
+  const worker = new Worker(name, async (job: Job) => void taken.push(job.id!), { connection: connection(), prefix: layout.prefix });
+  await waitFor("the worker to take every job", () => taken.length === 4);
+  await worker.close();
+  assert.deepEqual(taken, ids);
+  assert.equal(await layout.nextWaitingSince(server.client, name), undefined);
+  await queue.close();
+});
+
+test("jobData reads what the producer stored; finishedSince lists jobs by when they finished", async () => {
+  const { layout, queue, name } = fresh();
+  const before = Date.now();
+  await queue.add("generate", { prompt: "a cat", n: 7 }, { jobId: "m-data" });
+  assert.deepEqual(await layout.jobData(server.client, name, "m-data"), { prompt: "a cat", n: 7 });
+  assert.equal(await layout.jobData(server.client, name, "m-missing"), undefined);
+
+  const worker = new Worker(name, async (job: Job) => {
+    if (job.data.n === 8) throw new Error("no");
+  }, { connection: connection(), prefix: layout.prefix });
+  await queue.add("generate", { n: 8 }, { jobId: "m-fails" });
+  await waitFor("both jobs to finish", async () => (await queue.getJobCounts("completed", "failed")).failed === 1 && (await queue.getJobCounts("completed")).completed === 1);
+  await worker.close();
+  assert.deepEqual(await layout.finishedSince(server.client, name, "completed", before), ["m-data"]);
+  assert.deepEqual(await layout.finishedSince(server.client, name, "failed", before), ["m-fails"]);
+  assert.deepEqual(await layout.finishedSince(server.client, name, "completed", Date.now() + 60000), []);
+  await queue.close();
+});
+
+test("the events stream is where QueueEvents reads from, and its entries read as events", async () => {
+  const { layout, queue, name } = fresh();
+  const events = new QueueEvents(name, { connection: connection(), prefix: layout.prefix, lastEventId: "0-0" });
+  const seen: { event: string; jobId: string; id: string }[] = [];
+  events.on("progress", ({ jobId }, id) => void seen.push({ event: "progress", jobId, id }));
+  events.on("failed", ({ jobId }, id) => void seen.push({ event: "failed", jobId, id }));
+  await events.waitUntilReady();
+  const worker = new Worker(name, async (job: Job) => {
+    await job.updateProgress({ phase: "denoising", step: 1 });
+    throw new Error('{"code":"inference_failed"}');
+  }, { connection: connection(), prefix: layout.prefix });
+  await queue.add("generate", {}, { jobId: "m-events" });
+  await waitFor("QueueEvents to see the failure", () => seen.some((e) => e.event === "failed"));
+  await Promise.all([worker.close(), events.close()]);
+
+  const entries = (await server.client.xrange(layout.events(name), "-", "+")) as [string, string[]][];
+  const read = entries.map(([id, flat]) => BullLayout.event(id, flat));
+  for (const e of seen) {
+    const entry = read.find((r) => r.id === e.id);
+    assert.ok(entry, `QueueEvents' ${e.event} event ${e.id} is an entry of layout.events()`);
+    assert.equal(entry.event, e.event);
+    assert.equal(entry.jobId, e.jobId);
+  }
+  const progress = read.find((r) => r.event === "progress")!;
+  assert.deepEqual(JSON.parse(progress.data!), { phase: "denoising", step: 1 });
+  assert.equal(read.find((r) => r.event === "failed")!.failedReason, '{"code":"inference_failed"}');
+  await queue.close();
+});
+
+test("a job whose worker died past the stalled limit fails with the reason isStalledReason knows", async () => {
+  const { layout, queue, name } = fresh();
+  const opts = { prefix: layout.prefix, lockDuration: 1000, stalledInterval: 300, maxStalledCount: 0 };
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((r) => (release = r));
+  const dying = new Worker(name, () => held, { ...opts, connection: connection() });
+  await queue.add("generate", {}, { jobId: "m-stalls" });
+  await waitFor("the job to start", async () => (await queue.getJobState("m-stalls")) === "active");
+  await dying.close(true); // stops renewing the lock without finishing the job, as a killed process would
+  const checker = new Worker(name, async () => undefined, { ...opts, connection: connection() });
+  await waitFor("stalled recovery to fail the job", async () => (await queue.getJobState("m-stalls")) === "failed", 20000);
+  await checker.close();
+  release();
+  const reason = (await queue.getJob("m-stalls"))!.failedReason;
+  assert.ok(BullLayout.isStalledReason(reason), `BullMQ's stalled reason is recognised: ${reason}`);
+  assert.ok(!BullLayout.isStalledReason('{"code":"cancelled","message":"x","retryable":false}'));
+  await queue.close();
+});
+
+test("fieldsOf reads flat replies without reaching the object prototype", () => {
+  const f = fieldsOf(["constructor", "x", "length", "3"]);
+  assert.equal(f.constructor, "x");
+  assert.equal(f.length, "3");
+  assert.equal(fieldsOf(["a"]).a, undefined);
+});

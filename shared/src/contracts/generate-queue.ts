@@ -1,0 +1,106 @@
+import { z } from "zod";
+import { WebhookSubscriptionSchema } from "../webhooks/subscription.js";
+import type { QueueContract } from "./queue-contract.js";
+
+/*
+ * The generation queues' contract: one BullMQ queue per model, one job name, and the schemas of a job's
+ * data, progress and result. The API adds jobs and reads them through it; a model's worker runs them.
+ */
+
+/** One BullMQ queue per model; workers for a model listen on exactly this queue. */
+export const queueName = (model: string): string => `generate-${model}`;
+
+export const GENERATE_JOB = "generate";
+
+export const PhaseSchema = z.enum([
+  "queued", "waiting_for_gpu", "waiting_for_memory", "loading", "encoding_text", "denoising", "decoding", "encoding_video", "done",
+]);
+export type Phase = z.infer<typeof PhaseSchema>;
+
+/** Milliseconds per phase; a phase absent from the object did not run (e.g. no load when the model was warm). */
+export const TimingsSchema = z
+  .object({
+    wait_for_gpu_ms: z.number().optional(),
+    wait_for_memory_ms: z.number().optional(),
+    load_ms: z.number().optional(),
+    encode_text_ms: z.number().optional(),
+    denoise_ms: z.number().optional(),
+    decode_ms: z.number().optional(),
+    encode_video_ms: z.number().optional(),
+    total_ms: z.number().optional(),
+  });
+export type Timings = z.infer<typeof TimingsSchema>;
+
+/** Why a job waits before loading its model: the host's memory as the worker last saw it. */
+export const MemoryWaitSchema = z.object({
+  available_bytes: z.number(),
+  needed_bytes: z.number(),
+  held_by_others_bytes: z.number(),
+  budget_bytes: z.number(),
+  message: z.string(),
+});
+export type MemoryWait = z.infer<typeof MemoryWaitSchema>;
+
+/** What the worker reports through BullMQ's job progress after every step. */
+export const ProgressSchema = z.object({
+  phase: PhaseSchema,
+  step: z.number().int(),
+  total: z.number().int(),
+  timings: TimingsSchema,
+  memory: MemoryWaitSchema.optional(),
+});
+export type Progress = z.infer<typeof ProgressSchema>;
+
+/** The parameters a job really runs with, after defaults and per-model rules. Stored as the job's data. */
+export const EffectiveParamsSchema = z
+  .object({
+    model: z.string(),
+    prompt: z.string(),
+    negative_prompt: z.string(),
+    width: z.number().int(),
+    height: z.number().int(),
+    num_frames: z.number().int(),
+    fps: z.number().int(),
+    duration_s: z.number(),
+    steps: z.number().int(),
+    guidance: z.number(),
+    seed: z.number().int(),
+  });
+export type EffectiveParams = z.infer<typeof EffectiveParamsSchema>;
+
+/** A job's BullMQ data: its params, plus fields kept beside them that are never shown as `params`. */
+export const JobDataSchema = EffectiveParamsSchema.extend({
+  /** Who is told about the job. */
+  webhook: WebhookSubscriptionSchema.optional(),
+  /** Id of the API key that submitted the job; absent for anonymous (loopback, no keys) submissions. */
+  owner: z.string().optional(),
+});
+export type JobData = z.infer<typeof JobDataSchema>;
+
+const PARAM_FIELDS = Object.keys(EffectiveParamsSchema.shape) as (keyof EffectiveParams)[];
+
+/** The params of a job's data, without the fields stored beside them. */
+export function paramsOf(data: JobData): EffectiveParams {
+  return Object.fromEntries(PARAM_FIELDS.map((k) => [k, data[k]])) as EffectiveParams;
+}
+
+/** What a worker returns when a job completes (BullMQ's returnvalue). */
+export const JobOutputSchema = z.object({
+  video_file: z.string(),
+  width: z.number().int(),
+  height: z.number().int(),
+  num_frames: z.number().int(),
+  fps: z.number(),
+  duration_s: z.number(),
+  bytes: z.number().int(),
+  sha256: z.string(),
+  timings: TimingsSchema,
+});
+export type JobOutput = z.infer<typeof JobOutputSchema>;
+
+export const generateQueue: QueueContract<JobData, JobOutput, typeof GENERATE_JOB> = {
+  kind: "generation",
+  jobNames: [GENERATE_JOB],
+  data: JobDataSchema,
+  result: JobOutputSchema,
+};
