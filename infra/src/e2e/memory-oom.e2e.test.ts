@@ -44,7 +44,7 @@ test("a request that can never fit fails with out_of_memory after every attempt,
   assert.equal(job.attempts, 3, "retried up to JOB_ATTEMPTS");
   const failures = worker.output.split("\n").filter((l) => l.includes(id) && l.includes('"msg":"job failed"'));
   assert.equal(failures.length, 3);
-  for (const line of failures) assert.match(line, /out_of_memory: .*Failed to allocate memory for requested buffer/);
+  for (const line of failures) assert.match(line, /"code":"out_of_memory","reason":"out of memory: .*Failed to allocate memory for requested buffer/);
   assert.equal(worker.child.exitCode, null, "an allocation failure leaves the worker serving");
 });
 
@@ -91,5 +91,5 @@ test("the worker's own dropped sessions can be what makes room: the retry comple
   assert.equal(done.attempts, 2, "the first attempt ran out of memory, the retry did not");
   const failed = worker.output.split("\n").filter((l) => l.includes(id) && l.includes('"msg":"job failed"'));
   assert.equal(failed.length, 1);
-  assert.match(failed[0]!, /out_of_memory: .*Failed to allocate memory.*\(before the retry: released tinyo's sessions; /);
+  assert.match(failed[0]!, /"code":"out_of_memory","reason":"out of memory: .*Failed to allocate memory.*\(before the retry: released tinyo's sessions; /);
 });
