@@ -120,6 +120,7 @@ test("kill -9 of the launcher's whole process group mid-job: the next start shut
   const second = launch(s);
   await second.waitForOutput(/previous npm start still running on this data dir; shutting it down cleanly/);
   await second.waitForOutput(/previous redis-server stopped/);
+  assert.doesNotMatch(second.output, /sending it SIGTERM/, "stopped with SHUTDOWN on its recorded port");
   for (const id of ids) await waitCompleted(s, id);
   assert.notEqual(await ownRedisPid(s), leftover, "a fresh redis-server serves the data dir");
 
