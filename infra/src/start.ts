@@ -53,7 +53,7 @@ async function stop(reason: string, code: number): Promise<void> {
   process.exit(code);
 }
 
-/** A start-up failure that retrying cannot fix (a port or the data dir taken): said plainly, exit 2. */
+/** A start-up failure that restarting cannot fix (a port or the data dir taken): said plainly, exit 2. */
 function refuseToStart(message: string): never {
   process.stderr.write(`start: ${message}\n`);
   process.exit(ExitCode.config);
@@ -64,14 +64,13 @@ const supervisor = new Supervisor(log, (child) => {
   void stop(`${child} refused to start`, ExitCode.config);
 });
 
-await ensureTinyModel(config);
 let ownRedis: OwnRedis | undefined;
 let redisUrl = config.REDIS_URL;
 if (!redisUrl) {
   const dataDir = path.join(config.DATA_DIR, "redis");
   await mkdir(dataDir, { recursive: true });
   await lockDataDir(dataDir).catch((err: Error) => refuseToStart(err.message));
-  await shutDownLeftoverRedis(dataDir, log);
+  await shutDownLeftoverRedis(dataDir, log).catch((err: Error) => refuseToStart(err.message));
   ownRedis = new OwnRedis(
     {
       server: { port: config.OWN_REDIS_PORT, dataDir, appendfsync: config.REDIS_APPENDFSYNC },
@@ -87,6 +86,7 @@ if (!redisUrl) {
   redisUrl = ownRedis.url;
   log.info("redis started", { url: redisUrl, data_dir: dataDir });
 }
+await ensureTinyModel(config);
 
 const env = { ...process.env, REDIS_URL: redisUrl, DATA_DIR: config.DATA_DIR, MODELS_DIR: config.MODELS_DIR, OUTPUTS_DIR: config.OUTPUTS_DIR };
 supervisor.start({ name: "api", command: process.execPath, args: [API_MAIN], env, essential: true });

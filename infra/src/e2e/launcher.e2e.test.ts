@@ -128,8 +128,8 @@ test("kill -9 of the launcher's whole process group mid-job: the next start shut
   assert.deepEqual(files, ids.map((id) => `${id}.mp4`).sort(), "one video per job, no temp files");
   // Once: BullMQ's event stream has one `completed` per job, whichever worker ran it.
   const redis = new Redis(`redis://127.0.0.1:${s.redisPort}`);
-  t.after(() => redis.disconnect());
   const events = await redis.xrange("vdgx:generate-tiny:events", "-", "+");
+  redis.disconnect();
   const completed = events.map(([, fields]) => fields).filter((f) => f[f.indexOf("event") + 1] === "completed");
   const perJob = ids.map((id) => completed.filter((f) => f[f.indexOf("jobId") + 1] === id).length);
   assert.deepEqual(perJob, ids.map(() => 1));
