@@ -3,11 +3,11 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { Redis } from "ioredis";
-import type { Logger } from "@videosdgx/shared";
+import { createLogger } from "@videosdgx/shared";
 import { TestRedis, makeTempDir } from "@videosdgx/shared/testing";
 import { shutDownLeftoverRedis } from "./own-redis.js";
 
-const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+const quiet = createLogger("own-redis-test", "error");
 
 async function redisIn(t: test.TestContext, prefix: string): Promise<{ dir: string; redis: TestRedis }> {
   const { dir, remove } = await makeTempDir(prefix);

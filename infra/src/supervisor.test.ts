@@ -6,6 +6,14 @@ import { ExitCode, type Logger } from "@videosdgx/shared";
 import { makeTempDir, testEnv, waitFor } from "@videosdgx/shared/testing";
 import { Supervisor } from "./supervisor.js";
 
+/** A logger that keeps the messages, for asserting what the supervisor said. */
+function recordingLog(): { log: Logger; logged: string[] } {
+  const logged: string[] = [];
+  const record = (msg: string) => logged.push(msg);
+  const log: Logger = { debug: record, info: record, warn: record, error: record, child: () => log };
+  return { log, logged };
+}
+
 test("a child that exits with the recycle code is started again at once, and stays", async (t) => {
   const { dir, remove } = await makeTempDir("vdgx-supervisor");
   t.after(remove);
@@ -14,9 +22,7 @@ test("a child that exits with the recycle code is started again at once, and sta
   const script = `const fs = require("fs"); fs.appendFileSync(${JSON.stringify(runs)}, "x");
     if (fs.readFileSync(${JSON.stringify(runs)}, "utf8").length === 1) process.exit(${ExitCode.recycle});
     setInterval(() => {}, 1000);`;
-  const logged: string[] = [];
-  const record = (msg: string) => logged.push(msg);
-  const log: Logger = { debug: record, info: record, warn: record, error: record, child: () => log };
+  const { log, logged } = recordingLog();
   const supervisor = new Supervisor(log);
   t.after(() => supervisor.stopAll(5000));
 
@@ -26,9 +32,7 @@ test("a child that exits with the recycle code is started again at once, and sta
 });
 
 test("an essential child that refuses to start (configuration exit code) is reported as fatal, not restarted", async (t) => {
-  const logged: string[] = [];
-  const record = (msg: string) => logged.push(msg);
-  const log: Logger = { debug: record, info: record, warn: record, error: record };
+  const { log, logged } = recordingLog();
   let fatal: (name: string) => void = () => undefined;
   const reported = new Promise<string>((resolve) => (fatal = resolve));
   const supervisor = new Supervisor(log, (name) => fatal(name));
