@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import { once } from "node:events";
 import {
   ApiKeyStore,
@@ -95,13 +95,16 @@ const ctx: AppContext = {
   },
 };
 
-const server: Server = createApp(ctx, modelNames, version).listen(config.PORT, config.HOST, () => {
+const server: Server = createServer(createApp(ctx, modelNames, version));
+server.once("error", (err: NodeJS.ErrnoException) => {
+  const reason = err.code === "EADDRINUSE" ? `port ${config.PORT} is already in use by another process (set PORT to a free one)` : err.message;
+  process.stderr.write(`api: cannot listen on ${config.HOST}:${config.PORT}: ${reason}\n`);
+  process.exit(ExitCode.config);
+});
+// Express 5's app.listen() calls its callback on errors too; "listening" is only said once it is true.
+server.listen(config.PORT, config.HOST, () => {
   const base = `http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST}:${config.PORT}`;
   log.info("api listening", { url: base, dashboard: `${base}${DASHBOARD_PATH}`, docs: `${base}${DOCS_PATH}` });
-});
-server.on("error", (err) => {
-  process.stderr.write(`api: cannot listen on ${config.HOST}:${config.PORT}: ${err.message}\n`);
-  process.exit(ExitCode.config);
 });
 
 stopOnSignals(log, config.SHUTDOWN_GRACE_MS, async () => {

@@ -1,20 +1,25 @@
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import {
+  ExitCode,
+  PortInUseError,
   createLogger,
   inspectModel,
   listModelNames,
   loadConfigOrExit,
-  startRedisServer,
   type Config,
-  type RedisServer,
 } from "@videosdgx/shared";
 import { generateTinyModel, isTinyModelCurrent } from "@videosdgx/workers/tiny";
 import { API_MAIN, WEBHOOKS_MAIN, WORKER_MAIN } from "./entry-points.js";
+import { lockDataDir } from "./data-dir-lock.js";
+import { OwnRedis, shutDownLeftoverRedis } from "./own-redis.js";
 import { Supervisor } from "./supervisor.js";
 
 /**
  * `npm start`: Redis (REDIS_URL or our own redis-server with AOF), the built-in tiny model, the API and
  * one worker per installed model, all supervised; Ctrl-C or SIGTERM stops them in order, Redis last.
+ * Its own Redis's data dir is locked (one launcher per dir); a Redis left running by a launcher that was
+ * killed is shut down cleanly first; a Redis that dies is restarted.
  */
 const config = loadConfigOrExit("start");
 const log = createLogger("start", config.LOG_LEVEL);
@@ -37,22 +42,54 @@ async function modelsToServe(c: Config): Promise<string[]> {
   return served;
 }
 
-await ensureTinyModel(config);
-let ownRedis: RedisServer | undefined;
-let redisUrl = config.REDIS_URL;
-if (!redisUrl) {
-  ownRedis = await startRedisServer({
-    port: config.OWN_REDIS_PORT,
-    dataDir: path.join(config.DATA_DIR, "redis"),
-    appendfsync: config.REDIS_APPENDFSYNC,
-  });
-  redisUrl = ownRedis.url;
-  log.info("redis started", { url: redisUrl, data_dir: path.join(config.DATA_DIR, "redis") });
+/** Stops the API and workers (each finishes its own work), then Redis, and exits with `code`. */
+let stopping = false;
+async function stop(reason: string, code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info("stopping", { reason });
+  await supervisor.stopAll(config.SHUTDOWN_GRACE_MS + 5000);
+  await ownRedis?.stop();
+  process.exit(code);
 }
 
+/** A start-up failure that restarting cannot fix (a port or the data dir taken): said plainly, exit 2. */
+function refuseToStart(message: string): never {
+  process.stderr.write(`start: ${message}\n`);
+  process.exit(ExitCode.config);
+}
+
+const supervisor = new Supervisor(log, (child) => {
+  log.error("an essential process refused to start; stopping everything", { child });
+  void stop(`${child} refused to start`, ExitCode.config);
+});
+
+let ownRedis: OwnRedis | undefined;
+let redisUrl = config.REDIS_URL;
+if (!redisUrl) {
+  const dataDir = path.join(config.DATA_DIR, "redis");
+  await mkdir(dataDir, { recursive: true });
+  await lockDataDir(dataDir).catch((err: Error) => refuseToStart(err.message));
+  await shutDownLeftoverRedis(dataDir, log).catch((err: Error) => refuseToStart(err.message));
+  ownRedis = new OwnRedis(
+    {
+      server: { port: config.OWN_REDIS_PORT, dataDir, appendfsync: config.REDIS_APPENDFSYNC },
+      maxRestarts: config.OWN_REDIS_MAX_RESTARTS,
+      restartWindowMs: config.OWN_REDIS_RESTART_WINDOW_SECONDS * 1000,
+      onGiveUp: () => void stop("redis-server cannot be kept running", 1),
+    },
+    log,
+  );
+  await ownRedis.start().catch((err: Error) =>
+    err instanceof PortInUseError ? refuseToStart(`OWN_REDIS_PORT: ${err.message}`) : refuseToStart(`cannot start redis-server: ${err.message}`),
+  );
+  redisUrl = ownRedis.url;
+  log.info("redis started", { url: redisUrl, data_dir: dataDir });
+}
+await ensureTinyModel(config);
+
 const env = { ...process.env, REDIS_URL: redisUrl, DATA_DIR: config.DATA_DIR, MODELS_DIR: config.MODELS_DIR, OUTPUTS_DIR: config.OUTPUTS_DIR };
-const supervisor = new Supervisor(log);
-supervisor.start({ name: "api", command: process.execPath, args: [API_MAIN], env });
+supervisor.start({ name: "api", command: process.execPath, args: [API_MAIN], env, essential: true });
 supervisor.start({ name: "webhooks", command: process.execPath, args: [WEBHOOKS_MAIN], env });
 const models = await modelsToServe(config);
 for (const model of models) {
@@ -66,22 +103,5 @@ process.stdout.write(
     `  Metrics    ${base}/metrics\nCtrl-C stops everything.\n\n`,
 );
 
-let stopping = false;
-async function stop(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info("stopping", { signal });
-  await supervisor.stopAll(config.SHUTDOWN_GRACE_MS + 5000);
-  if (ownRedis) {
-    ownRedis.process.kill("SIGTERM");
-    await ownRedis.exited;
-  }
-  process.exit(0);
-}
-process.on("SIGINT", () => void stop("SIGINT"));
-process.on("SIGTERM", () => void stop("SIGTERM"));
-ownRedis?.exited.then((code) => {
-  if (stopping) return;
-  log.error("redis-server exited; stopping everything (jobs are kept in its AOF)", { code });
-  void stop("redis exit");
-});
+process.on("SIGINT", () => void stop("SIGINT", 0));
+process.on("SIGTERM", () => void stop("SIGTERM", 0));

@@ -6,6 +6,8 @@ export interface ChildSpec {
   command: string;
   args: string[];
   env: NodeJS.ProcessEnv;
+  /** The stack is useless without it (the API): its refusal to start ends the launcher. */
+  essential?: boolean;
 }
 
 const MAX_BACKOFF_MS = 30000;
@@ -13,13 +15,17 @@ const MAX_BACKOFF_MS = 30000;
 /**
  * Keeps child processes running: a crashed child is restarted with exponential backoff (reset after a
  * minute of good health); a worker that recycled itself to give memory back is restarted at once.
- * Stopping sends SIGTERM and waits; each child finishes its own work.
+ * Stopping sends SIGTERM and waits; each child finishes its own work. A child that refuses to start
+ * (configuration exit code) is not restarted; if it is essential, `onFatal` is told.
  */
 export class Supervisor {
   private readonly running = new Map<string, ChildProcess>();
   private stopping = false;
 
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly onFatal: (child: string) => void = () => undefined,
+  ) {}
 
   start(spec: ChildSpec, backoffMs = 1000): void {
     const child = spawn(spec.command, spec.args, { env: spec.env, stdio: "inherit" });
@@ -31,6 +37,7 @@ export class Supervisor {
       if (this.stopping) return;
       if (code === ExitCode.config) {
         this.log.error("child refused to start (configuration); not restarting it", { child: spec.name });
+        if (spec.essential) this.onFatal(spec.name);
         return;
       }
       if (code === ExitCode.recycle) {

@@ -21,6 +21,8 @@ export const ConfigSchema = z
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
     OWN_REDIS_PORT: int(1, 65535).default(6390),
     REDIS_APPENDFSYNC: z.enum(["always", "everysec"]).default("always"),
+    OWN_REDIS_MAX_RESTARTS: int(0, 1000).default(5),
+    OWN_REDIS_RESTART_WINDOW_SECONDS: int(1).default(300),
     DATA_DIR: z.string().min(1).default("./data"),
     MODELS_DIR: z.string().min(1).optional(),
     OUTPUTS_DIR: z.string().min(1).optional(),

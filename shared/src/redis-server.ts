@@ -28,9 +28,40 @@ export interface RedisServer {
   readonly url: string;
   readonly process: ChildProcess;
   readonly exited: Promise<number | null>;
+  /** Its last lines of output (Redis logs to stdout), to show why it stopped. */
+  lastOutput(): string;
 }
 
-/** Starts `redis-server` as a child and resolves once it answers PING (AOF replay included). */
+/** Raised when the port belongs to another process: retrying or restarting cannot help. */
+export class PortInUseError extends Error {
+  constructor(readonly port: number) {
+    super(`port ${port} is already in use by another process; stop it or choose another port`);
+  }
+}
+
+const lastLines = (text: string, n = 8) => text.trimEnd().split("\n").slice(-n).join("\n");
+
+/** The `process_id` of the Redis answering at `url` once it has loaded its data, or undefined until then. */
+async function answeringPid(url: string): Promise<number | undefined> {
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on("error", () => undefined);
+  try {
+    await probe.connect();
+    // INFO answers during the AOF replay too, where PING would not: wait for loading:0.
+    const info = await probe.info();
+    if (!/^loading:0/m.test(info)) return undefined;
+    return Number(/^process_id:(\d+)/m.exec(info)?.[1]);
+  } catch {
+    return undefined;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/**
+ * Starts `redis-server` as a child and resolves once it answers (AOF replay included). Only an answer
+ * from this child counts: another Redis already on the port makes it fail with PortInUseError.
+ */
 export async function startRedisServer(o: RedisServerOptions, timeoutMs = 20000): Promise<RedisServer> {
   await mkdir(o.dataDir, { recursive: true });
   // Own process group: a Ctrl-C in the terminal must not stop Redis before the workers have finished.
@@ -46,18 +77,15 @@ export async function startRedisServer(o: RedisServerOptions, timeoutMs = 20000)
   const url = `redis://${o.bind ?? "127.0.0.1"}:${o.port}`;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}:\n${output}`);
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on("error", () => undefined);
-    const ok = await Promise.race([
-      probe.connect().then(() => probe.ping()).then((r) => r === "PONG", () => false),
-      spawnError,
-    ]);
-    probe.disconnect();
-    if (ok) return { url, process: child, exited };
+    if (child.exitCode !== null) {
+      if (/Address already in use/i.test(output)) throw new PortInUseError(o.port);
+      throw new Error(`redis-server exited with ${child.exitCode}:\n${lastLines(output)}`);
+    }
+    const pid = await Promise.race([answeringPid(url), spawnError]);
+    if (pid !== undefined && pid === child.pid) return { url, process: child, exited, lastOutput: () => lastLines(output) };
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
-      throw new Error(`redis-server did not answer on port ${o.port} within ${timeoutMs} ms:\n${output}`);
+      throw new Error(`redis-server did not answer on port ${o.port} within ${timeoutMs} ms:\n${lastLines(output)}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }

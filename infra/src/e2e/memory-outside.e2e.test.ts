@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, test } from "node:test";
 import { readMemInfo } from "@videosdgx/shared";
-import { ManagedProcess } from "@videosdgx/shared/testing";
+import { ManagedProcess, testEnv } from "@videosdgx/shared/testing";
 import { Platform } from "./platform.js";
 
 const GB = 1_000_000_000;
@@ -24,7 +24,7 @@ after(() => p?.stop());
 /** A process outside the platform that holds (and touches) memory until it is killed. */
 function startHog(bytes: number): ManagedProcess {
   const script = `const held = []; for (let i = 0; i < ${bytes / GB}; i++) held.push(Buffer.alloc(${GB}, 1)); console.log("held"); setInterval(() => held.length, 1000);`;
-  return new ManagedProcess("hog", spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "pipe"] }));
+  return new ManagedProcess("hog", spawn(process.execPath, ["-e", script], { env: testEnv(), stdio: ["ignore", "pipe", "pipe"] }));
 }
 
 test("memory held outside the platform makes the job wait, visibly, until it is released", async () => {

@@ -5,7 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { spawn } from "node:child_process";
-import { ManagedProcess, freePort, makeTempDir, waitFor } from "@videosdgx/shared/testing";
+import { ManagedProcess, freePort, makeTempDir, testEnv, waitFor } from "@videosdgx/shared/testing";
 
 /** The checkout's root, where a newcomer types `npm start`. */
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -21,10 +21,7 @@ test("npm start with no configuration: own Redis with AOF, tiny model, API, work
   const { dir, remove } = await makeTempDir("vdgx-start");
   t.after(remove);
   const [port, redisPort] = [await freePort(), await freePort()];
-  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dir, PORT: String(port), OWN_REDIS_PORT: String(redisPort) };
-  delete env.REDIS_URL;
-  delete env.MODELS_DIR;
-  delete env.OUTPUTS_DIR;
+  const env = testEnv({ DATA_DIR: dir, PORT: String(port), OWN_REDIS_PORT: String(redisPort) });
   // The README's command itself, stopped the way a service manager stops it: SIGTERM to npm.
   const start = new ManagedProcess("npm start", spawn("npm", ["start"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] }));
   t.after(() => start.stop("SIGKILL"));

@@ -34,10 +34,24 @@ export class ManagedProcess {
   }
 }
 
+/**
+ * The environment of a process a test starts: built from scratch, never from the caller's shell (a DATA_DIR
+ * or OUTPUTS_DIR exported there must not send a test's files into the user's folders). Only what finding
+ * programs and a home directory need is kept, plus what the test sets.
+ */
+export function testEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const base: NodeJS.ProcessEnv = {};
+  for (const name of ["PATH", "HOME", "TMPDIR"]) {
+    const value = process.env[name];
+    if (value !== undefined) base[name] = value;
+  }
+  return { ...base, ...env };
+}
+
 /** `launcher`: a command that sets something up and execs Node in its place, e.g. `["prlimit", "--as=..."]`. */
 export function spawnNode(name: string, script: string, env: NodeJS.ProcessEnv, args: string[] = [], launcher: string[] = []): ManagedProcess {
   const [command, ...prefix] = [...launcher, process.execPath];
-  const child = spawn(command!, [...prefix, script, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(command!, [...prefix, script, ...args], { env: testEnv(env), stdio: ["ignore", "pipe", "pipe"] });
   return new ManagedProcess(name, child);
 }
 
