@@ -1,4 +1,3 @@
-import { mkdir } from "node:fs/promises";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import {
@@ -20,6 +19,7 @@ import {
 } from "@videosdgx/shared";
 import { Heartbeat } from "./jobs/heartbeat.js";
 import { createProcessor } from "./jobs/process-job.js";
+import { EnvironmentMonitor } from "./runtime/environment-monitor.js";
 import { GpuGate } from "./runtime/gpu-gate.js";
 import { MemoryGuard } from "./runtime/memory-guard.js";
 import { ModelHost } from "./runtime/model-host.js";
@@ -49,7 +49,6 @@ try {
 } catch (err) {
   fail((err as Error).message);
 }
-await mkdir(config.OUTPUTS_DIR, { recursive: true });
 
 const keys = redisKeys(config.QUEUE_PREFIX);
 const redis = createRedis(redisUrl, "worker", `vdgx-worker-${model}`);
@@ -97,7 +96,10 @@ const heartbeat = new Heartbeat(
   keys,
   workerId,
   hostId,
-  () => ({ model, loaded: host.loaded, busy: host.inUse, reservedBytes: memory.grant?.bytes ?? 0, budgetBytes: budget, lastUsedAt: host.lastUsedAt }),
+  () => ({
+    model, loaded: host.loaded, busy: host.inUse, reservedBytes: memory.grant?.bytes ?? 0, budgetBytes: budget, lastUsedAt: host.lastUsedAt,
+    environment: environment.problem,
+  }),
   async () => {
     await gpu.renew();
     // A lost lease means the ledger may have handed this memory to someone else: give the model up.
@@ -108,11 +110,27 @@ const heartbeat = new Heartbeat(
   },
 );
 
+/** ffmpeg and OUTPUTS_DIR: while either is broken this worker takes no jobs; it resumes once fixed. */
+const environment: EnvironmentMonitor = new EnvironmentMonitor(
+  { outputsDir: config.OUTPUTS_DIR, minFreeBytes: config.OUTPUTS_MIN_FREE_BYTES, ffmpegPath: config.FFMPEG_PATH, searchPath: () => process.env.PATH ?? "" },
+  async (problem) => {
+    if (problem) {
+      log.warn("environment broken: taking no jobs until it is fixed", { model, code: problem.code, reason: problem.message });
+      await worker.pause(true);
+    } else if (worker.isPaused() || !worker.isRunning()) {
+      log.info("environment fixed: taking jobs again", { model });
+      if (!stopping) worker.resume();
+    }
+    void heartbeat.beat();
+  },
+);
 const worker = startWorker(
   generateQueue,
   queueName(model),
-  createProcessor({ config, host, gpu, memory, redis, keys, log, shutdown: shutdown.signal }),
+  createProcessor({ config, host, gpu, memory, redis, keys, log, shutdown: shutdown.signal, environment }),
   {
+    // Runs once the environment check passes (below): a broken host leaves every job queued.
+    autorun: false,
     connection: createRedis(redisUrl, "worker", `vdgx-bullmq-${model}`),
     prefix: config.QUEUE_PREFIX,
     concurrency: 1,
@@ -137,6 +155,8 @@ worker.on("failed", (job, err) => {
   void heartbeat.beat();
 });
 worker.on("error", (err) => log.error("worker error", { error: err.message }));
+const problem = await environment.start();
+if (!problem) worker.resume();
 heartbeat.start();
 log.info("worker ready", { model, queue: queueName(model), worker_id: workerId, memory_budget_bytes: budget });
 
@@ -175,6 +195,7 @@ async function stop(reason: string, exitCode: number = 0): Promise<void> {
   if (stopping) return;
   stopping = true;
   log.info("stopping", { reason, exit_code: exitCode });
+  environment.stop();
   await worker.close();
   await heartbeat.stop();
   await host.unload(reason);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { EnvironmentProblemSchema } from "@videosdgx/shared";
 import type { AppContext } from "../context.js";
 import type { ApiRouter } from "../http/api-router.js";
 
@@ -7,6 +8,10 @@ const ReadySchema = z.object({
   redis: z.enum(["ok", "unreachable"]),
   workers: z.number().int(),
   models_with_workers: z.array(z.string()),
+  /** Workers that take no jobs because their host cannot run them (ffmpeg, OUTPUTS_DIR): fix these. */
+  environment_problems: z.array(EnvironmentProblemSchema.extend({ worker: z.string(), model: z.string() })),
+  /** Why not ready, in words; empty when ready. */
+  reasons: z.array(z.string()),
 });
 
 export function healthRoutes(api: ApiRouter, ctx: AppContext): void {
@@ -22,18 +27,26 @@ export function healthRoutes(api: ApiRouter, ctx: AppContext): void {
 
   api.route(
     {
-      method: "get", path: "/readyz", tag: "health", summary: "Redis reachable and at least one worker alive", access: "public",
+      method: "get", path: "/readyz", tag: "health", summary: "Redis reachable, at least one worker alive, and no worker held up by its environment", access: "public",
       responses: { 200: { description: "ready", schema: ReadySchema }, 503: { description: "not ready", schema: ReadySchema } },
     },
     async (_req, res) => {
       const redisOk = await ctx.ping().then(() => true, () => false);
       const workers = redisOk ? await ctx.models.liveWorkers().catch(() => []) : [];
-      const ready = redisOk && workers.length > 0;
+      const problems = workers.flatMap((w) => (w.environment ? [{ worker: w.id, model: w.model, ...w.environment }] : []));
+      const reasons = [
+        ...(redisOk ? [] : ["Redis is unreachable"]),
+        ...(redisOk && workers.length === 0 ? ["no worker is alive"] : []),
+        ...problems.map((p) => `worker ${p.worker} (${p.model}) takes no jobs: ${p.message}`),
+      ];
+      const ready = reasons.length === 0;
       res.status(ready ? 200 : 503).json({
         ready,
         redis: redisOk ? "ok" : "unreachable",
         workers: workers.length,
         models_with_workers: [...new Set(workers.map((w) => w.model))].sort(),
+        environment_problems: problems,
+        reasons,
       });
     },
   );

@@ -96,6 +96,25 @@ export function jobRoutes(api: ApiRouter, ctx: AppContext): void {
 
   api.route(
     {
+      method: "post", path: "/v1/jobs/:id/retry", tag: "jobs", access: "jobs:write",
+      summary: "Queue a failed or cancelled job again (same id, params and webhook; every attempt again)",
+      responses: {
+        202: { description: "the job, queued again", schema: JobResourceSchema },
+        409: { description: "the job is not failed or cancelled", schema: ErrorBodySchema },
+        503: { description: "the job's model cannot take jobs now", schema: ErrorBodySchema },
+      },
+    },
+    async (req, res) => {
+      const id = String(req.params.id);
+      const scope = jobScopeOf(res);
+      // Found (and the caller's) first, so another key's job is a 404 whatever its model's state.
+      await ctx.models.requireInstalled((await ctx.jobs.get(id, scope)).model);
+      res.status(202).json(await ctx.jobs.retry(id, scope));
+    },
+  );
+
+  api.route(
+    {
       method: "post", path: "/v1/jobs/:id/webhook/redeliver", tag: "jobs", access: "jobs:write",
       summary: "Send one of the job's webhook messages again (default: the latest), same id and body, new signature",
       body: RedeliverRequestSchema,

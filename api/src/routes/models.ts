@@ -1,4 +1,4 @@
-import { GenerateResponseSchema, ModelUnavailableError, generateToJobRequest, inGenerateTerms } from "@videosdgx/shared";
+import { EnvironmentProblemSchema, GenerateResponseSchema, ModelUnavailableError, generateToJobRequest, inGenerateTerms } from "@videosdgx/shared";
 import { z } from "zod";
 import type { AppContext } from "../context.js";
 import type { ApiRouter } from "../http/api-router.js";
@@ -22,7 +22,10 @@ const ModelViewSchema = z.object({
   workers: z.array(z.object({
     id: z.string(), model: z.string(), host: z.string(), pid: z.number(), loaded: z.boolean(), busy: z.boolean(),
     reserved_bytes: z.number(), budget_bytes: z.number(), last_used_at: z.string().nullable(),
+    environment: EnvironmentProblemSchema.nullable(),
   })),
+  /** Every live worker of the model takes no jobs because of its host: jobs wait until this is fixed. */
+  environment: EnvironmentProblemSchema.optional(),
   constraints: z.unknown().optional(),
   capabilities: z.unknown().optional(),
   memory: z.unknown().optional(),

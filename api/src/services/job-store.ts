@@ -143,6 +143,25 @@ export class JobStore extends JobReader {
     return view;
   }
 
+  /**
+   * Queues a failed or cancelled job again with BullMQ's `job.retry()`: same id, params and webhook, its
+   * failed attempts reset so it gets every attempt again (`attempts` keeps counting the runs started). A
+   * cancellation not yet recorded by a worker (the job still queued) is not a finished job: 409.
+   */
+  async retry(id: string, scope: JobScope): Promise<JobResource> {
+    const job = await this.find(id, scope);
+    if ((await job.getState()) !== "failed") throw new ConflictError(`job ${id} is ${(await this.view(job)).status}; only a failed or cancelled job can be retried`);
+    await this.redis.del(this.keys.cancel(id));
+    try {
+      await job.retry("failed", { resetAttemptsMade: true });
+    } catch (err) {
+      // Another request retried it first: the job is no longer in the failed set.
+      if ((await job.getState()) !== "failed") throw new ConflictError(`job ${id} is already queued again`);
+      throw err;
+    }
+    return this.view(job);
+  }
+
   /** Sends one of the job's webhook messages again (default: the latest), with the same id and body. */
   async redeliverWebhook(id: string, messageId: string | undefined, scope: JobScope): Promise<{ message_id: string; delivery_id: string }> {
     const job = await this.find(id, scope);

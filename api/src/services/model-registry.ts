@@ -2,14 +2,17 @@ import type { Redis } from "ioredis";
 import {
   inspectModel,
   listModelNames,
+  modelEnvironmentProblem,
   queueName,
   readLiveWorkers,
+  RecentLiveWorkers,
   ValidationError,
   ModelUnavailableError,
   NotFoundError,
   BullLayout,
   redisKeys,
   type Config,
+  type EnvironmentProblem,
   type InstallState,
   type Manifest,
   type WorkerInfo,
@@ -27,6 +30,8 @@ export interface ModelView {
   /** Bytes a load of this model really took, per host where it was measured. */
   measured_bytes: Record<string, number>;
   workers: WorkerInfo[];
+  /** Set when every live worker of the model takes no jobs because of its host (jobs wait meanwhile). */
+  environment?: EnvironmentProblem;
   constraints?: Manifest["constraints"];
   capabilities?: Manifest["capabilities"];
   memory?: Manifest["memory"];
@@ -44,11 +49,12 @@ export class ModelRegistry {
   private readonly keys;
   private readonly bull;
   private readonly inspections = new Map<string, { at: number; state: Promise<InstallState> }>();
-  private workersSeen: { at: number; workers: Promise<WorkerInfo[]> } | undefined;
+  private readonly liveWorkersSeen;
 
   constructor(private readonly config: Config, private readonly redis: Redis) {
     this.keys = redisKeys(config.QUEUE_PREFIX);
     this.bull = new BullLayout(config.QUEUE_PREFIX);
+    this.liveWorkersSeen = new RecentLiveWorkers(redis, this.keys);
   }
 
   private inspectRecent(name: string): Promise<InstallState> {
@@ -78,7 +84,7 @@ export class ModelRegistry {
    * such a job could only wait forever. Without live workers the job waits for one, as any job does.
    */
   async requireFitsMemory(name: string, manifest: Manifest): Promise<void> {
-    const budgets = (await this.liveWorkersRecent()).filter((w) => w.model === name).map((w) => w.budget_bytes);
+    const budgets = (await this.liveWorkersSeen.get()).filter((w) => w.model === name).map((w) => w.budget_bytes);
     if (budgets.length === 0) return;
     const needed = manifest.memory.resident_bytes * manifest.memory.load_peak_factor;
     const largest = Math.max(...budgets);
@@ -110,20 +116,11 @@ export class ModelRegistry {
     return readLiveWorkers(this.redis, this.keys);
   }
 
-  /** For submissions: heartbeats come every few seconds, so a one-second-old view is as good. */
-  private liveWorkersRecent(): Promise<WorkerInfo[]> {
-    if (!this.workersSeen || Date.now() - this.workersSeen.at > 1000) {
-      const workers = this.liveWorkers();
-      this.workersSeen = { at: Date.now(), workers };
-      workers.catch(() => (this.workersSeen = undefined));
-    }
-    return this.workersSeen.workers;
-  }
-
   async view(name: string, workers?: WorkerInfo[]): Promise<ModelView> {
     const state = await this.inspectKnown(name);
     const mine = (workers ?? (await this.liveWorkers())).filter((w) => w.model === name);
     const manifest = state.manifest;
+    const environment = modelEnvironmentProblem(mine, name);
     const hosts = [...new Set(mine.map((w) => w.host))];
     const [queueDepth, measured] = await Promise.all([
       this.bull.waitingCount(this.redis, queueName(name)),
@@ -139,6 +136,7 @@ export class ModelRegistry {
       queue_depth: queueDepth,
       measured_bytes: Object.fromEntries(measured.filter(([, b]) => b > 0)),
       workers: mine,
+      ...(environment ? { environment } : {}),
       constraints: manifest?.constraints,
       capabilities: manifest?.capabilities,
       memory: manifest?.memory,

@@ -109,6 +109,7 @@ test("auth matrix: every route x {no key, wrong key, revoked key, jobs:read, job
     { route: "POST /v1/keys", body: { scopes: ["jobs:read"], name: "matrix" }, expect: [401, 401, 401, 403, 403, 201] },
     { route: "DELETE /v1/keys/000000000000", expect: [401, 401, 401, 403, 403, 404] },
     { route: `POST /v1/jobs/${J}/webhook/redeliver`, body: {}, expect: [401, 401, 401, 403, 404, 409] }, // 409: J has no webhook
+    { route: `POST /v1/jobs/${J}/retry`, expect: [401, 401, 401, 403, 404, 409] }, // 409: J is queued, not failed
     { route: `DELETE /v1/jobs/${J}`, expect: [401, 401, 401, 403, 404, 202] },
   ];
 
@@ -168,7 +169,7 @@ test("a key sees only its own jobs; the same Idempotency-Key from two keys is tw
   assert.equal(own.status, 200);
   assert.equal(own.body.params.prompt, JOB.prompt);
   const missing = await p.request("GET", "/v1/jobs/tiny-00000000-0000-0000-0000-000000000000", undefined, bearer(a.key));
-  for (const [method, suffix] of [["GET", ""], ["GET", "/video"], ["GET", "/events"], ["DELETE", ""]] as const) {
+  for (const [method, suffix] of [["GET", ""], ["GET", "/video"], ["GET", "/events"], ["DELETE", ""], ["POST", "/retry"]] as const) {
     const other = await p.request(method, `/v1/jobs/${jb.body.id}${suffix}`, undefined, bearer(a.key));
     assert.equal(other.status, 404, `${method} another key's job${suffix}`);
     assert.equal(other.body.error.code, missing.body.error.code, "indistinguishable from a job that does not exist");

@@ -1,4 +1,4 @@
-import { readdir } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ExitCode } from "@videosdgx/shared";
 import { ManagedProcess, TestRedis, freePort, makeTempDir, spawnNode, waitFor } from "@videosdgx/shared/testing";
@@ -169,6 +169,17 @@ export class Platform {
 
   waitForTerminal(id: string, timeoutMs?: number): Promise<any> {
     return this.waitForJob(id, (j) => ["completed", "failed", "cancelled"].includes(j.status), timeoutMs);
+  }
+
+  /**
+   * Gives the model's transformer an operator ONNX Runtime does not know: the file's structure stays
+   * sound, so the model is listed as installed and takes jobs, but loading it fails.
+   */
+  async makeUnloadable(model: string): Promise<void> {
+    const file = path.join(this.dataDir, "models", model, "transformer/model.onnx");
+    const graph = (await readFile(file)).toString("latin1");
+    if (!graph.includes("Identity")) throw new Error(`${file} has no Identity operator to rename`);
+    await writeFile(file, Buffer.from(graph.replaceAll("Identity", "Identitx"), "latin1"));
   }
 
   async outputFiles(): Promise<string[]> {

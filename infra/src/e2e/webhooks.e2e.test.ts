@@ -96,8 +96,9 @@ test("every event type reaches the receiver in order, signed per the spec, with 
   assert.deepEqual(shown.map((d) => d.event), types.map((t) => t.slice(4)));
   assert.equal(shown[0].attempts[0].status_code, 200);
 
-  // failed: a broken model file; cancelled: a queued job cancelled before any worker took it.
-  await writeFile(path.join(p.dataDir, "models/tinyb/transformer/model.onnx"), Buffer.from([0x08, 0x07, 0xff]));
+  // failed: a sound graph with an operator the runtime does not know (it fails to load); cancelled: a
+  // queued job cancelled before any worker took it.
+  await p.makeUnloadable("tinyb");
   const failed = await submit(small("tinyb", { url: receiver.url("/failed") }));
   await p.startWorker("tinyb");
   await receiver.waitFor("the failed event", () => receiver.on("/failed").length > 0);

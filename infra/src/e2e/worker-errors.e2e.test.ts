@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { Queue } from "bullmq";
@@ -10,7 +10,7 @@ import { Platform } from "./platform.js";
 
 let p: Platform;
 before(async () => {
-  p = await Platform.start({ extraTinyModels: ["tinyb"], env: { IDLE_UNLOAD_SECONDS: "2" } });
+  p = await Platform.start({ extraTinyModels: ["tinyb", "tinyc"], env: { IDLE_UNLOAD_SECONDS: "2" } });
 });
 after(() => p?.stop());
 
@@ -23,10 +23,23 @@ test("a worker asked for an execution provider its binding lacks refuses to star
   assert.match(w.output, /"cuda" is not available in the installed onnxruntime-node \(it has: [a-z, ]*cpu/);
 });
 
-test("a broken model file fails the job with the file named, without retries", async () => {
-  await writeFile(path.join(p.dataDir, "models/tinyb/transformer/model.onnx"), Buffer.from([0x08, 0x07, 0xff, 0xff, 0xff]));
+test("a model file broken after its first byte is listed as broken, with how to repair it, and refused", async () => {
+  const file = path.join(p.dataDir, "models/tinyc/transformer/model.onnx");
+  await writeFile(file, (await readFile(file)).subarray(0, 2000));
+  const model = (await p.request("GET", "/v1/models/tinyc")).body;
+  assert.equal(model.installed, false);
+  assert.match(model.reason, /^transformer\/model\.onnx is damaged: .*runs past the end of the file; download or export the model again into /);
+  const res = await p.request("POST", "/v1/jobs", small("tinyc"));
+  assert.equal(res.status, 503);
+  assert.equal(res.body.error.code, "model_unavailable");
+  assert.match(res.body.error.message, /transformer\/model\.onnx is damaged/);
+});
+
+test("a sound graph the runtime cannot load fails the job with the file named, without retries", async () => {
+  // The structure checks out, so only loading finds it.
+  await p.makeUnloadable("tinyb");
   const res = await p.request("POST", "/v1/jobs", small("tinyb"));
-  assert.equal(res.status, 202);
+  assert.equal(res.status, 202, JSON.stringify(res.body));
   await p.startWorker("tinyb");
   const job = await p.waitForTerminal(res.body.id);
   assert.equal(job.status, "failed");

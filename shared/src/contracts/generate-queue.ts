@@ -13,7 +13,7 @@ export const queueName = (model: string): string => `generate-${model}`;
 export const GENERATE_JOB = "generate";
 
 export const PhaseSchema = z.enum([
-  "queued", "waiting_for_gpu", "waiting_for_memory", "loading", "encoding_text", "denoising", "decoding", "encoding_video", "done",
+  "queued", "waiting_for_environment", "waiting_for_gpu", "waiting_for_memory", "loading", "encoding_text", "denoising", "decoding", "encoding_video", "done",
 ]);
 export type Phase = z.infer<typeof PhaseSchema>;
 
@@ -41,6 +41,16 @@ export const MemoryWaitSchema = z.object({
 });
 export type MemoryWait = z.infer<typeof MemoryWaitSchema>;
 
+/**
+ * Why a worker takes no jobs: its host cannot run one to the end (ffmpeg or its encoder missing, the
+ * outputs folder unwritable or full). Jobs wait, their attempts untouched, until it is fixed.
+ */
+export const EnvironmentProblemSchema = z.object({
+  code: z.enum(["ffmpeg_missing", "ffmpeg_encoder_missing", "outputs_not_writable", "disk_full"]),
+  message: z.string(),
+});
+export type EnvironmentProblem = z.infer<typeof EnvironmentProblemSchema>;
+
 /** What the worker reports through BullMQ's job progress after every step. */
 export const ProgressSchema = z.object({
   phase: PhaseSchema,
@@ -48,6 +58,8 @@ export const ProgressSchema = z.object({
   total: z.number().int(),
   timings: TimingsSchema,
   memory: MemoryWaitSchema.optional(),
+  /** Present with phase waiting_for_environment. */
+  environment: EnvironmentProblemSchema.optional(),
 });
 export type Progress = z.infer<typeof ProgressSchema>;
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { EnvironmentProblemSchema, type EnvironmentProblem } from "./generate-queue.js";
 
 /**
  * What a worker's heartbeat says about it: a Redis hash per worker (string fields, written by the worker
@@ -15,7 +16,22 @@ export interface WorkerHeartbeat {
   /** Epoch ms of the last job or load; 0 = never. */
   lastUsedAt: number;
   startedAt: number;
+  /** Why the worker takes no jobs now (ffmpeg, OUTPUTS_DIR), if it does not. */
+  environment: EnvironmentProblem | undefined;
 }
+
+/** The `environment` field: JSON of the problem, empty when there is none; unreadable reads as none. */
+const EnvironmentFieldSchema = z
+  .string()
+  .optional()
+  .transform((s) => {
+    if (!s) return undefined;
+    try {
+      return EnvironmentProblemSchema.safeParse(JSON.parse(s)).data;
+    } catch {
+      return undefined;
+    }
+  });
 
 const flag = z.enum(["0", "1"]).transform((v) => v === "1");
 const count = z.coerce.number().int().nonnegative();
@@ -30,6 +46,7 @@ const HeartbeatHashSchema = z.object({
   budget_bytes: count,
   last_used_at: count,
   started_at: count,
+  environment: EnvironmentFieldSchema,
 });
 
 /** The hash fields a heartbeat writes. */
@@ -44,6 +61,7 @@ export function heartbeatFields(h: WorkerHeartbeat): Record<keyof z.input<typeof
     budget_bytes: String(h.budgetBytes),
     last_used_at: String(h.lastUsedAt),
     started_at: String(h.startedAt),
+    environment: h.environment ? JSON.stringify(h.environment) : "",
   };
 }
 
@@ -62,5 +80,6 @@ export function readHeartbeat(hash: Record<string, string>): WorkerHeartbeat | u
     budgetBytes: h.budget_bytes,
     lastUsedAt: h.last_used_at,
     startedAt: h.started_at,
+    environment: h.environment,
   };
 }

@@ -10,6 +10,7 @@ import { defaultJobOptions, modelOfJobId, redisKeys } from "../queues.js";
 import type { JobResource } from "../schemas/job-resource.js";
 import { WebhookDeliveryLog } from "../webhooks/delivery-log.js";
 import { toJobResource, type GenerationJob } from "./job-view.js";
+import { modelEnvironmentProblem, RecentLiveWorkers } from "./live-workers.js";
 
 /** Which jobs a caller may see: every job (admin, and the platform's own readers), or one API key's. */
 export type JobScope = { all: true } | { owner: string };
@@ -24,11 +25,13 @@ export class JobReader {
   protected readonly keys;
   protected readonly bull;
   private readonly webhookLog;
+  private readonly liveWorkers;
 
   constructor(protected readonly config: Config, protected readonly redis: Redis) {
     this.keys = redisKeys(config.QUEUE_PREFIX);
     this.bull = new BullLayout(config.QUEUE_PREFIX);
     this.webhookLog = new WebhookDeliveryLog(redis, this.keys, config);
+    this.liveWorkers = new RecentLiveWorkers(redis, this.keys);
   }
 
   queue(model: string): Queue<JobData, JobOutput, typeof GENERATE_JOB> {
@@ -91,7 +94,14 @@ export class JobReader {
       state === "waiting" ? this.queuePosition(job.data.model, job.id!) : undefined,
       job.data.webhook && deliveries ? this.webhookLog.view(job.id!, job.data.webhook) : undefined,
     ]);
-    return toJobResource(job, state, cancelled === 1, position, webhook);
+    const view = toJobResource(job, state, cancelled === 1, position, webhook);
+    return view.status === "queued" && view.progress.phase === "queued" ? this.withEnvironmentWait(view) : view;
+  }
+
+  /** A queued job no worker has picked up waits for what holds its model's workers back, if anything does. */
+  private async withEnvironmentWait(view: JobResource): Promise<JobResource> {
+    const environment = modelEnvironmentProblem(await this.liveWorkers.get(), view.model);
+    return environment ? { ...view, progress: { ...view.progress, phase: "waiting_for_environment", environment } } : view;
   }
 
   async get(id: string, scope: JobScope, parts: { deliveries?: boolean } = {}): Promise<JobResource> {

@@ -6,14 +6,29 @@ import { test } from "node:test";
 import { KNOWN_MODELS, WEIGHTS_NOT_PUBLIC_REASON } from "./catalog.js";
 import { inspectModel, isListedModel, listModelNames } from "./inspect.js";
 import { MANIFEST_FILE, ManifestSchema, REQUIRED_MODEL_FILES } from "./manifest.js";
+import { DataType, encodeModel } from "./onnx-proto.js";
+import { GRAPH_INTERFACES } from "./onnx-structure.js";
 
-const ONNX_STUB = Buffer.from([0x08, 0x08, 0x12, 0x00]);
+/** The smallest graph with the interface the pipeline expects of `rel`: its outputs copy its first input. */
+function graphFor(rel: string): Uint8Array {
+  const iface = GRAPH_INTERFACES[rel]!;
+  const inputs = typeof iface.inputs === "number" ? ["latent_sample"] : [...iface.inputs];
+  const outputs = iface.outputs.length > 0 ? [...iface.outputs] : ["out"];
+  return encodeModel({
+    name: rel,
+    opset: 17,
+    inputs: inputs.map((name) => ({ name, type: DataType.FLOAT, dims: [1] })),
+    outputs: outputs.map((name) => ({ name, type: DataType.FLOAT, dims: [1] })),
+    initializers: [],
+    nodes: outputs.map((o) => ({ op: "Identity", name: `copy_${o}`, inputs: [inputs[0]!], outputs: [o] })),
+  });
+}
 
 async function fakeModelFolder(root: string, name: string, manifest: unknown): Promise<string> {
   const dir = path.join(root, name);
   for (const rel of REQUIRED_MODEL_FILES) {
     await mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
-    const body = rel === MANIFEST_FILE ? JSON.stringify(manifest) : rel.endsWith(".onnx") ? ONNX_STUB : "{}";
+    const body = rel === MANIFEST_FILE ? JSON.stringify(manifest) : rel.endsWith(".onnx") ? graphFor(rel) : "{}";
     await writeFile(path.join(dir, rel), body);
   }
   return dir;
@@ -50,9 +65,14 @@ test("inspection says exactly which file is missing or wrong", async (t) => {
   const badHeader = await inspectModel(root, "ltx2");
   assert.match(!badHeader.installed ? badHeader.reason : "", /transformer\/model\.onnx is not an ONNX model/);
 
+  // Sound first byte, cut short: the structure check finds it, and says how to repair it.
+  await writeFile(path.join(dir, "transformer/model.onnx"), graphFor("transformer/model.onnx").subarray(0, 30));
+  const cut = await inspectModel(root, "ltx2");
+  assert.match(!cut.installed ? cut.reason : "", /^transformer\/model\.onnx is damaged: .*runs past the end of the file; download or export the model again into /);
+
   await rm(path.join(dir, "tokenizer/tokenizer.json"));
   const noTokenizer = await inspectModel(root, "ltx2");
-  assert.equal(!noTokenizer.installed && noTokenizer.reason, "missing file tokenizer/tokenizer.json");
+  assert.equal(!noTokenizer.installed && noTokenizer.reason, `missing file tokenizer/tokenizer.json; download or export the model again into ${dir}`);
 
   await fakeModelFolder(root, "custom", { ...KNOWN_MODELS.get("tiny")!, name: "other" });
   const wrongName = await inspectModel(root, "custom");

@@ -2,6 +2,7 @@ import { open, readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { KNOWN_MODELS, WEIGHTS_NOT_PUBLIC_REASON } from "./catalog.js";
 import { MANIFEST_FILE, ManifestSchema, REQUIRED_MODEL_FILES, type Manifest } from "./manifest.js";
+import { GRAPH_INTERFACES, onnxStructureProblem } from "./onnx-structure.js";
 
 export type InstallState =
   | { installed: true; dir: string; manifest: Manifest }
@@ -20,6 +21,14 @@ async function looksLikeOnnx(file: string): Promise<boolean> {
   }
 }
 
+/** How to mend a damaged model folder: the built-in model is generated, any other is fetched or exported again. */
+export function repairAdvice(name: string, dir: string): string {
+  if (name === "tiny") {
+    return `regenerate it: run npm start, which regenerates it, or npm run tiny -w @videosdgx/workers -- ${dir} --force`;
+  }
+  return `download or export the model again into ${dir}`;
+}
+
 async function readJson(file: string): Promise<unknown> {
   return JSON.parse(await readFile(file, "utf8"));
 }
@@ -35,19 +44,22 @@ export async function inspectModel(modelsDir: string, name: string): Promise<Ins
   if (!(await exists(dir))) {
     return { installed: false, dir, reason: `model folder ${dir} does not exist`, manifest: known };
   }
+  const broken = (what: string): InstallState => ({ installed: false, dir, reason: `${what}; ${repairAdvice(name, dir)}`, manifest: known });
   for (const rel of REQUIRED_MODEL_FILES) {
     const file = path.join(dir, rel);
     const info = await stat(file).catch(() => undefined);
-    if (!info) return { installed: false, dir, reason: `missing file ${rel}`, manifest: known };
-    if (!info.isFile() || info.size === 0) return { installed: false, dir, reason: `${rel} is empty or not a file`, manifest: known };
-    if (rel.endsWith(".onnx") && !(await looksLikeOnnx(file))) {
-      return { installed: false, dir, reason: `${rel} is not an ONNX model (bad header)`, manifest: known };
+    if (!info) return broken(`missing file ${rel}`);
+    if (!info.isFile() || info.size === 0) return broken(`${rel} is empty or not a file`);
+    if (rel.endsWith(".onnx")) {
+      if (!(await looksLikeOnnx(file))) return broken(`${rel} is not an ONNX model (bad header)`);
+      const problem = await onnxStructureProblem(file, GRAPH_INTERFACES[rel]!);
+      if (problem) return broken(`${rel} is damaged: ${problem}`);
     }
     if (rel.endsWith(".json")) {
       try {
         await readJson(file);
       } catch (err) {
-        return { installed: false, dir, reason: `${rel} is not valid JSON: ${(err as Error).message}`, manifest: known };
+        return broken(`${rel} is not valid JSON: ${(err as Error).message}`);
       }
     }
   }

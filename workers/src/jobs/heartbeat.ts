@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { heartbeatFields, type RedisKeys } from "@videosdgx/shared";
+import { heartbeatFields, type EnvironmentProblem, type RedisKeys } from "@videosdgx/shared";
 
 export const HEARTBEAT_MS = 3000;
 export const HEARTBEAT_TTL_MS = 10000;
@@ -11,6 +11,8 @@ export interface WorkerState {
   reservedBytes: number;
   budgetBytes: number;
   lastUsedAt: number;
+  /** Why the worker takes no jobs now, if it does not. */
+  environment: EnvironmentProblem | undefined;
 }
 
 /**

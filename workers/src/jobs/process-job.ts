@@ -1,8 +1,9 @@
-import type { Job } from "bullmq";
+import { WaitingError, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import {
   JobFailure,
   type Config,
+  type EnvironmentProblem,
   type JobData,
   type JobOutput,
   type Logger,
@@ -17,6 +18,7 @@ import type { GpuGate } from "../runtime/gpu-gate.js";
 import type { MemoryGuard } from "../runtime/memory-guard.js";
 import type { ModelHost } from "../runtime/model-host.js";
 import { removeStalePartials } from "../video/mp4-encoder.js";
+import { backToWaiting } from "./environment-wait.js";
 import { classifyFailure, toQueueError } from "./failure.js";
 import { WaitReports } from "./wait-reports.js";
 
@@ -30,12 +32,14 @@ export interface ProcessorDeps {
   log: Logger;
   /** Aborted when the process must stop now: ends a running ffmpeg. */
   shutdown: AbortSignal;
+  /** Checks ffmpeg and OUTPUTS_DIR now; a problem found has already paused the worker. */
+  environment: { check(): Promise<EnvironmentProblem | undefined> };
 }
 
 /** The BullMQ processor for one model's queue: one generation per job, progress after every step. */
 export function createProcessor(deps: ProcessorDeps) {
   const { config, host, redis, keys } = deps;
-  return async (job: Job<JobData, JobOutput>, params: JobData): Promise<JobOutput> => {
+  return async (job: Job<JobData, JobOutput>, params: JobData, token?: string): Promise<JobOutput> => {
     const started = performance.now();
     const jobId = job.id!;
     const outputName = `${jobId}.mp4`;
@@ -64,6 +68,9 @@ export function createProcessor(deps: ProcessorDeps) {
 
     try {
       await throwIfCancelled();
+      // A job this host cannot finish goes back to the queue before any work, not through a failed attempt.
+      const before = await deps.environment.check();
+      if (before) await backToWaiting(job, token, before, timings);
       // A killed earlier attempt may have left a half-written file; this attempt writes its own.
       await removeStalePartials(config.OUTPUTS_DIR, outputName);
       const gpuWaitStarted = performance.now();
@@ -101,6 +108,14 @@ export function createProcessor(deps: ProcessorDeps) {
         timings,
       };
     } catch (err) {
+      if (err instanceof WaitingError) throw err;
+      // ENOSPC, EACCES, ffmpeg gone mid-job: judged by the environment as it is now, not by parsing messages.
+      const cancelled = err instanceof JobFailure && err.code === "cancelled";
+      const problem = cancelled ? undefined : await deps.environment.check().catch(() => undefined);
+      if (problem) {
+        deps.log.warn("job back to waiting: the environment broke during it", { job_id: jobId, code: problem.code, reason: (err as Error).message });
+        await backToWaiting(job, token, problem, timings);
+      }
       const failure = classifyFailure(err);
       const retried = failure.retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
       throw toQueueError(failure.code === "out_of_memory" ? await afterOutOfMemory(deps, failure, retried) : failure);

@@ -7,7 +7,7 @@ import {
   type TensorData,
   type TensorInit,
   type ValueInfoInit,
-} from "./onnx-proto.js";
+} from "@videosdgx/shared";
 
 export { DataType };
 export const OPSET = 17;

@@ -69,6 +69,11 @@ export function ffmpegCliArgs(s: X264Settings, input: string, output: string): s
   return [...inArgs, "-i", input, "-y", ...outArgs, output];
 }
 
+/** The ffmpeg binary encodes run, as the worker's environment check found it (FFMPEG_PATH or PATH). */
+export function useFfmpegBinary(file: string): void {
+  ffmpeg.setFfmpegPath(file);
+}
+
 /** Feeds the frames in slices of the caller's buffer (no copy); piping applies backpressure. */
 function* chunks(frames: Uint8Array): Generator<Buffer> {
   for (let off = 0; off < frames.length; off += CHUNK_BYTES) {

@@ -1,6 +1,7 @@
 /**
  * A minimal protobuf encoder for the parts of onnx.proto the project writes (models, graphs, nodes,
- * attributes, tensors, value infos). Field numbers are onnx.proto's; only what we emit is covered.
+ * attributes, tensors, value infos). Field numbers are onnx.proto's; only what we emit is covered. Used
+ * by the tiny model's generator (workers) and by the structure check's tests (onnx-structure.ts).
  */
 export const DataType = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7, FLOAT16: 10, BFLOAT16: 16 } as const;
 export type DataTypeCode = (typeof DataType)[keyof typeof DataType];
