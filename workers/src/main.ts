@@ -141,17 +141,18 @@ const worker = startWorker(
 );
 // Every change of busy state is beaten at once: other workers choose eviction victims from it.
 worker.on("active", (job) => {
-  log.info("job started", { job_id: job.id, attempt: job.attemptsMade + 1 });
+  log.child({ job_id: job.id }).info("job started", { attempt: job.attemptsMade + 1 });
   void heartbeat.beat();
 });
 worker.on("completed", (job) => {
-  log.info("job completed", { job_id: job.id, timings: job.returnvalue.timings });
+  log.child({ job_id: job.id }).info("job completed", { timings: job.returnvalue.timings });
   void heartbeat.beat();
 });
 worker.on("failed", (job, err) => {
   const failure = readFailure(err.message);
-  if (failure.code === "cancelled") log.info("job cancelled", { job_id: job?.id });
-  else log.warn("job failed", { job_id: job?.id, code: failure.code, reason: failure.message, attempt: job?.attemptsMade });
+  const jobLog = log.child({ job_id: job?.id });
+  if (failure.code === "cancelled") jobLog.info("job cancelled");
+  else jobLog.warn("job failed", { code: failure.code, reason: failure.message, attempt: job?.attemptsMade });
   void heartbeat.beat();
 });
 worker.on("error", (err) => log.error("worker error", { error: err.message }));

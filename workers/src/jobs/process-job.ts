@@ -42,6 +42,8 @@ export function createProcessor(deps: ProcessorDeps) {
   return async (job: Job<JobData, JobOutput>, params: JobData, token?: string): Promise<JobOutput> => {
     const started = performance.now();
     const jobId = job.id!;
+    // Every line this attempt logs names its job and attempt.
+    const log = deps.log.child({ job_id: jobId, attempt: job.attemptsMade + 1 });
     const outputName = `${jobId}.mp4`;
     const timings: Timings = {};
 
@@ -113,15 +115,15 @@ export function createProcessor(deps: ProcessorDeps) {
       const cancelled = err instanceof JobFailure && err.code === "cancelled";
       const problem = cancelled ? undefined : await deps.environment.check().catch(() => undefined);
       if (problem) {
-        deps.log.warn("job back to waiting: the environment broke during it", { job_id: jobId, code: problem.code, reason: (err as Error).message });
+        log.warn("job back to waiting: the environment broke during it", { code: problem.code, reason: (err as Error).message });
         await backToWaiting(job, token, problem, timings);
       }
       const failure = classifyFailure(err);
       const retried = failure.retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
-      throw toQueueError(failure.code === "out_of_memory" ? await afterOutOfMemory(deps, failure, retried) : failure);
+      throw toQueueError(failure.code === "out_of_memory" ? await afterOutOfMemory(deps, log, failure, retried) : failure);
     } finally {
       // The job's outcome stands whatever happens here: a slot that cannot be released now expires with its lease.
-      await deps.gpu.finish(host.loaded).catch((err: Error) => deps.log.warn("could not release the GPU slot", { error: err.message }));
+      await deps.gpu.finish(host.loaded).catch((err: Error) => log.warn("could not release the GPU slot", { error: err.message }));
     }
   };
 }
@@ -132,12 +134,12 @@ export function createProcessor(deps: ProcessorDeps) {
  * request, so later runs would ask for far more than they need; a reload starts them afresh. Before a
  * retry, every idle model on the host is also asked to unload. The recorded cause says what was done.
  */
-async function afterOutOfMemory(deps: ProcessorDeps, failure: JobFailure, retried: boolean): Promise<JobFailure> {
+async function afterOutOfMemory(deps: ProcessorDeps, log: Logger, failure: JobFailure, retried: boolean): Promise<JobFailure> {
   const [own, asked] = await Promise.all([
     deps.host.unload("out of memory"),
     retried
       ? deps.memory.evictAllIdle().catch((err: Error) => {
-          deps.log.warn("could not ask idle models to unload", { error: err.message });
+          log.warn("could not ask idle models to unload", { error: err.message });
           return [];
         })
       : undefined,
