@@ -106,6 +106,13 @@ test("every event type reaches the receiver in order, signed per the spec, with 
   assert.equal(f.type, "job.failed");
   assert.equal(f.data.id, failed);
   assert.equal(f.data.error.code, "model_load_failed");
+  // Retried and failed again: a second job.failed, a new message (not taken for a repeat of the first).
+  assert.equal((await p.request("POST", `/v1/jobs/${failed}/retry`)).status, 202);
+  await receiver.waitFor("the second failed event", () => receiver.on("/failed").length > 1);
+  const [first, second] = receiver.on("/failed").map((r) => verify(r));
+  assert.equal(second!.type, "job.failed");
+  assert.notEqual(receiver.on("/failed")[1]!.headers["webhook-id"], receiver.on("/failed")[0]!.headers["webhook-id"]);
+  assert.notEqual(second!.data.finished_at, first!.data.finished_at);
   const queued = await submit(small("tinyc", { url: receiver.url("/cancelled"), events: ["queued", "started", "cancelled"] }));
   await receiver.waitFor("the queued event", () => receiver.on("/cancelled").length > 0);
   assert.equal((await p.request("DELETE", `/v1/jobs/${queued}`)).status, 202);

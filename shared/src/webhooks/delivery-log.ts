@@ -68,11 +68,11 @@ export class WebhookDeliveryLog {
   }
 }
 
-/** Message ids are `msg_<jobId>_<event>[_<stream id>]` (see messageId). */
-export function messageId(jobId: string, event: WebhookEvent, streamId?: string): string {
-  return `msg_${jobId}_${event}${streamId ? `_${streamId}` : ""}`;
+/** Message ids are `msg_<jobId>_<event>[_<occurrence>]`: a stream id, or a run's end in ms (see the outbox). */
+export function messageId(jobId: string, event: WebhookEvent, occurrence?: string): string {
+  return `msg_${jobId}_${event}${occurrence ? `_${occurrence}` : ""}`;
 }
 
 function eventOfMessage(id: string): WebhookEvent | undefined {
-  return /_(queued|started|progress|completed|failed|cancelled)(_\d+-\d+)?$/.exec(id)?.[1] as WebhookEvent | undefined;
+  return /_(queued|started|progress|completed|failed|cancelled)(_\d+(-\d+)?)?$/.exec(id)?.[1] as WebhookEvent | undefined;
 }

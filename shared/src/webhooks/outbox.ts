@@ -18,6 +18,17 @@ export function webhookBody(event: WebhookEvent, at: Date, job: JobResource): st
 }
 
 /**
+ * What tells one message of a job's event from another. Repeating events (retries, steps) are told apart
+ * by their stream entry. A job ends once per run: `completed` and `failed` carry the run's end, so a job
+ * retried by request that fails again sends a new message, while the stream and trimmed-stream recovery
+ * paths, which see the same end, make the same id. A cancellation is one message whoever reports it.
+ */
+function occurrence(job: JobResource, event: WebhookEvent, streamId: string | undefined): string | undefined {
+  if (!TERMINAL_WEBHOOK_EVENTS.includes(event)) return streamId;
+  return event !== "cancelled" && job.finished_at ? String(Date.parse(job.finished_at)) : undefined;
+}
+
+/**
  * The durable outbox: every webhook message is a job of its own BullMQ queue (`webhooks`), whose id is
  * the message id, so a message enqueued twice (a dispatcher that restarts mid-batch, the API and a
  * worker both reporting a cancellation) is sent once. Ordered messages also enter the job's chain, from
@@ -38,7 +49,7 @@ export class WebhookOutbox {
     if (!subscription?.events.includes(event)) return undefined;
     return {
       // Terminal events happen once per job: one id, whoever reports them. Others repeat (retries, steps).
-      messageId: messageId(job.id, event, TERMINAL_WEBHOOK_EVENTS.includes(event) ? undefined : streamId),
+      messageId: messageId(job.id, event, occurrence(job, event, streamId)),
       jobId: job.id,
       event,
       url: subscription.url,
