@@ -39,14 +39,6 @@ test("1M samples look standard normal", () => {
   assert.ok(Math.abs(beyondTail / n - 4.65e-4) < 1.2e-4, `P(|z|>3.5) ${beyondTail / n}`);
 });
 
-test("2.1M values take a few tens of milliseconds at most", () => {
-  gaussianNoise(2_100_000, 1); // let the JIT optimise first, as in a long-running worker
-  const started = performance.now();
-  gaussianNoise(2_100_000, 2);
-  const ms = performance.now() - started;
-  assert.ok(ms < 100, `${ms.toFixed(1)} ms`); // about 15 ms on a 2-core dev machine; loose for noisy CI
-});
-
 test("seeds must be non-negative safe integers", () => {
   for (const seed of [-1, 1.5, Number.NaN, 2 ** 53]) assert.throws(() => gaussianNoise(4, seed), RangeError);
 });
