@@ -194,6 +194,10 @@ test("a queued job can be cancelled and is never run; list filters by status", a
   assert.equal(never.status, "cancelled");
   assert.deepEqual([never.progress.phase, never.progress.step], ["queued", 0], "never ran a step");
   assert.deepEqual((await p.outputFiles()).filter((f) => f.startsWith(long.body.id) || f.startsWith(queued.body.id)), []);
+  // A cancellation is logged as what it is, not as a failure.
+  const worker = p.workers.get("tiny")!;
+  await worker.waitForOutput(new RegExp(`"job_id":"${long.body.id}","msg":"job cancelled"`));
+  assert.doesNotMatch(worker.output, new RegExp(`"job_id":"${long.body.id}","msg":"job failed"`));
 
   const again = await p.request("DELETE", `/v1/jobs/${long.body.id}`);
   assert.equal(again.status, 409);
