@@ -8,7 +8,7 @@ import {
   type Config,
   type RedisServer,
 } from "@videosdgx/shared";
-import { generateTinyModel, isTinyModelCurrent } from "@videosdgx/workers/tiny";
+import { ensureBuiltinModels } from "@videosdgx/workers/builtin";
 import { API_MAIN, WEBHOOKS_MAIN, WORKER_MAIN } from "./entry-points.js";
 import { Supervisor } from "./supervisor.js";
 
@@ -18,13 +18,6 @@ import { Supervisor } from "./supervisor.js";
  */
 const config = loadConfigOrExit("start");
 const log = createLogger("start", config.LOG_LEVEL);
-
-async function ensureTinyModel(c: Config): Promise<void> {
-  const dir = path.join(c.MODELS_DIR, "tiny");
-  if (await isTinyModelCurrent(dir)) return;
-  log.info("generating the built-in tiny model", { dir });
-  await generateTinyModel(dir);
-}
 
 async function modelsToServe(c: Config): Promise<string[]> {
   const names = c.WORKER_MODELS.length > 0 ? c.WORKER_MODELS : await listModelNames(c.MODELS_DIR);
@@ -37,7 +30,7 @@ async function modelsToServe(c: Config): Promise<string[]> {
   return served;
 }
 
-await ensureTinyModel(config);
+await ensureBuiltinModels(config.MODELS_DIR, (model, dir) => log.info("generating a built-in model", { model, dir }));
 let ownRedis: RedisServer | undefined;
 let redisUrl = config.REDIS_URL;
 if (!redisUrl) {

@@ -13,6 +13,8 @@ export * from "./models/manifest.js";
 export * from "./models/catalog.js";
 export * from "./models/constraints.js";
 export * from "./models/inspect.js";
+export * from "./models/onnx-signature.js";
+export * from "./models/families/index.js";
 export * from "./schemas/job-request.js";
 export * from "./schemas/job-resource.js";
 export * from "./redis-server.js";

@@ -1,7 +1,10 @@
 import { open, readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { KNOWN_MODELS, WEIGHTS_NOT_PUBLIC_REASON } from "./catalog.js";
-import { MANIFEST_FILE, ManifestSchema, REQUIRED_MODEL_FILES, type Manifest } from "./manifest.js";
+import { checkGraph } from "./families/contract.js";
+import { FAMILY_CONTRACTS } from "./families/registry.js";
+import { MANIFEST_FILE, ManifestSchema, type Manifest } from "./manifest.js";
+import { readGraphSignature } from "./onnx-signature.js";
 
 export type InstallState =
   | { installed: true; dir: string; manifest: Manifest }
@@ -24,9 +27,50 @@ async function readJson(file: string): Promise<unknown> {
   return JSON.parse(await readFile(file, "utf8"));
 }
 
+/** The file is there, not empty, and looks like what its name says (ONNX header, valid JSON); else why not. */
+async function checkFile(dir: string, rel: string): Promise<string | undefined> {
+  const file = path.join(dir, rel);
+  const info = await stat(file).catch(() => undefined);
+  if (!info) return `missing file ${rel}`;
+  if (!info.isFile() || info.size === 0) return `${rel} is empty or not a file`;
+  if (rel.endsWith(".onnx") && !(await looksLikeOnnx(file))) return `${rel} is not an ONNX model (bad header)`;
+  if (rel.endsWith(".json")) {
+    try {
+      await readJson(file);
+    } catch (err) {
+      return `${rel} is not valid JSON: ${(err as Error).message}`;
+    }
+  }
+  return undefined;
+}
+
+/** The folder against its family's contract: files, config files and manifest fields, then each graph's inputs and outputs. */
+async function checkFamilyContract(dir: string, manifest: Manifest): Promise<string | undefined> {
+  const family = FAMILY_CONTRACTS.get(manifest.family);
+  if (!family) {
+    return `${MANIFEST_FILE} names family "${manifest.family}", which is not supported yet (supported: ${[...FAMILY_CONTRACTS.keys()].join(", ")})`;
+  }
+  for (const rel of family.files) {
+    const reason = await checkFile(dir, rel);
+    if (reason) return reason;
+  }
+  const folderReason = await family.checkFolder(manifest, (rel) => readJson(path.join(dir, rel)));
+  if (folderReason) return folderReason;
+  for (const [rel, contract] of Object.entries(family.graphs)) {
+    let reason: string | undefined;
+    try {
+      reason = checkGraph(rel, contract, await readGraphSignature(path.join(dir, rel)));
+    } catch (err) {
+      reason = `${rel} cannot be read as an ONNX model: ${(err as Error).message}`;
+    }
+    if (reason) return `${reason} (family ${family.name})`;
+  }
+  return undefined;
+}
+
 /**
- * Says whether a model folder can serve jobs and, when not, exactly why (which file, what is wrong),
- * without loading any weights: cheap enough for every submission and every `GET /v1/models`.
+ * Says whether a model folder can serve jobs and, when not, exactly why (which file, field or tensor is
+ * wrong), without loading any weights: cheap enough for every submission and every `GET /v1/models`.
  */
 export async function inspectModel(modelsDir: string, name: string): Promise<InstallState> {
   const dir = path.join(modelsDir, name);
@@ -35,22 +79,8 @@ export async function inspectModel(modelsDir: string, name: string): Promise<Ins
   if (!(await exists(dir))) {
     return { installed: false, dir, reason: `model folder ${dir} does not exist`, manifest: known };
   }
-  for (const rel of REQUIRED_MODEL_FILES) {
-    const file = path.join(dir, rel);
-    const info = await stat(file).catch(() => undefined);
-    if (!info) return { installed: false, dir, reason: `missing file ${rel}`, manifest: known };
-    if (!info.isFile() || info.size === 0) return { installed: false, dir, reason: `${rel} is empty or not a file`, manifest: known };
-    if (rel.endsWith(".onnx") && !(await looksLikeOnnx(file))) {
-      return { installed: false, dir, reason: `${rel} is not an ONNX model (bad header)`, manifest: known };
-    }
-    if (rel.endsWith(".json")) {
-      try {
-        await readJson(file);
-      } catch (err) {
-        return { installed: false, dir, reason: `${rel} is not valid JSON: ${(err as Error).message}`, manifest: known };
-      }
-    }
-  }
+  const manifestReason = await checkFile(dir, MANIFEST_FILE);
+  if (manifestReason) return { installed: false, dir, reason: manifestReason, manifest: known };
   const parsed = ManifestSchema.safeParse(await readJson(path.join(dir, MANIFEST_FILE)));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -60,6 +90,8 @@ export async function inspectModel(modelsDir: string, name: string): Promise<Ins
   if (parsed.data.name !== name) {
     return { installed: false, dir, reason: `${MANIFEST_FILE} names model "${parsed.data.name}", but the folder is "${name}"`, manifest: known };
   }
+  const contractReason = await checkFamilyContract(dir, parsed.data);
+  if (contractReason) return { installed: false, dir, reason: contractReason, manifest: known ?? parsed.data };
   return { installed: true, dir, manifest: parsed.data };
 }
 

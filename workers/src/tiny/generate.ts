@@ -1,11 +1,8 @@
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import path from "node:path";
 import { KNOWN_MODELS, MANIFEST_FILE, type Manifest } from "@videosdgx/shared";
+import { isGeneratedFolderCurrent, writeGeneratedFolder } from "../builtin/write-folder.js";
 import { textEncoderGraph, transformerGraph, vaeDecoderGraph, type BallastWeights } from "./graphs.js";
 import { TINY_GENERATOR_VERSION } from "./spec.js";
 import { tinyTokenizerConfig, tinyTokenizerJson } from "./tokenizer-json.js";
-
-const VERSION_FILE = ".generator-version";
 
 export interface TinyModelOptions {
   /** Folder name and manifest name, for copies of the tiny model under other names (tests). */
@@ -38,10 +35,7 @@ const SCHEDULER_CONFIG = {
   use_dynamic_shifting: false,
 };
 
-/**
- * Writes the tiny model in the diffusers/Optimum ONNX layout. It is built in a sibling folder and renamed
- * into place, so an interrupted run never leaves a half model where a worker would load it.
- */
+/** Writes the tiny model in the diffusers/Optimum ONNX layout (atomically: see writeGeneratedFolder). */
 export async function generateTinyModel(outDir: string, options: TinyModelOptions = {}): Promise<void> {
   const tokenizer = tinyTokenizerJson() as { model: { vocab: unknown[] } };
   const files: Record<string, string | Uint8Array> = {
@@ -61,25 +55,11 @@ export async function generateTinyModel(outDir: string, options: TinyModelOption
     "transformer/model.onnx": transformerGraph(options.scratchBytesPerFrame),
     "vae_decoder/model.onnx": vaeDecoderGraph(),
     [MANIFEST_FILE]: JSON.stringify(manifest(options), null, 2),
-    [VERSION_FILE]: TINY_GENERATOR_VERSION,
   };
-  const staging = `${outDir}.staging-${process.pid}`;
-  const old = `${outDir}.old-${process.pid}`;
-  await rm(staging, { recursive: true, force: true });
-  for (const [rel, body] of Object.entries(files)) {
-    const file = path.join(staging, rel);
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, body);
-  }
-  await rename(outDir, old).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== "ENOENT") throw err;
-  });
-  await rename(staging, outDir);
-  await rm(old, { recursive: true, force: true });
+  await writeGeneratedFolder(outDir, files, TINY_GENERATOR_VERSION);
 }
 
 /** True when the folder holds a tiny model written by this version of the generator. */
 export async function isTinyModelCurrent(outDir: string): Promise<boolean> {
-  const version = await readFile(path.join(outDir, VERSION_FILE), "utf8").catch(() => "");
-  return version === TINY_GENERATOR_VERSION;
+  return isGeneratedFolderCurrent(outDir, TINY_GENERATOR_VERSION);
 }
