@@ -40,10 +40,10 @@ export function tinyWanManifest(name = TINYWAN_NAME): Manifest {
   });
 }
 
-/** Wan 2.1's diffusers scheduler_config.json, as the Hub's Wan2.1-T2V checkpoints ship it. */
+/** Wan 2.1's diffusers scheduler_config.json, as the Hub's Wan2.1-T2V-1.3B checkpoint ships it. */
 export const TINYWAN_SCHEDULER_CONFIG = {
   _class_name: "UniPCMultistepScheduler",
-  _diffusers_version: "0.33.0",
+  _diffusers_version: "0.33.0.dev0",
   beta_end: 0.02,
   beta_schedule: "linear",
   beta_start: 0.0001,

@@ -81,3 +81,13 @@ export const TEXT_ENCODER_CONTRACT: GraphContract = {
 
 /** Float32 or float16 at a boundary: the pipeline converts float16 (bfloat16 cannot be fed by onnxruntime-node). */
 export const FLOAT_TYPES: readonly string[] = FLOAT;
+
+/** What every family with a tokenizer, text encoder, transformer and VAE decoder holds (Optimum's layout). */
+export const DIFFUSERS_FILES: readonly string[] = [
+  "model_index.json",
+  "scheduler/scheduler_config.json",
+  "tokenizer/tokenizer.json",
+  "text_encoder/model.onnx",
+  "transformer/model.onnx",
+  "vae_decoder/model.onnx",
+];

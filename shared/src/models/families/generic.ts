@@ -1,4 +1,4 @@
-import { FLOAT_TYPES, TEXT_ENCODER_CONTRACT, type FamilyContract } from "./contract.js";
+import { DIFFUSERS_FILES, FLOAT_TYPES, TEXT_ENCODER_CONTRACT, type FamilyContract } from "./contract.js";
 
 /**
  * The platform's first pipeline, kept for `tiny`: Euler or UniPC from the scheduler config, guidance on
@@ -6,14 +6,7 @@ import { FLOAT_TYPES, TEXT_ENCODER_CONTRACT, type FamilyContract } from "./contr
  */
 export const genericContract: FamilyContract = {
   name: "generic",
-  files: [
-    "model_index.json",
-    "scheduler/scheduler_config.json",
-    "tokenizer/tokenizer.json",
-    "text_encoder/model.onnx",
-    "transformer/model.onnx",
-    "vae_decoder/model.onnx",
-  ],
+  files: [...DIFFUSERS_FILES],
   graphs: {
     "text_encoder/model.onnx": TEXT_ENCODER_CONTRACT,
     "transformer/model.onnx": {

@@ -1,5 +1,5 @@
 import type { Manifest } from "../manifest.js";
-import { FLOAT_TYPES, TEXT_ENCODER_CONTRACT, type FamilyContract, type ReadJson } from "./contract.js";
+import { DIFFUSERS_FILES, FLOAT_TYPES, TEXT_ENCODER_CONTRACT, type FamilyContract, type ReadJson } from "./contract.js";
 
 export const WAN_VAE_CONFIG = "vae_decoder/config.json";
 
@@ -56,15 +56,7 @@ async function checkWanFolder(manifest: Manifest, readJson: ReadJson): Promise<s
 /** Wan 2.1 text-to-video as diffusers' WanPipeline runs it, on a folder of the shape wan-contract.md gives. */
 export const wanContract: FamilyContract = {
   name: "wan",
-  files: [
-    "model_index.json",
-    "scheduler/scheduler_config.json",
-    "tokenizer/tokenizer.json",
-    "text_encoder/model.onnx",
-    "transformer/model.onnx",
-    "vae_decoder/model.onnx",
-    WAN_VAE_CONFIG,
-  ],
+  files: [...DIFFUSERS_FILES, WAN_VAE_CONFIG],
   graphs: {
     "text_encoder/model.onnx": TEXT_ENCODER_CONTRACT,
     "transformer/model.onnx": {
