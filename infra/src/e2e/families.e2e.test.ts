@@ -5,6 +5,7 @@ import { after, before, test } from "node:test";
 import { WAN_NEGATIVE_PROMPT } from "@videosdgx/shared";
 import { generateTinyWanModel, tinyWanTargetFrames } from "@videosdgx/workers/tinywan";
 import { decodeToRgb, probeVideo } from "@videosdgx/workers/video";
+import { meanAbsDiff } from "./frame-diff.js";
 import { Platform } from "./platform.js";
 
 let p: Platform;
@@ -18,13 +19,6 @@ before(async () => {
   await p.startWorker("tinywan");
 });
 after(() => p?.stop());
-
-function meanAbsDiff(a: Uint8Array, b: Uint8Array): number {
-  assert.equal(a.length, b.length);
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i]! - b[i]!);
-  return sum / a.length;
-}
 
 test("a tinywan job runs the wan family end to end and matches its analytic target", async () => {
   const prompt = "a golden eagle flying over snowy mountains";
