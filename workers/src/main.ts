@@ -37,7 +37,7 @@ const { values } = parseArgs({ options: { model: { type: "string" } } });
 const model = values.model ?? fail("--model NAME is required");
 const redisUrl = config.REDIS_URL ?? fail("REDIS_URL is required for a worker (npm start sets it for the workers it starts)");
 try {
-  checkExecutionProviders(config);
+  await checkExecutionProviders(config);
 } catch (err) {
   fail((err as Error).message);
 }

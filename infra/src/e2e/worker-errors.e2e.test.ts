@@ -16,11 +16,21 @@ after(() => p?.stop());
 
 const small = (model: string) => ({ model, prompt: "a small job", width: 64, height: 64, num_frames: 5, steps: 2, seed: 1 });
 
-test("a worker asked for an execution provider its binding lacks refuses to start, and says why", async () => {
-  const w = spawnNode("worker-cuda", WORKER_MAIN, { ...p.env, ORT_EXECUTION_PROVIDERS: "cuda" }, ["--model", "tiny"]);
+// This machine's binding (linux x64 from npm) lists cuda, but its CUDA libraries were never installed.
+test("a worker asked for an execution provider that does not work here refuses to start with ORT's reason", async () => {
+  const w = spawnNode("worker-cuda", WORKER_MAIN, { ...p.env, ORT_EXECUTION_PROVIDERS: "cuda,cpu" }, ["--model", "tiny"]);
   const exit = await w.exited;
   assert.equal(exit.code, 2);
-  assert.match(w.output, /"cuda" is not available in the installed onnxruntime-node \(it has: [a-z, ]*cpu/);
+  assert.match(w.output, /"cuda" does not work here: a library it needs is missing: \S+\/libonnxruntime_providers_shared\.so: cannot open shared object file/);
+  assert.match(w.output, /ONNX Runtime: .*Failed to load shared library/);
+  assert.match(w.output, /infra\/docker\/Dockerfile\.cuda/);
+  assert.doesNotMatch(w.output, /worker ready|\n\s+at /);
+});
+
+test("a worker asked for cpu explicitly starts", async () => {
+  const w = spawnNode("worker-cpu", WORKER_MAIN, { ...p.env, ORT_EXECUTION_PROVIDERS: "cpu" }, ["--model", "tinyb"]);
+  await w.waitForOutput(/worker ready/);
+  await w.stop();
 });
 
 test("a model file broken after its first byte is listed as broken, with how to repair it, and refused", async () => {
