@@ -15,6 +15,8 @@ export * from "./models/constraints.js";
 export * from "./models/inspect.js";
 export * from "./models/onnx-proto.js";
 export * from "./models/onnx-structure.js";
+export * from "./models/sources.js";
+export * from "./models/source-record.js";
 export * from "./schemas/job-request.js";
 export * from "./schemas/job-resource.js";
 export * from "./redis-server.js";
