@@ -74,6 +74,8 @@ export const ConfigSchema = z
     MEMORY_LEASE_MS: int(1000).default(15000),
     GPU_CONCURRENCY: int(1, 64).default(1),
     MAX_WAIT_SECONDS: int(1).default(900),
+    HF_ENDPOINT: z.url({ protocol: /^https?$/ }).default("https://huggingface.co"),
+    HF_TOKEN: z.string().regex(/^\S+$/, "must be one token, no spaces").optional(),
     HOST_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   })
@@ -82,6 +84,7 @@ export const ConfigSchema = z
     return {
       ...c,
       DATA_DIR: dataDir,
+      HF_ENDPOINT: c.HF_ENDPOINT.replace(/\/+$/, ""),
       MODELS_DIR: path.resolve(c.MODELS_DIR ?? path.join(dataDir, "models")),
       OUTPUTS_DIR: path.resolve(c.OUTPUTS_DIR ?? path.join(dataDir, "outputs")),
       WORKER_MODELS: c.WORKER_MODELS.split(",").map((s) => s.trim()).filter(Boolean),

@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import {
   BullLayout,
@@ -26,6 +27,7 @@ import { ModelHost } from "./runtime/model-host.js";
 import { checkExecutionProviders, sessionOptions } from "./runtime/session-options.js";
 
 /** One worker process serves one model: `node workers/dist/main.js --model tiny`. */
+const MODEL_CHECK_MS = 5000;
 const config = loadConfigOrExit("worker");
 const log = createLogger("worker", config.LOG_LEVEL);
 const fail = (message: string): never => {
@@ -33,15 +35,21 @@ const fail = (message: string): never => {
   process.exit(ExitCode.config);
 };
 
-const { values } = parseArgs({ options: { model: { type: "string" } } });
+// --wait-for-model: a model not (yet) installed is waited for instead of exiting, so a container restarted on
+// every exit does not loop while the folder is being downloaded or copied.
+const { values } = parseArgs({ options: { model: { type: "string" }, "wait-for-model": { type: "boolean" } } });
 const model = values.model ?? fail("--model NAME is required");
 const redisUrl = config.REDIS_URL ?? fail("REDIS_URL is required for a worker (npm start sets it for the workers it starts)");
 try {
-  checkExecutionProviders(config);
+  await checkExecutionProviders(config);
 } catch (err) {
   fail((err as Error).message);
 }
-const state = await inspectModel(config.MODELS_DIR, model);
+let state = await inspectModel(config.MODELS_DIR, model);
+for (let said = ""; !state.installed && values["wait-for-model"]; state = await inspectModel(config.MODELS_DIR, model)) {
+  if (state.reason !== said) log.warn("model not installed; waiting for it", { model, reason: (said = state.reason), check_every_s: MODEL_CHECK_MS / 1000 });
+  await sleep(MODEL_CHECK_MS);
+}
 const manifest = state.installed ? state.manifest : fail(`model ${model} is not installed: ${state.reason}`);
 let budget = 0;
 try {

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { Queue } from "bullmq";
 import { GENERATE_JOB, createRedis, newJobId, queueName } from "@videosdgx/shared";
 import { spawnNode, waitFor } from "@videosdgx/shared/testing";
+import { generateTinyModel } from "@videosdgx/workers/tiny";
 import { WORKER_MAIN } from "../entry-points.js";
 import { Platform } from "./platform.js";
 
@@ -16,11 +17,37 @@ after(() => p?.stop());
 
 const small = (model: string) => ({ model, prompt: "a small job", width: 64, height: 64, num_frames: 5, steps: 2, seed: 1 });
 
-test("a worker asked for an execution provider its binding lacks refuses to start, and says why", async () => {
-  const w = spawnNode("worker-cuda", WORKER_MAIN, { ...p.env, ORT_EXECUTION_PROVIDERS: "cuda" }, ["--model", "tiny"]);
+// This machine's binding (linux x64 from npm) lists cuda, but its CUDA libraries were never installed.
+test("a worker asked for an execution provider that does not work here refuses to start with ORT's reason", async () => {
+  const w = spawnNode("worker-cuda", WORKER_MAIN, { ...p.env, ORT_EXECUTION_PROVIDERS: "cuda,cpu" }, ["--model", "tiny"]);
   const exit = await w.exited;
   assert.equal(exit.code, 2);
-  assert.match(w.output, /"cuda" is not available in the installed onnxruntime-node \(it has: [a-z, ]*cpu/);
+  assert.match(w.output, /"cuda" does not work here: a library it needs is missing: \S+\/libonnxruntime_providers_shared\.so: cannot open shared object file/);
+  assert.match(w.output, /ONNX Runtime: .*Failed to load shared library/);
+  assert.match(w.output, /infra\/docker\/Dockerfile\.cuda/);
+  assert.doesNotMatch(w.output, /worker ready|\n\s+at /);
+});
+
+test("a worker asked for cpu explicitly starts", async () => {
+  const w = spawnNode("worker-cpu", WORKER_MAIN, { ...p.env, ORT_EXECUTION_PROVIDERS: "cpu" }, ["--model", "tinyb"]);
+  await w.waitForOutput(/worker ready/);
+  await w.stop();
+});
+
+test("a worker started with --wait-for-model waits for its folder, says so once, and starts when it appears", async () => {
+  const w = spawnNode("worker-tinyw", WORKER_MAIN, p.env, ["--model", "tinyw", "--wait-for-model"]);
+  try {
+    await w.waitForOutput(/model not installed; waiting for it.*tinyw.*does not exist/);
+    assert.equal(w.child.exitCode, null, "still running");
+    // Written aside and moved into place, as `models pull` does: the worker never sees half a folder.
+    const staged = path.join(p.dataDir, "models", ".partial-tinyw");
+    await generateTinyModel(staged, { name: "tinyw" });
+    await rename(staged, path.join(p.dataDir, "models", "tinyw"));
+    await w.waitForOutput(/worker ready/, 60000);
+    assert.equal(w.output.match(/waiting for it/g)?.length, 1, w.output);
+  } finally {
+    await w.stop();
+  }
 });
 
 test("a model file broken after its first byte is listed as broken, with how to repair it, and refused", async () => {
