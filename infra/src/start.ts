@@ -9,27 +9,20 @@ import {
   loadConfigOrExit,
   type Config,
 } from "@videosdgx/shared";
-import { generateTinyModel, isTinyModelCurrent } from "@videosdgx/workers/tiny";
+import { ensureBuiltinModels } from "@videosdgx/workers/builtin";
 import { API_MAIN, WEBHOOKS_MAIN, WORKER_MAIN } from "./entry-points.js";
 import { lockDataDir } from "./data-dir-lock.js";
 import { OwnRedis, shutDownLeftoverRedis } from "./own-redis.js";
 import { Supervisor } from "./supervisor.js";
 
 /**
- * `npm start`: Redis (REDIS_URL or our own redis-server with AOF), the built-in tiny model, the API and
+ * `npm start`: Redis (REDIS_URL or our own redis-server with AOF), the built-in models, the API and
  * one worker per installed model, all supervised; Ctrl-C or SIGTERM stops them in order, Redis last.
  * Its own Redis's data dir is locked (one launcher per dir); a Redis left running by a launcher that was
  * killed is shut down cleanly first; a Redis that dies is restarted.
  */
 const config = loadConfigOrExit("start");
 const log = createLogger("start", config.LOG_LEVEL);
-
-async function ensureTinyModel(c: Config): Promise<void> {
-  const dir = path.join(c.MODELS_DIR, "tiny");
-  if (await isTinyModelCurrent(dir)) return;
-  log.info("generating the built-in tiny model", { dir });
-  await generateTinyModel(dir);
-}
 
 async function modelsToServe(c: Config): Promise<string[]> {
   const names = c.WORKER_MODELS.length > 0 ? c.WORKER_MODELS : await listModelNames(c.MODELS_DIR);
@@ -86,7 +79,7 @@ if (!redisUrl) {
   redisUrl = ownRedis.url;
   log.info("redis started", { url: redisUrl, data_dir: dataDir });
 }
-await ensureTinyModel(config);
+await ensureBuiltinModels(config.MODELS_DIR, (model, dir) => log.info("generating a built-in model", { model, dir }));
 
 const env = { ...process.env, REDIS_URL: redisUrl, DATA_DIR: config.DATA_DIR, MODELS_DIR: config.MODELS_DIR, OUTPUTS_DIR: config.OUTPUTS_DIR };
 supervisor.start({ name: "api", command: process.execPath, args: [API_MAIN], env, essential: true });

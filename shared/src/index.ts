@@ -15,6 +15,7 @@ export * from "./models/constraints.js";
 export * from "./models/inspect.js";
 export * from "./models/onnx-proto.js";
 export * from "./models/onnx-structure.js";
+export * from "./models/families/index.js";
 export * from "./models/sources.js";
 export * from "./models/source-record.js";
 export * from "./schemas/job-request.js";

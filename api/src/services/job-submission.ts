@@ -36,7 +36,7 @@ export async function submitJob(
     if (err instanceof NotFoundError) throw new ValidationError(err.message, [{ field: "model", message: err.message }]);
     throw err;
   });
-  const params = resolveJobParams(manifest.constraints, req, restate);
+  const params = resolveJobParams(manifest, req, restate);
   await ctx.models.requireFitsMemory(req.model, manifest);
   const webhook = req.webhook ? await ctx.webhooks.admit(req.webhook, owner) : undefined;
   const data: JobData = { ...params, ...(webhook ? { webhook } : {}), ...(owner === undefined ? {} : { owner }) };

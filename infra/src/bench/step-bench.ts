@@ -40,7 +40,7 @@ export async function stepBench(steps: number): Promise<BenchRow[]> {
     const run = async () => {
       const started = performance.now();
       const { runtimeMs } = await denoise({
-        transformer, scheduler, shape: WAN_480P, textStates: text, steps, guidance: 5, seed: 42,
+        transformer, scheduler, shape: WAN_480P, textStates: text, steps, guidance: 5, seed: 42, outputName: "out_hidden_states",
         afterStep: async (step, total) => {
           await connection.exists("bench:cancel:step");
           await job.updateProgress({ phase: "denoising", step, total, timings: {} });

@@ -99,7 +99,8 @@ test("a folder broken during a job sends it back to the queue instead of failing
   await p.waitForJob(res.body.id, (j) => j.progress.phase === "denoising");
   await rm(p.outputsDir, { recursive: true, force: true });
   await writeFile(p.outputsDir, "not a folder");
-  const waiting = await p.waitForJob(res.body.id, (j) => j.progress.phase === "waiting_for_environment" || j.status !== "running", 120000);
+  // The worker records the phase just before it hands the job back: wait for the job to leave running.
+  const waiting = await p.waitForJob(res.body.id, (j) => j.status !== "running", 120000);
   assert.equal(waiting.status, "queued", JSON.stringify(waiting.error));
   assert.equal(waiting.progress.environment.code, "outputs_not_writable");
   await rm(p.outputsDir);
@@ -150,7 +151,8 @@ test("a failed job can be retried: it is queued again and completes", async () =
   await generateTinyModel(path.join(p.dataDir, "models/tinyc"), { name: "tinyc" });
   const retried = await p.request("POST", `/v1/jobs/${res.body.id}/retry`);
   assert.equal(retried.status, 202, JSON.stringify(retried.body));
-  assert.equal(retried.body.status, "queued");
+  // Queued again; the idle tinyc worker may already have taken it by the time the answer is read.
+  assert.ok(["queued", "running"].includes(retried.body.status), retried.body.status);
   assert.equal(retried.body.error, undefined);
   const done = await p.waitForTerminal(res.body.id);
   assert.equal(done.status, "completed", JSON.stringify(done.error));

@@ -6,6 +6,7 @@ import { after, before, test } from "node:test";
 import { WEIGHTS_NOT_PUBLIC_REASON } from "@videosdgx/shared";
 import { tinyTargetFrames } from "@videosdgx/workers/tiny";
 import { decodeToRgb, probeVideo } from "@videosdgx/workers/video";
+import { meanAbsDiff } from "./frame-diff.js";
 import { Platform } from "./platform.js";
 
 let p: Platform;
@@ -16,13 +17,6 @@ before(async () => {
 after(() => p?.stop());
 
 const submit = (body: object) => p.request("POST", "/v1/jobs", body);
-
-function meanAbsDiff(a: Uint8Array, b: Uint8Array): number {
-  assert.equal(a.length, b.length);
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i]! - b[i]!);
-  return sum / a.length;
-}
 
 test("a prompt becomes a playable MP4 that matches the analytic target", async () => {
   const prompt = "a red cat walking on a beach at sunset";

@@ -1,4 +1,4 @@
-import type { Manifest } from "./manifest.js";
+import { ManifestSchema, type Manifest, type ManifestInput } from "./manifest.js";
 
 const GB = 1_000_000_000;
 
@@ -7,7 +7,7 @@ const GB = 1_000_000_000;
  * (../shared/reference/models.md). A folder's own manifest is what a worker runs; these entries let
  * `GET /v1/models` describe a model, and explain what is missing, before anyone installs it.
  */
-const CATALOG: Manifest[] = [
+const CATALOG: ManifestInput[] = [
   {
     schema_version: 1,
     name: "tiny",
@@ -32,6 +32,7 @@ const CATALOG: Manifest[] = [
   {
     schema_version: 1,
     name: "ltx2",
+    family: "ltx2",
     display_name: "LTX-2 19B (Lightricks), distilled fp8 with Gemma 3 12B",
     license: "LTX-2 Community License (paid licence above $10M revenue)",
     weights_public: true,
@@ -53,6 +54,7 @@ const CATALOG: Manifest[] = [
   {
     schema_version: 1,
     name: "wan21",
+    family: "wan",
     display_name: "Wan 2.1 T2V 14B (fp8) with umT5-XXL",
     license: "Apache-2.0",
     weights_public: true,
@@ -74,6 +76,7 @@ const CATALOG: Manifest[] = [
   {
     schema_version: 1,
     name: "magi1",
+    family: "magi",
     display_name: "MAGI-1 24B (fp8) with T5-v1.1-XXL",
     license: "Apache-2.0",
     weights_public: true,
@@ -117,7 +120,16 @@ const CATALOG: Manifest[] = [
 ];
 
 /** By name. A Map, so a name like "constructor" finds nothing rather than an object's prototype. */
-export const KNOWN_MODELS: ReadonlyMap<string, Manifest> = new Map(CATALOG.map((m) => [m.name, m]));
+export const KNOWN_MODELS: ReadonlyMap<string, Manifest> = new Map(CATALOG.map((m) => [m.name, ManifestSchema.parse(m)]));
 
 export const WEIGHTS_NOT_PUBLIC_REASON =
   "its weights are not public: the authors' repository holds only a README, with no code, weights or licence";
+
+/**
+ * The models the project generates itself (workers/src/builtin writes them; `npm start` regenerates one
+ * that is missing, outdated or damaged) rather than downloads.
+ */
+export const BUILTIN_MODEL_NAMES = ["tiny", "tinywan"] as const;
+export type BuiltinModelName = (typeof BUILTIN_MODEL_NAMES)[number];
+
+export const isBuiltinModel = (name: string): name is BuiltinModelName => (BUILTIN_MODEL_NAMES as readonly string[]).includes(name);

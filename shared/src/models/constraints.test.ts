@@ -2,11 +2,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ValidationError } from "../errors.js";
 import { KNOWN_MODELS } from "./catalog.js";
+import { WAN_NEGATIVE_PROMPT } from "./families/wan.js";
 import { describeFrameRule, frameBounds, framesForDuration, nearestFrames, resolveJobParams } from "./constraints.js";
 
-const ltx = KNOWN_MODELS.get("ltx2")!.constraints;
-const wan = KNOWN_MODELS.get("wan21")!.constraints;
-const tiny = KNOWN_MODELS.get("tiny")!.constraints;
+const ltxModel = KNOWN_MODELS.get("ltx2")!;
+const wanModel = KNOWN_MODELS.get("wan21")!;
+const tinyModel = KNOWN_MODELS.get("tiny")!;
+const [ltx, wan, tiny] = [ltxModel.constraints, wanModel.constraints, tinyModel.constraints];
 
 function violations(fn: () => unknown): { field: string; rule: string; nearest: number[] }[] {
   try {
@@ -32,24 +34,24 @@ test("a duration becomes the nearest valid frame count at the chosen fps", () =>
   assert.equal(framesForDuration(ltx.frames, 5, 24), 121); // 120 -> 8k+1 neighbours 113 and 121
   assert.equal(framesForDuration(wan.frames, 5, 16), 81); // 80 -> 81
   assert.equal(framesForDuration(tiny.frames, 1, 16), 17); // 16 -> 17 (ties go longer)
-  const p = resolveJobParams(ltx, { model: "ltx2", prompt: "x", duration_s: 5, fps: 24, width: 1024, height: 576 });
+  const p = resolveJobParams(ltxModel, { model: "ltx2", prompt: "x", duration_s: 5, fps: 24, width: 1024, height: 576 });
   assert.equal(p.num_frames, 121);
   assert.equal(p.duration_s, Number((121 / 24).toFixed(6)));
 });
 
 test("defaults fill what the request leaves out, and a seed is always recorded", () => {
-  const p = resolveJobParams(tiny, { model: "tiny", prompt: "a cat" });
+  const p = resolveJobParams(tinyModel, { model: "tiny", prompt: "a cat" });
   assert.equal(p.width, tiny.resolution.default_width);
   assert.equal(p.num_frames, tiny.frames.default);
   assert.equal(p.steps, tiny.steps.default);
   assert.equal(p.negative_prompt, "");
   assert.ok(Number.isInteger(p.seed) && p.seed >= 0);
-  assert.equal(resolveJobParams(tiny, { model: "tiny", prompt: "a", seed: 42 }).seed, 42);
+  assert.equal(resolveJobParams(tinyModel, { model: "tiny", prompt: "a", seed: 42 }).seed, 42);
 });
 
 test("violations name the field, the rule and the nearest valid values, all at once", () => {
   const v = violations(() =>
-    resolveJobParams(ltx, { model: "ltx2", prompt: "x", num_frames: 120, width: 1000, height: 576, steps: 500 }),
+    resolveJobParams(ltxModel, { model: "ltx2", prompt: "x", num_frames: 120, width: 1000, height: 576, steps: 500 }),
   );
   const byField = Object.fromEntries(v.map((x) => [x.field, x]));
   assert.deepEqual(Object.keys(byField).sort(), ["num_frames", "steps", "width"]);
@@ -60,6 +62,15 @@ test("violations name the field, the rule and the nearest valid values, all at o
 });
 
 test("a duration far outside the model's length range is refused", () => {
-  const v = violations(() => resolveJobParams(wan, { model: "wan21", prompt: "x", duration_s: 60, fps: 16 }));
+  const v = violations(() => resolveJobParams(wanModel, { model: "wan21", prompt: "x", duration_s: 60, fps: 16 }));
   assert.equal(v[0]!.field, "duration_s");
+});
+
+test("the negative prompt defaults to the manifest's, else to its family's (Wan: the reference pipeline's)", () => {
+  assert.equal(resolveJobParams(wanModel, { model: "wan21", prompt: "x" }).negative_prompt, WAN_NEGATIVE_PROMPT);
+  assert.match(WAN_NEGATIVE_PROMPT, /^Bright tones, overexposed, .* walking backwards$/);
+  const own = { ...wanModel, text: { ...wanModel.text, default_negative_prompt: "blurry" } };
+  assert.equal(resolveJobParams(own, { model: "wan21", prompt: "x" }).negative_prompt, "blurry");
+  assert.equal(resolveJobParams(own, { model: "wan21", prompt: "x", negative_prompt: "" }).negative_prompt, "", "an explicit empty one is kept");
+  assert.equal(resolveJobParams(tinyModel, { model: "tiny", prompt: "x" }).negative_prompt, "");
 });

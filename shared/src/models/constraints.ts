@@ -3,7 +3,8 @@ import { ValidationError } from "../errors.js";
 import type { CreateJobRequest } from "../schemas/job-request.js";
 import { SEED_MAX } from "../schemas/job-request.js";
 import type { EffectiveParams } from "../contracts/generate-queue.js";
-import type { Constraints, FrameRule } from "./manifest.js";
+import { defaultNegativePrompt } from "./families/registry.js";
+import type { FrameRule, Manifest } from "./manifest.js";
 
 export interface RuleViolation {
   field: string;
@@ -66,9 +67,11 @@ function checkRange(field: string, value: number, range: { min: number; max: num
 
 /**
  * Applies a model's rules to a request: defaults filled, every violation reported at once with the rule
- * and the nearest valid values, a seed chosen when none was given (so every video can be reproduced).
+ * and the nearest valid values, a seed chosen when none was given (so every video can be reproduced), and
+ * the manifest's (or its family's) negative prompt when none was given.
  */
-export function resolveJobParams(c: Constraints, req: CreateJobRequest, restate: RestateViolations = (v) => v): EffectiveParams {
+export function resolveJobParams(manifest: Manifest, req: CreateJobRequest, restate: RestateViolations = (v) => v): EffectiveParams {
+  const c = manifest.constraints;
   const violations: RuleViolation[] = [];
   const res = c.resolution;
   const width = req.width ?? res.default_width;
@@ -132,7 +135,7 @@ export function resolveJobParams(c: Constraints, req: CreateJobRequest, restate:
   return {
     model: req.model,
     prompt: req.prompt,
-    negative_prompt: req.negative_prompt ?? "",
+    negative_prompt: req.negative_prompt ?? defaultNegativePrompt(manifest),
     width,
     height,
     num_frames: numFrames,

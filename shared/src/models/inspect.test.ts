@@ -4,29 +4,36 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { KNOWN_MODELS, WEIGHTS_NOT_PUBLIC_REASON } from "./catalog.js";
-import { inspectModel, isListedModel, listModelNames } from "./inspect.js";
-import { MANIFEST_FILE, ManifestSchema, REQUIRED_MODEL_FILES } from "./manifest.js";
-import { DataType, encodeModel } from "./onnx-proto.js";
-import { GRAPH_INTERFACES } from "./onnx-structure.js";
+import { inspectModel, isListedModel, listModelNames, repairAdvice } from "./inspect.js";
+import { genericContract } from "./families/generic.js";
+import { MANIFEST_FILE, ManifestSchema } from "./manifest.js";
+import { DataType, encodeModel, type DataTypeCode } from "./onnx-proto.js";
 
-/** The smallest graph with the interface the pipeline expects of `rel`: its outputs copy its first input. */
-function graphFor(rel: string): Uint8Array {
-  const iface = GRAPH_INTERFACES[rel]!;
-  const inputs = typeof iface.inputs === "number" ? ["latent_sample"] : [...iface.inputs];
-  const outputs = iface.outputs.length > 0 ? [...iface.outputs] : ["out"];
+const CODES: Record<string, DataTypeCode> = { float32: DataType.FLOAT, float16: DataType.FLOAT16, int64: DataType.INT64, uint8: DataType.UINT8 };
+
+/**
+ * The smallest graph that declares what the generic family expects of `rel` (names, first allowed type,
+ * rank): each output copies the first input. `outputName` renames the first output.
+ */
+function graphFor(rel: string, outputName?: string): Uint8Array {
+  const contract = genericContract.graphs[rel]!;
+  const info = (t: { name: string; types: readonly string[]; rank: number }, name = t.name) => ({
+    name, type: CODES[t.types[0]!]!, dims: Array.from({ length: t.rank }, (_, i) => `d${i}`),
+  });
+  const outputs = contract.outputs.map((t, i) => info(t, i === 0 && outputName ? outputName : t.name));
   return encodeModel({
     name: rel,
     opset: 17,
-    inputs: inputs.map((name) => ({ name, type: DataType.FLOAT, dims: [1] })),
-    outputs: outputs.map((name) => ({ name, type: DataType.FLOAT, dims: [1] })),
+    inputs: contract.inputs.map((t) => info(t)),
+    outputs,
     initializers: [],
-    nodes: outputs.map((o) => ({ op: "Identity", name: `copy_${o}`, inputs: [inputs[0]!], outputs: [o] })),
+    nodes: outputs.map((o) => ({ op: "Identity", name: `copy_${o.name}`, inputs: [contract.inputs[0]!.name], outputs: [o.name] })),
   });
 }
 
 async function fakeModelFolder(root: string, name: string, manifest: unknown): Promise<string> {
   const dir = path.join(root, name);
-  for (const rel of REQUIRED_MODEL_FILES) {
+  for (const rel of [...genericContract.files, MANIFEST_FILE]) {
     await mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
     const body = rel === MANIFEST_FILE ? JSON.stringify(manifest) : rel.endsWith(".onnx") ? graphFor(rel) : "{}";
     await writeFile(path.join(dir, rel), body);
@@ -58,26 +65,52 @@ test("inspection says exactly which file is missing or wrong", async (t) => {
   const waver = await inspectModel(root, "waver");
   assert.equal(!waver.installed && waver.reason, WEIGHTS_NOT_PUBLIC_REASON);
 
-  const dir = await fakeModelFolder(root, "ltx2", KNOWN_MODELS.get("ltx2")!);
-  assert.equal((await inspectModel(root, "ltx2")).installed, true);
+  // A folder naming a family without a module is refused before its files are looked at.
+  await fakeModelFolder(root, "ltx2", KNOWN_MODELS.get("ltx2")!);
+  const ltx = await inspectModel(root, "ltx2");
+  assert.match(!ltx.installed ? ltx.reason : "", /names family "ltx2", which is not supported yet \(supported: generic, wan\)/);
+
+  // Graphs that declare what the family expects pass (the contract checks are tested with real graphs in
+  // workers/src/families).
+  const dir = await fakeModelFolder(root, "plain", { ...KNOWN_MODELS.get("tiny")!, name: "plain" });
+  assert.equal((await inspectModel(root, "plain")).installed, true);
+
+  // A sound graph that breaks the contract: named with the family, and how to repair it.
+  await writeFile(path.join(dir, "transformer/model.onnx"), graphFor("transformer/model.onnx", "noise_pred"));
+  const renamed = await inspectModel(root, "plain");
+  assert.equal(
+    !renamed.installed && renamed.reason,
+    `transformer/model.onnx has no output named out_hidden_states ([B, C, F_lat, H_lat, W_lat]); its outputs: noise_pred (family generic); download or export the model again into ${dir}`,
+  );
+
+  // A header (ir_version 8) and nothing else: it passes the header check, not the structure check.
+  await writeFile(path.join(dir, "transformer/model.onnx"), Buffer.from([0x08, 0x08, 0x12, 0x00]));
+  const noGraph = await inspectModel(root, "plain");
+  assert.match(!noGraph.installed ? noGraph.reason : "", /^transformer\/model\.onnx is damaged: it imports no operator set; download or export/);
 
   await writeFile(path.join(dir, "transformer/model.onnx"), "<html>404</html>");
-  const badHeader = await inspectModel(root, "ltx2");
+  const badHeader = await inspectModel(root, "plain");
   assert.match(!badHeader.installed ? badHeader.reason : "", /transformer\/model\.onnx is not an ONNX model/);
 
   // Sound first byte, cut short: the structure check finds it, and says how to repair it.
   await writeFile(path.join(dir, "transformer/model.onnx"), graphFor("transformer/model.onnx").subarray(0, 30));
-  const cut = await inspectModel(root, "ltx2");
+  const cut = await inspectModel(root, "plain");
   assert.match(!cut.installed ? cut.reason : "", /^transformer\/model\.onnx is damaged: .*runs past the end of the file; download or export the model again into /);
 
   await rm(path.join(dir, "tokenizer/tokenizer.json"));
-  const noTokenizer = await inspectModel(root, "ltx2");
+  const noTokenizer = await inspectModel(root, "plain");
   assert.equal(!noTokenizer.installed && noTokenizer.reason, `missing file tokenizer/tokenizer.json; download or export the model again into ${dir}`);
 
   await fakeModelFolder(root, "custom", { ...KNOWN_MODELS.get("tiny")!, name: "other" });
   const wrongName = await inspectModel(root, "custom");
   assert.match(!wrongName.installed ? wrongName.reason : "", /names model "other"/);
   assert.ok((await listModelNames(root)).includes("custom"));
+});
+
+test("repair advice: every built-in model is regenerated, any other downloaded or exported again", () => {
+  assert.equal(repairAdvice("tiny", "/m/tiny"), "regenerate it: run npm start, which regenerates it, or npm run tiny -w @videosdgx/workers -- /m/tiny --force");
+  assert.equal(repairAdvice("tinywan", "/m/tinywan"), "regenerate it: run npm start, which regenerates it");
+  assert.equal(repairAdvice("wan21", "/m/wan21"), "download or export the model again into /m/wan21");
 });
 
 test("names that are properties of every object are not models", async (t) => {

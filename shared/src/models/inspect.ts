@@ -1,8 +1,10 @@
 import { open, readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { KNOWN_MODELS, WEIGHTS_NOT_PUBLIC_REASON } from "./catalog.js";
-import { MANIFEST_FILE, ManifestSchema, REQUIRED_MODEL_FILES, type Manifest } from "./manifest.js";
-import { GRAPH_INTERFACES, onnxStructureProblem } from "./onnx-structure.js";
+import { isBuiltinModel, KNOWN_MODELS, WEIGHTS_NOT_PUBLIC_REASON } from "./catalog.js";
+import { checkGraph, type GraphContract } from "./families/contract.js";
+import { FAMILY_CONTRACTS } from "./families/registry.js";
+import { MANIFEST_FILE, ManifestSchema, type Manifest } from "./manifest.js";
+import { readOnnxGraph } from "./onnx-structure.js";
 
 export type InstallState =
   | { installed: true; dir: string; manifest: Manifest }
@@ -21,21 +23,68 @@ async function looksLikeOnnx(file: string): Promise<boolean> {
   }
 }
 
-/** How to mend a damaged model folder: the built-in model is generated, any other is fetched or exported again. */
+/** How to mend a damaged model folder: a built-in model is generated, any other is fetched or exported again. */
 export function repairAdvice(name: string, dir: string): string {
-  if (name === "tiny") {
-    return `regenerate it: run npm start, which regenerates it, or npm run tiny -w @videosdgx/workers -- ${dir} --force`;
-  }
-  return `download or export the model again into ${dir}`;
+  if (!isBuiltinModel(name)) return `download or export the model again into ${dir}`;
+  // tiny has its own generator command (compose.yaml's model init runs it too); every built-in has npm start.
+  const command = name === "tiny" ? `, or npm run tiny -w @videosdgx/workers -- ${dir} --force` : "";
+  return `regenerate it: run npm start, which regenerates it${command}`;
 }
 
 async function readJson(file: string): Promise<unknown> {
   return JSON.parse(await readFile(file, "utf8"));
 }
 
+/** The file is there, not empty, and looks like what its name says (ONNX header, valid JSON); else why not. */
+async function checkFile(dir: string, rel: string): Promise<string | undefined> {
+  const file = path.join(dir, rel);
+  const info = await stat(file).catch(() => undefined);
+  if (!info) return `missing file ${rel}`;
+  if (!info.isFile() || info.size === 0) return `${rel} is empty or not a file`;
+  if (rel.endsWith(".onnx") && !(await looksLikeOnnx(file))) return `${rel} is not an ONNX model (bad header)`;
+  if (rel.endsWith(".json")) {
+    try {
+      await readJson(file);
+    } catch (err) {
+      return `${rel} is not valid JSON: ${(err as Error).message}`;
+    }
+  }
+  return undefined;
+}
+
+/** A graph's structure, then what it declares against the family's contract; else undefined. */
+async function checkGraphFile(dir: string, rel: string, contract: GraphContract, family: string): Promise<string | undefined> {
+  const reading = await readOnnxGraph(path.join(dir, rel));
+  if (reading.problem !== undefined) return `${rel} is damaged: ${reading.problem}`;
+  const reason = checkGraph(rel, contract, reading.signature);
+  return reason && `${reason} (family ${family})`;
+}
+
 /**
- * Says whether a model folder can serve jobs and, when not, exactly why (which file, what is wrong),
- * without loading any weights: cheap enough for every submission and every `GET /v1/models`.
+ * The folder against its family's contract: files, config files and manifest fields, then each graph's
+ * structure, inputs and outputs. `advise` adds how to repair to what is wrong with the files themselves.
+ */
+async function checkFamilyContract(dir: string, manifest: Manifest, advise: (what: string) => string): Promise<string | undefined> {
+  const family = FAMILY_CONTRACTS.get(manifest.family);
+  if (!family) {
+    return `${MANIFEST_FILE} names family "${manifest.family}", which is not supported yet (supported: ${[...FAMILY_CONTRACTS.keys()].join(", ")})`;
+  }
+  for (const rel of family.files) {
+    const reason = await checkFile(dir, rel);
+    if (reason) return advise(reason);
+  }
+  const folderReason = await family.checkFolder(manifest, (rel) => readJson(path.join(dir, rel)));
+  if (folderReason) return folderReason;
+  for (const [rel, contract] of Object.entries(family.graphs)) {
+    const reason = await checkGraphFile(dir, rel, contract, family.name);
+    if (reason) return advise(reason);
+  }
+  return undefined;
+}
+
+/**
+ * Says whether a model folder can serve jobs and, when not, exactly why (which file, field or tensor is
+ * wrong), without loading any weights: cheap enough for every submission and every `GET /v1/models`.
  */
 export async function inspectModel(modelsDir: string, name: string): Promise<InstallState> {
   const dir = path.join(modelsDir, name);
@@ -44,25 +93,9 @@ export async function inspectModel(modelsDir: string, name: string): Promise<Ins
   if (!(await exists(dir))) {
     return { installed: false, dir, reason: `model folder ${dir} does not exist`, manifest: known };
   }
-  const broken = (what: string): InstallState => ({ installed: false, dir, reason: `${what}; ${repairAdvice(name, dir)}`, manifest: known });
-  for (const rel of REQUIRED_MODEL_FILES) {
-    const file = path.join(dir, rel);
-    const info = await stat(file).catch(() => undefined);
-    if (!info) return broken(`missing file ${rel}`);
-    if (!info.isFile() || info.size === 0) return broken(`${rel} is empty or not a file`);
-    if (rel.endsWith(".onnx")) {
-      if (!(await looksLikeOnnx(file))) return broken(`${rel} is not an ONNX model (bad header)`);
-      const problem = await onnxStructureProblem(file, GRAPH_INTERFACES[rel]!);
-      if (problem) return broken(`${rel} is damaged: ${problem}`);
-    }
-    if (rel.endsWith(".json")) {
-      try {
-        await readJson(file);
-      } catch (err) {
-        return broken(`${rel} is not valid JSON: ${(err as Error).message}`);
-      }
-    }
-  }
+  const advise = (what: string) => `${what}; ${repairAdvice(name, dir)}`;
+  const manifestReason = await checkFile(dir, MANIFEST_FILE);
+  if (manifestReason) return { installed: false, dir, reason: advise(manifestReason), manifest: known };
   const parsed = ManifestSchema.safeParse(await readJson(path.join(dir, MANIFEST_FILE)));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -72,6 +105,8 @@ export async function inspectModel(modelsDir: string, name: string): Promise<Ins
   if (parsed.data.name !== name) {
     return { installed: false, dir, reason: `${MANIFEST_FILE} names model "${parsed.data.name}", but the folder is "${name}"`, manifest: known };
   }
+  const contractReason = await checkFamilyContract(dir, parsed.data, advise);
+  if (contractReason) return { installed: false, dir, reason: contractReason, manifest: known ?? parsed.data };
   return { installed: true, dir, manifest: parsed.data };
 }
 

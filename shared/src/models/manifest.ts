@@ -47,6 +47,11 @@ export type Constraints = z.infer<typeof ConstraintsSchema>;
 export const ManifestSchema = z.object({
   schema_version: z.literal(1),
   name: ModelNameSchema,
+  /**
+   * Which pipeline runs the folder (workers/src/families/<family>): it sets the files, graphs and configs
+   * the folder must hold. Absent means `generic`, the platform's first pipeline.
+   */
+  family: z.string().regex(/^[a-z][a-z0-9]{1,31}$/, "must be a family name such as generic or wan").default("generic"),
   display_name: z.string().min(1),
   license: z.string().min(1),
   /** False for models whose weights nobody can obtain (Waver 1.0): listed, never installable. */
@@ -59,7 +64,18 @@ export const ManifestSchema = z.object({
     /** Transformer patch size (t, h, w): sets the token count that dynamic shifting depends on. */
     patch: z.tuple([positiveInt, positiveInt, positiveInt]),
   }),
-  text: z.object({ max_tokens: positiveInt }),
+  text: z.object({
+    /** The text encoder's fixed context (Wan: max_sequence_length 512); prompts are cut or padded to it. */
+    max_tokens: positiveInt,
+    /** The negative prompt a job gets when its request gives none (shown in the job's params). */
+    default_negative_prompt: z.string().optional(),
+  }),
+  sampling: z
+    .object({
+      /** Overrides the scheduler config's flow_shift for jobs of exactly this size ("832x480": 3.0). */
+      flow_shift_by_size: z.record(z.string().regex(/^\d+x\d+$/, 'must look like "832x480"'), z.number().positive()).optional(),
+    })
+    .optional(),
   memory: z.object({
     /** Bytes resident once every session is loaded. */
     resident_bytes: positiveInt,
@@ -69,16 +85,8 @@ export const ManifestSchema = z.object({
   capabilities: z.object({ audio: z.boolean(), chunked: z.boolean() }),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
+/** A manifest as written: `family` may be left out. */
+export type ManifestInput = z.input<typeof ManifestSchema>;
 
 export const MANIFEST_FILE = "videosdgx.json";
 
-/** Files every installed model folder must hold, relative to the folder (Optimum's diffusers layout). */
-export const REQUIRED_MODEL_FILES = [
-  "model_index.json",
-  "scheduler/scheduler_config.json",
-  "tokenizer/tokenizer.json",
-  "text_encoder/model.onnx",
-  "transformer/model.onnx",
-  "vae_decoder/model.onnx",
-  MANIFEST_FILE,
-] as const;

@@ -2,24 +2,32 @@ import { open, stat, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 
 /**
- * Checks an ONNX file's structure without loading its weights: the protobuf decodes to its last byte
- * (every field's length inside its parent, valid wire types and UTF-8 names), the graph has the inputs
- * and outputs the pipeline uses, every node's inputs and the graph's outputs are defined, and external
- * data files exist with the bytes the initializers reference. Weight bytes are skipped, never read, so a
- * graph of many GB with inline weights costs one pass over its tags. Field numbers are onnx.proto's.
+ * The one reader of ONNX files outside ONNX Runtime. It checks a file's structure without loading its
+ * weights: the protobuf decodes to its last byte (every field's length inside its parent, valid wire
+ * types and UTF-8 names), every node's inputs and the graph's outputs are defined, and external data
+ * files exist with the bytes the initializers reference. It also gives the graph's inputs and outputs
+ * (name, element type, rank), which the family contracts (families/contract.ts) are checked against.
+ * Weight bytes are skipped, never read, so a graph of many GB with inline weights costs one pass over
+ * its tags. Field numbers are onnx.proto's.
  */
 
-/** What the pipeline needs of a graph: input names it feeds (or how many inputs), outputs it reads. */
-export interface GraphInterface {
-  inputs: readonly string[] | number;
-  outputs: readonly string[];
+/** One graph input or output as the file declares it: rank undefined when the graph gives no shape. */
+export interface TensorSignature {
+  name: string;
+  type: string;
+  rank: number | undefined;
 }
 
-/** The pipeline's graphs (workers/src/pipeline): text-encoding.ts, denoise.ts and decode.ts feed these. */
-export const GRAPH_INTERFACES: Record<string, GraphInterface> = {
-  "text_encoder/model.onnx": { inputs: ["input_ids", "attention_mask"], outputs: ["last_hidden_state"] },
-  "transformer/model.onnx": { inputs: ["hidden_states", "timestep", "encoder_hidden_states"], outputs: [] },
-  "vae_decoder/model.onnx": { inputs: 1, outputs: [] },
+/** The inputs a caller feeds (initializers left out, as ONNX Runtime's session metadata leaves them) and the outputs. */
+export interface GraphSignature {
+  inputs: TensorSignature[];
+  outputs: TensorSignature[];
+}
+
+/** onnx.proto's TensorProto.DataType codes, named as ONNX Runtime's JS API names them. */
+const ELEMENT_TYPES: Record<number, string> = {
+  1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64", 8: "string",
+  9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64", 16: "bfloat16",
 };
 
 class Broken extends Error {}
@@ -147,17 +155,33 @@ async function tensor(r: Reader, end: number): Promise<Initializer> {
   return t;
 }
 
-async function valueInfoName(r: Reader, end: number): Promise<string> {
-  let name = "";
+/** ValueInfoProto { name = 1; type = 2 } with TypeProto { tensor_type = 1 { elem_type = 1; shape = 2 { dim = 1 } } }. */
+async function valueInfo(r: Reader, end: number): Promise<TensorSignature> {
+  const v: TensorSignature = { name: "", type: "non-tensor", rank: undefined };
   await walk(r, end, async (field, wire, len) => {
-    if (field === 1 && wire === WIRE.LEN) name = await text(r, len);
+    if (wire !== WIRE.LEN) return;
+    if (field === 1) v.name = await text(r, len);
+    else if (field === 2) {
+      await walk(r, r.pos + len, async (f, w, l) => {
+        if (f !== 1 || w !== WIRE.LEN) return; // sequence, map and optional types stay "non-tensor"
+        await walk(r, r.pos + l, async (tf, tw, tv) => {
+          if (tf === 1 && tw === WIRE.VARINT) v.type = ELEMENT_TYPES[tv] ?? `type ${tv}`;
+          else if (tf === 2 && tw === WIRE.LEN) {
+            v.rank = 0;
+            await walk(r, r.pos + tv, async (df) => {
+              if (df === 1) v.rank!++;
+            });
+          }
+        });
+      });
+    }
   });
-  return name;
+  return v;
 }
 
 interface Graph {
-  inputs: string[];
-  outputs: string[];
+  inputs: TensorSignature[];
+  outputs: TensorSignature[];
   initializers: Initializer[];
   nodes: { op: string; inputs: string[]; outputs: string[] }[];
 }
@@ -178,8 +202,8 @@ async function graph(r: Reader, end: number): Promise<Graph> {
       });
       g.nodes.push(n);
     } else if (field === 5) g.initializers.push(await tensor(r, stop));
-    else if (field === 11) g.inputs.push(await valueInfoName(r, stop));
-    else if (field === 12) g.outputs.push(await valueInfoName(r, stop));
+    else if (field === 11) g.inputs.push(await valueInfo(r, stop));
+    else if (field === 12) g.outputs.push(await valueInfo(r, stop));
   });
   return g;
 }
@@ -190,29 +214,23 @@ export interface ExternalData {
   neededBytes: number;
 }
 
-function checkInterface(g: Graph, expected: GraphInterface): void {
-  const initializers = new Set(g.initializers.map((t) => t.name));
-  const fed = g.inputs.filter((i) => !initializers.has(i));
-  if (typeof expected.inputs === "number") {
-    if (fed.length !== expected.inputs) throw new Broken(`the graph takes ${fed.length} inputs (${fed.join(", ")}), not ${expected.inputs}`);
-  } else {
-    const wanted = expected.inputs;
-    const missing = wanted.filter((i) => !g.inputs.includes(i));
-    if (missing.length > 0) throw new Broken(`the graph has no input ${missing.join(", ")} (it has: ${g.inputs.join(", ") || "none"})`);
-    const unknown = fed.filter((i) => !wanted.includes(i));
-    if (unknown.length > 0) throw new Broken(`the graph wants inputs the pipeline does not feed: ${unknown.join(", ")}`);
-  }
-  const missingOut = expected.outputs.filter((o) => !g.outputs.includes(o));
-  if (missingOut.length > 0) throw new Broken(`the graph has no output ${missingOut.join(", ")} (it has: ${g.outputs.join(", ") || "none"})`);
+/** Every value a node reads is a graph input, an initializer or another node's output; so is every graph output. */
+function checkWiring(g: Graph): void {
   if (g.outputs.length === 0) throw new Broken("the graph has no outputs");
-  const defined = new Set([...g.inputs, ...initializers, ...g.nodes.flatMap((n) => n.outputs)]);
+  const defined = new Set([...g.inputs.map((i) => i.name), ...g.initializers.map((t) => t.name), ...g.nodes.flatMap((n) => n.outputs)]);
   for (const n of g.nodes) {
     if (!n.op) throw new Broken("a node has no operator");
     const undefinedInput = n.inputs.find((i) => i !== "" && !defined.has(i));
     if (undefinedInput !== undefined) throw new Broken(`node ${n.op} reads "${undefinedInput}", which nothing defines`);
   }
-  const undefinedOutput = g.outputs.find((o) => !defined.has(o));
-  if (undefinedOutput !== undefined) throw new Broken(`graph output "${undefinedOutput}" is computed by no node`);
+  const undefinedOutput = g.outputs.find((o) => !defined.has(o.name));
+  if (undefinedOutput !== undefined) throw new Broken(`graph output "${undefinedOutput.name}" is computed by no node`);
+}
+
+/** What a caller feeds and reads: graph inputs that are initializers (older exporters list them) are not fed. */
+function signature(g: Graph): GraphSignature {
+  const initializers = new Set(g.initializers.map((t) => t.name));
+  return { inputs: g.inputs.filter((i) => !initializers.has(i.name)), outputs: g.outputs };
 }
 
 /** Bytes of each external file the initializers reference, from their offsets and lengths (or shapes). */
@@ -246,7 +264,9 @@ async function checkExternal(files: ExternalData[], modelFile: string): Promise<
   return undefined;
 }
 
-async function parse(file: string, size: number, expected: GraphInterface): Promise<{ reason?: string; external: ExternalData[] }> {
+type Parsed = { reason: string } | { reason?: undefined; signature: GraphSignature; external: ExternalData[] };
+
+async function parse(file: string, size: number): Promise<Parsed> {
   const fh = await open(file, "r");
   try {
     const r = new Reader(fh, size);
@@ -264,10 +284,10 @@ async function parse(file: string, size: number, expected: GraphInterface): Prom
     if (irVersion === 0) throw new Broken("it has no ir_version");
     if (opsets === 0) throw new Broken("it imports no operator set");
     if (!g) throw new Broken("it has no graph");
-    checkInterface(g, expected);
-    return { external: externalData(g, file) };
+    checkWiring(g);
+    return { signature: signature(g), external: externalData(g, file) };
   } catch (err) {
-    if (err instanceof Broken) return { reason: err.message, external: [] };
+    if (err instanceof Broken) return { reason: err.message };
     throw err;
   } finally {
     await fh.close();
@@ -275,21 +295,27 @@ async function parse(file: string, size: number, expected: GraphInterface): Prom
 }
 
 /** Parse results by file, valid while the file's size, mtime and inode are unchanged. */
-const parsed = new Map<string, { id: string; result: Promise<{ reason?: string; external: ExternalData[] }> }>();
+const parsed = new Map<string, { id: string; result: Promise<Parsed> }>();
+
+/** A sound graph's inputs and outputs, or why the file is not a sound ONNX graph. */
+export type OnnxGraphReading = { problem: string } | { problem?: undefined; signature: GraphSignature };
 
 /**
- * Why the ONNX file cannot serve as this graph, or undefined when its structure is sound. A file is parsed
- * again only when it changes, so API submissions and model listings can call this freely.
+ * Reads an ONNX file's structure and signature (see the top of this file). A file is parsed again only
+ * when it changes, so API submissions and model listings can call this freely; external data files are
+ * looked at every time (one stat each).
  */
-export async function onnxStructureProblem(file: string, expected: GraphInterface): Promise<string | undefined> {
+export async function readOnnxGraph(file: string): Promise<OnnxGraphReading> {
   const info = await stat(file);
   const id = `${info.size}:${info.mtimeMs}:${info.ino}`;
   let hit = parsed.get(file);
   if (hit?.id !== id) {
-    hit = { id, result: parse(file, info.size, expected) };
+    hit = { id, result: parse(file, info.size) };
     parsed.set(file, hit);
     hit.result.catch(() => parsed.delete(file));
   }
-  const { reason, external } = await hit.result;
-  return reason ?? (await checkExternal(external, file));
+  const result = await hit.result;
+  if (result.reason !== undefined) return { problem: result.reason };
+  const problem = await checkExternal(result.external, file);
+  return problem ? { problem } : { signature: result.signature };
 }

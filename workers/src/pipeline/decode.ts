@@ -2,26 +2,38 @@ import ort from "onnxruntime-node";
 import { GraphBoundary } from "../onnx/graph-boundary.js";
 import { latentDims, type LatentShape } from "./latent-shape.js";
 
+export interface FrameSize {
+  frames: number;
+  width: number;
+  height: number;
+}
+
+async function runDecoder(vaeDecoder: ort.InferenceSession, latent: Float32Array, shape: LatentShape): Promise<ort.Tensor | undefined> {
+  const out = await new GraphBoundary(vaeDecoder).run({ latent_sample: new ort.Tensor("float32", latent, latentDims(shape, 1)) });
+  return out.sample;
+}
+
+const describe = (t: ort.Tensor | undefined) => `${t?.type ?? "missing"} [${t?.dims.join(", ") ?? ""}]`;
+
 /**
- * Runs the VAE decoder. Decoders we run end in uint8 RGB frames laid out [frames, height, width, 3]:
+ * Runs a decoder that ends in uint8 RGB frames laid out [frames, height, width, 3] (the generic family's):
  * a quarter of the bytes of float32 cross the binding, and ffmpeg takes them as rawvideo with no JS loop.
  */
-export async function decodeLatent(
-  vaeDecoder: ort.InferenceSession,
-  latent: Float32Array,
-  shape: LatentShape,
-  expected: { frames: number; width: number; height: number },
-): Promise<Uint8Array> {
-  const inputName = vaeDecoder.inputNames[0] ?? "latent_sample";
-  const outputName = vaeDecoder.outputNames[0] ?? "sample";
-  const out = await new GraphBoundary(vaeDecoder).run({ [inputName]: new ort.Tensor("float32", latent, latentDims(shape, 1)) });
-  const frames = out[outputName];
-  const want = [expected.frames, expected.height, expected.width, 3];
+export async function decodeToRgb(vaeDecoder: ort.InferenceSession, latent: Float32Array, shape: LatentShape, size: FrameSize): Promise<Uint8Array> {
+  const frames = await runDecoder(vaeDecoder, latent, shape);
+  const want = [size.frames, size.height, size.width, 3];
   if (!frames || frames.type !== "uint8" || frames.dims.join("x") !== want.join("x")) {
-    throw new Error(
-      `VAE decoder output ${outputName} is ${frames?.type ?? "missing"} [${frames?.dims.join(", ") ?? ""}], ` +
-        `expected uint8 [${want.join(", ")}]`,
-    );
+    throw new Error(`VAE decoder output sample is ${describe(frames)}, expected uint8 [${want.join(", ")}]`);
   }
   return frames.data as Uint8Array;
+}
+
+/** Runs a diffusers VAE decoder: float frames in [-1, 1] shaped [1, 3, F, H, W] (float16 ones converted). */
+export async function decodeToVideo(vaeDecoder: ort.InferenceSession, latent: Float32Array, shape: LatentShape, size: FrameSize): Promise<Float32Array> {
+  const video = await runDecoder(vaeDecoder, latent, shape);
+  const want = [1, 3, size.frames, size.height, size.width];
+  if (!video || video.type !== "float32" || video.dims.join("x") !== want.join("x")) {
+    throw new Error(`VAE decoder output sample is ${describe(video)}, expected float [${want.join(", ")}]`);
+  }
+  return video.data as Float32Array;
 }

@@ -53,6 +53,7 @@ async function sample(half: boolean, raw: object, guidance = 5) {
       guidance,
       seed: 11,
       afterStep: async () => {},
+      outputName: "out_hidden_states",
     });
     return latent;
   } finally {

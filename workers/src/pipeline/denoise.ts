@@ -16,12 +16,28 @@ export interface DenoiseInput {
   seed: number;
   /** Called after every step; may throw to stop (cancellation). */
   afterStep: (step: number, total: number) => Promise<void>;
+  /** The transformer's velocity output, as the family's contract names it. */
+  outputName: string;
 }
 
 export interface DenoiseResult {
   latent: Float32Array;
   /** Time spent inside ONNX Runtime, so benchmarks can separate the platform's own cost. */
   runtimeMs: number;
+}
+
+/**
+ * The `timestep` input, one value per batch item, in the graph's own type: exports take the scheduler's
+ * timesteps as float or as int64 (UniPC's are integers already, so nothing is rounded away).
+ */
+function timestepFeed(transformer: ort.InferenceSession, batch: number): { tensor: ort.Tensor; set(t: number): void } {
+  const meta = transformer.inputMetadata.find((m) => m.name === "timestep");
+  if (meta?.isTensor && meta.type === "int64") {
+    const data = new BigInt64Array(batch);
+    return { tensor: new ort.Tensor("int64", data, [batch]), set: (t) => data.fill(BigInt(Math.trunc(t))) };
+  }
+  const data = new Float32Array(batch);
+  return { tensor: new ort.Tensor("float32", data, [batch]), set: (t) => data.fill(t) };
 }
 
 /** Diffusers turns guidance on only above 1: at 1 the unconditional pass changes nothing. */
@@ -50,17 +66,16 @@ export async function denoise(input: DenoiseInput): Promise<DenoiseResult> {
   const mirror = guided ? batched.subarray(n) : undefined;
   mirror?.set(x);
   const hidden = new ort.Tensor("float32", batched, latentDims(shape, batch));
-  const timestep = new Float32Array(batch);
-  const timestepTensor = new ort.Tensor("float32", timestep, [batch]);
-  const outputName = input.transformer.outputNames[0] ?? "out_hidden_states";
+  const timestep = timestepFeed(input.transformer, batch);
+  const { outputName } = input;
   let runtimeMs = 0;
 
   for (let i = 0; i < steps; i++) {
-    timestep.fill(sampler.timesteps[i]!);
+    timestep.set(sampler.timesteps[i]!);
     const started = performance.now();
     const out = await transformer.run({
       hidden_states: hidden,
-      timestep: timestepTensor,
+      timestep: timestep.tensor,
       encoder_hidden_states: textStates,
     });
     runtimeMs += performance.now() - started;

@@ -1,11 +1,8 @@
 import path from "node:path";
 import type { EffectiveParams, Phase, Timings } from "@videosdgx/shared";
+import type { StageRun } from "../families/family.js";
 import type { LoadedModel } from "../runtime/loaded-model.js";
 import { encodeMp4 } from "../video/mp4-encoder.js";
-import { decodeLatent } from "./decode.js";
-import { denoise, usesGuidance } from "./denoise.js";
-import { latentShape } from "./latent-shape.js";
-import { encodePrompts } from "./text-encoding.js";
 
 export interface VideoSettings {
   outputsDir: string;
@@ -27,16 +24,27 @@ export interface GeneratedVideo {
   timings: Timings;
 }
 
-async function timed<T>(timings: Timings, key: keyof Timings, fn: () => Promise<T>): Promise<T> {
-  const started = performance.now();
-  try {
-    return await fn();
-  } finally {
-    timings[key] = Math.round(performance.now() - started);
-  }
+/** Reports each stage's phase (with the steps done so far) and records its time. */
+function stageRun(total: number, hooks: GenerationHooks, timings: Timings): StageRun {
+  let done = 0;
+  return {
+    async stage(phase, key, fn) {
+      await hooks.progress(phase, done, total, timings);
+      const started = performance.now();
+      try {
+        return await fn();
+      } finally {
+        timings[key] = Math.round(performance.now() - started);
+      }
+    },
+    step: async (step, steps) => {
+      done = step;
+      await hooks.progress("denoising", step, steps, timings);
+    },
+  };
 }
 
-/** One job, stage by stage: text encoder -> seeded latents -> sampler -> VAE decoder -> MP4. */
+/** One job: the model's family pipeline makes the frames (text, latents, sampler, decoder), then the MP4. */
 export async function generateVideo(
   model: LoadedModel,
   params: EffectiveParams,
@@ -45,35 +53,10 @@ export async function generateVideo(
   hooks: GenerationHooks,
   timings: Timings,
 ): Promise<GeneratedVideo> {
-  const shape = latentShape(model.manifest, params.num_frames, params.width, params.height);
-  const guided = usesGuidance(params.guidance);
-
-  await hooks.progress("encoding_text", 0, params.steps, timings);
-  const prompts = guided ? [params.negative_prompt, params.prompt] : [params.prompt];
-  const textStates = await timed(timings, "encode_text_ms", () => encodePrompts(model, prompts));
-
-  await hooks.progress("denoising", 0, params.steps, timings);
-  const { latent } = await timed(timings, "denoise_ms", () =>
-    denoise({
-      transformer: model.transformer,
-      scheduler: model.scheduler,
-      shape,
-      textStates,
-      steps: params.steps,
-      guidance: params.guidance,
-      seed: params.seed,
-      afterStep: (step, total) => hooks.progress("denoising", step, total, timings),
-    }),
-  );
-
-  await hooks.progress("decoding", params.steps, params.steps, timings);
-  const frames = await timed(timings, "decode_ms", () =>
-    decodeLatent(model.vaeDecoder, latent, shape, { frames: params.num_frames, width: params.width, height: params.height }),
-  );
-
-  await hooks.progress("encoding_video", params.steps, params.steps, timings);
+  const run = stageRun(params.steps, hooks, timings);
+  const frames = await model.pipeline.render(params, run);
   const file = path.join(video.outputsDir, outputName);
-  const encoded = await timed(timings, "encode_video_ms", () =>
+  const encoded = await run.stage("encoding_video", "encode_video_ms", () =>
     encodeMp4(frames, {
       width: params.width,
       height: params.height,

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import type { FlowMatchConfig } from "./flow-match-config.js";
 import { parseSchedulerConfig } from "./scheduler-config.js";
 import type { UniPCConfig } from "./unipc-config.js";
+import { TINYWAN_SCHEDULER_CONFIG } from "../tinywan/generate.js";
 
 function flowMatch(raw: unknown): FlowMatchConfig {
   const c = parseSchedulerConfig(raw);
@@ -16,35 +17,8 @@ function uniPC(raw: object): UniPCConfig {
   return c as UniPCConfig;
 }
 
-/** Wan 2.1's scheduler/scheduler_config.json (T2V 1.3B, diffusers format). */
-const WAN21 = {
-  _class_name: "UniPCMultistepScheduler",
-  _diffusers_version: "0.33.0.dev0",
-  beta_end: 0.02,
-  beta_schedule: "linear",
-  beta_start: 0.0001,
-  disable_corrector: [],
-  dynamic_thresholding_ratio: 0.995,
-  final_sigmas_type: "zero",
-  flow_shift: 3.0,
-  lower_order_final: true,
-  num_train_timesteps: 1000,
-  predict_x0: true,
-  prediction_type: "flow_prediction",
-  rescale_betas_zero_snr: false,
-  sample_max_value: 1.0,
-  solver_order: 2,
-  solver_p: null,
-  solver_type: "bh2",
-  steps_offset: 0,
-  thresholding: false,
-  timestep_spacing: "linspace",
-  trained_betas: null,
-  use_beta_sigmas: false,
-  use_exponential_sigmas: false,
-  use_flow_sigmas: true,
-  use_karras_sigmas: false,
-};
+/** Wan 2.1's scheduler/scheduler_config.json (T2V 1.3B, diffusers format), as tinywan ships it. */
+const WAN21 = TINYWAN_SCHEDULER_CONFIG;
 
 test("an empty config gets diffusers' defaults", () => {
   const c = flowMatch({});

@@ -1,16 +1,8 @@
-import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import path from "node:path";
-import { inspectModel, KNOWN_MODELS, MANIFEST_FILE, type Manifest } from "@videosdgx/shared";
+import { KNOWN_MODELS, MANIFEST_FILE, type Manifest } from "@videosdgx/shared";
+import { isGeneratedFolderCurrent, writeGeneratedFolder } from "../builtin/write-folder.js";
 import { textEncoderGraph, transformerGraph, vaeDecoderGraph, type BallastWeights } from "./graphs.js";
 import { TINY_GENERATOR_VERSION } from "./spec.js";
 import { tinyTokenizerConfig, tinyTokenizerJson } from "./tokenizer-json.js";
-
-const VERSION_FILE = ".generator-version";
-/** sha256 of every file the generator wrote, in `sha256sum` format (`sha256sum -c checksums.sha256` checks it too). */
-const CHECKSUMS_FILE = "checksums.sha256";
-
-const sha256 = (body: string | Uint8Array) => createHash("sha256").update(body).digest("hex");
 
 export interface TinyModelOptions {
   /** Folder name and manifest name, for copies of the tiny model under other names (tests). */
@@ -43,10 +35,7 @@ const SCHEDULER_CONFIG = {
   use_dynamic_shifting: false,
 };
 
-/**
- * Writes the tiny model in the diffusers/Optimum ONNX layout. It is built in a sibling folder and renamed
- * into place, so an interrupted run never leaves a half model where a worker would load it.
- */
+/** Writes the tiny model in the diffusers/Optimum ONNX layout (atomically: see writeGeneratedFolder). */
 export async function generateTinyModel(outDir: string, options: TinyModelOptions = {}): Promise<void> {
   const tokenizer = tinyTokenizerJson() as { model: { vocab: unknown[] } };
   const files: Record<string, string | Uint8Array> = {
@@ -66,45 +55,11 @@ export async function generateTinyModel(outDir: string, options: TinyModelOption
     "transformer/model.onnx": transformerGraph(options.scratchBytesPerFrame),
     "vae_decoder/model.onnx": vaeDecoderGraph(),
     [MANIFEST_FILE]: JSON.stringify(manifest(options), null, 2),
-    [VERSION_FILE]: TINY_GENERATOR_VERSION,
   };
-  files[CHECKSUMS_FILE] = Object.entries(files).map(([rel, body]) => `${sha256(body)}  ${rel}\n`).join("");
-  const staging = `${outDir}.staging-${process.pid}`;
-  const old = `${outDir}.old-${process.pid}`;
-  await rm(staging, { recursive: true, force: true });
-  for (const [rel, body] of Object.entries(files)) {
-    const file = path.join(staging, rel);
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, body);
-  }
-  await rename(outDir, old).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== "ENOENT") throw err;
-  });
-  await rename(staging, outDir);
-  await rm(old, { recursive: true, force: true });
+  await writeGeneratedFolder(outDir, files, TINY_GENERATOR_VERSION);
 }
 
-/** Whether every file the generator listed still has its bytes: the tiny model is small, so this is cheap. */
-async function checksumsMatch(outDir: string): Promise<boolean> {
-  const listing = await readFile(path.join(outDir, CHECKSUMS_FILE), "utf8").catch(() => "");
-  const lines = listing.split("\n").filter(Boolean);
-  if (lines.length === 0) return false;
-  for (const line of lines) {
-    const [hash, rel] = line.split("  ");
-    const body = rel ? await readFile(path.join(outDir, rel)).catch(() => undefined) : undefined;
-    if (!body || sha256(body) !== hash) return false;
-  }
-  return true;
-}
-
-/**
- * True when the folder holds a sound tiny model written by this version of the generator: its graphs'
- * structure checks out as for any model, and every byte is as written (a flipped weight leaves the
- * structure sound and only a checksum sees it).
- */
+/** True when the folder holds a sound, unaltered tiny model of this generator version (see isGeneratedFolderCurrent). */
 export async function isTinyModelCurrent(outDir: string): Promise<boolean> {
-  const version = await readFile(path.join(outDir, VERSION_FILE), "utf8").catch(() => "");
-  if (version !== TINY_GENERATOR_VERSION) return false;
-  const state = await inspectModel(path.dirname(outDir), path.basename(outDir));
-  return state.installed && (await checksumsMatch(outDir));
+  return isGeneratedFolderCurrent(outDir, TINY_GENERATOR_VERSION);
 }

@@ -13,7 +13,7 @@ import {
 } from "./spec.js";
 
 const TAU = 2 * Math.PI;
-const axis = (n: number) => ({ axis: { int: n } });
+export const axis = (n: number) => ({ axis: { int: n } });
 
 /** Test weights that change nothing in the output but that a loaded session really holds in memory. */
 export interface BallastWeights {
@@ -51,7 +51,7 @@ export function textEncoderGraph(vocabSize: number, ballast: BallastWeights[] = 
 }
 
 /** A float coordinate grid along one axis of `shape`, reshaped to broadcast over [B, C, F, H, W]. */
-function grid(g: GraphBuilder, shape: string, dim: 2 | 3 | 4): string {
+export function grid(g: GraphBuilder, shape: string, dim: 2 | 3 | 4): string {
   const size = g.op("Gather", [shape, g.constant(BigInt64Array.of(BigInt(dim)), [])], axis(0));
   const index = g.op("Cast", [g.op("Range", [g.constant(BigInt64Array.of(0n), []), size, g.constant(BigInt64Array.of(1n), [])])], { to: { int: DataType.FLOAT } });
   const sizeF = g.op("Cast", [size], { to: { int: DataType.FLOAT } });
@@ -66,7 +66,7 @@ function grid(g: GraphBuilder, shape: string, dim: 2 | 3 | 4): string {
 }
 
 /** One conditioning value c[k] per batch item, shaped [B, 1, 1, 1, 1]. */
-function component(g: GraphBuilder, c: string, k: number): string {
+export function component(g: GraphBuilder, c: string, k: number): string {
   return g.op("Reshape", [g.op("Gather", [c, g.constant(BigInt64Array.of(BigInt(k)), [])], axis(1)), g.ints([-1, 1, 1, 1, 1])]);
 }
 
@@ -112,7 +112,7 @@ export function transformerGraph(scratchBytesPerFrame?: number): Uint8Array {
 }
 
 /** Indices that repeat each source position: floor((i + offset) / factor) for i in 0..size-1. */
-function repeatIndex(g: GraphBuilder, size: string, offset: number, factor: number): string {
+export function repeatIndex(g: GraphBuilder, size: string, offset: number, factor: number): string {
   const i = g.op("Range", [g.constant(BigInt64Array.of(0n), []), size, g.constant(BigInt64Array.of(1n), [])]);
   return g.op("Div", [g.op("Add", [i, g.constant(BigInt64Array.of(BigInt(offset)), [])]), g.constant(BigInt64Array.of(BigInt(factor)), [])]);
 }

@@ -7,6 +7,8 @@ import { promisify } from "node:util";
 import { test } from "node:test";
 import { inspectModel } from "@videosdgx/shared";
 import { makeTempDir } from "@videosdgx/shared/testing";
+import { ensureBuiltinModels } from "../builtin/index.js";
+import { isTinyWanModelCurrent } from "../tinywan/generate.js";
 import { generateTinyModel, isTinyModelCurrent } from "./generate.js";
 
 const run = promisify(execFile);
@@ -21,7 +23,7 @@ async function freshTiny(t: { after: (fn: () => Promise<void>) => void }): Promi
   return { root, dir, file: path.join(dir, "transformer/model.onnx") };
 }
 
-/** What `npm start` does with the built-in model (ensureTinyModel): the CLI makes the same call. */
+/** What `npm start` does with the tiny model (ensureBuiltinModels): the CLI makes the same calls. */
 async function ensureWithCli(dir: string): Promise<string> {
   return (await run(process.execPath, [CLI, dir])).stdout;
 }
@@ -65,4 +67,25 @@ test("a flipped weight byte leaves the structure sound, so only the checksums se
   assert.equal(await isTinyModelCurrent(dir), false, "its checksum does not");
   assert.match(await ensureWithCli(dir), /tiny model written/);
   assert.equal(await isTinyModelCurrent(dir), true);
+});
+
+test("a truncated tinywan transformer is reported with the advice to regenerate it, and npm start regenerates only it", async (t) => {
+  const { dir: root, remove } = await makeTempDir("tinywan-repair");
+  t.after(remove);
+  const generated: string[] = [];
+  await ensureBuiltinModels(root, (name) => generated.push(name));
+  assert.deepEqual(generated, ["tiny", "tinywan"]);
+
+  const dir = path.join(root, "tinywan");
+  const file = path.join(dir, "transformer/model.onnx");
+  await truncate(file, Math.floor((await readFile(file)).length * 0.6));
+  const state = await inspectModel(root, "tinywan");
+  assert.match(!state.installed ? state.reason : "", /^transformer\/model\.onnx is damaged: .*runs past the end of the file; regenerate it: run npm start, which regenerates it$/);
+  assert.equal(await isTinyWanModelCurrent(dir), false);
+
+  generated.length = 0;
+  await ensureBuiltinModels(root, (name) => generated.push(name));
+  assert.deepEqual(generated, ["tinywan"], "the sound tiny model is left alone");
+  assert.equal(await isTinyWanModelCurrent(dir), true);
+  assert.equal((await inspectModel(root, "tinywan")).installed, true);
 });

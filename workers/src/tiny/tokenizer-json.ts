@@ -12,11 +12,19 @@ slow fast gentle calm wild tiny huge small big old new beautiful cinematic`.spli
 const SPECIAL = ["<pad>", "</s>", "<unk>"] as const;
 const LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789".split("");
 
+/** umT5's post-processor: every prompt ends in `</s>` (id 1), which counts in its length. */
+const CLOSING_EOS = {
+  type: "TemplateProcessing",
+  single: [{ Sequence: { id: "A", type_id: 0 } }, { SpecialToken: { id: "</s>", type_id: 0 } }],
+  pair: [{ Sequence: { id: "A", type_id: 0 } }, { SpecialToken: { id: "</s>", type_id: 0 } }, { Sequence: { id: "B", type_id: 0 } }, { SpecialToken: { id: "</s>", type_id: 0 } }],
+  special_tokens: { "</s>": { id: "</s>", ids: [1], tokens: ["</s>"] } },
+};
+
 /**
  * A Hugging Face `tokenizer.json` in the T5/umT5 style (lowercase, Metaspace, Unigram), as the real
- * models' text encoders use: pad 0, end 1, unknown 2.
+ * models' text encoders use: pad 0, end 1, unknown 2. `closingEos` appends `</s>` as umT5's does.
  */
-export function tinyTokenizerJson(): object {
+export function tinyTokenizerJson(options: { closingEos?: boolean } = {}): object {
   const vocab: [string, number][] = [
     ...SPECIAL.map((t): [string, number] => [t, 0]),
     ["▁", -8],
@@ -33,7 +41,7 @@ export function tinyTokenizerJson(): object {
     })),
     normalizer: { type: "Lowercase" },
     pre_tokenizer: { type: "Metaspace", replacement: "▁", prepend_scheme: "always", split: true },
-    post_processor: null,
+    post_processor: options.closingEos ? CLOSING_EOS : null,
     decoder: { type: "Metaspace", replacement: "▁", prepend_scheme: "always", split: true },
     model: { type: "Unigram", unk_id: 2, vocab, byte_fallback: false },
   };

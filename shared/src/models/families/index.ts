@@ -1,0 +1,4 @@
+export * from "./contract.js";
+export * from "./generic.js";
+export * from "./wan.js";
+export * from "./registry.js";

@@ -1,0 +1,25 @@
+import type { EffectiveParams, FamilyContract, Phase, Timings } from "@videosdgx/shared";
+import type { ModelFolder } from "../runtime/model-folder.js";
+
+/** How a family's pipeline reports its work: each stage timed under its phase, and every finished step. */
+export interface StageRun {
+  stage<T>(phase: Phase, timing: keyof Timings, fn: () => Promise<T>): Promise<T>;
+  /** After each denoising step; throws to stop the job (cancellation). */
+  step(step: number, total: number): Promise<void>;
+}
+
+/** A family's pipeline over one loaded folder. */
+export interface FamilyPipeline {
+  /** A job's video as uint8 RGB frames [F, H, W, 3], what the MP4 encoder takes. */
+  render(params: EffectiveParams, run: StageRun): Promise<Uint8Array>;
+}
+
+/**
+ * A model family: its folder contract (shared with inspection) and how it loads a folder into a
+ * pipeline. Sessions are opened through the folder, which checks them against the contract and
+ * releases them with the model.
+ */
+export interface FamilyModule {
+  readonly contract: FamilyContract;
+  load(folder: ModelFolder): Promise<FamilyPipeline>;
+}
