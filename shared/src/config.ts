@@ -32,6 +32,7 @@ export const ConfigSchema = z
     ORT_EXECUTION_PROVIDERS: z.string().default("cpu"),
     ORT_INTRA_OP_THREADS: int(0, 256).default(0),
     ORT_INTER_OP_THREADS: int(0, 256).default(0),
+    ORT_PREPACK_WEIGHTS: bool.default(false),
     IDLE_UNLOAD_SECONDS: int(0).default(600),
     RECYCLE_RETAINED_BYTES: int(0).default(256 * 1024 ** 2),
     JOB_ATTEMPTS: int(1, 100).default(3),

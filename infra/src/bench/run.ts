@@ -5,6 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
 import { encodeBench } from "./encode-bench.js";
+import { externalDataBench } from "./external-data-bench.js";
 import { queueBench } from "./queue-bench.js";
 import type { BenchRow } from "./stats.js";
 import { sseBench } from "./sse-bench.js";
@@ -26,6 +27,7 @@ const benches: Record<string, () => Promise<BenchRow[]>> = {
   encode: () => encodeBench(quick ? 1 : 5),
   webhooks: () => webhookBench(quick ? 10 : 40),
   sse: () => sseBench(quick ? 500 : 2000),
+  "external-data": () => externalDataBench(quick ? 1 : 3),
 };
 
 /** Each bench runs in a fresh process, so one's garbage, JIT state and child processes cannot slow the next. */

@@ -76,6 +76,19 @@ export interface TensorInit {
   data: TensorData;
 }
 
+/**
+ * An initializer whose bytes live in a file beside the model (ONNX external data, what graphs over
+ * protobuf's 2 GiB limit need): `location` is relative to the model file; the caller writes the bytes.
+ */
+export interface ExternalTensorInit {
+  name: string;
+  dims: number[];
+  type: DataTypeCode;
+  location: string;
+  offset: number;
+  length: number;
+}
+
 export type Attribute = number | number[] | { floats: number[] } | { int: number } | TensorInit;
 
 export interface NodeInit {
@@ -107,6 +120,17 @@ function tensor(t: TensorInit): Writer {
   w.string(8, t.name);
   // raw_data is little-endian, as typed arrays are on every platform Node runs on here.
   return w.bytes(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+}
+
+function externalTensor(t: ExternalTensorInit): Writer {
+  const w = new Writer();
+  for (const d of t.dims) w.int(1, d);
+  w.int(2, t.type);
+  w.string(8, t.name);
+  for (const [key, value] of [["location", t.location], ["offset", String(t.offset)], ["length", String(t.length)]] as const) {
+    w.message(13, new Writer().string(1, key).string(2, value));
+  }
+  return w.int(14, 1); // data_location: EXTERNAL
 }
 
 function attribute(name: string, a: Attribute): Writer {
@@ -144,6 +168,7 @@ export interface ModelInit {
   name: string;
   nodes: NodeInit[];
   initializers: TensorInit[];
+  externalInitializers?: ExternalTensorInit[];
   inputs: ValueInfoInit[];
   outputs: ValueInfoInit[];
   opset: number;
@@ -155,6 +180,7 @@ export function encodeModel(m: ModelInit): Uint8Array {
   for (const n of m.nodes) graph.message(1, node(n));
   graph.string(2, m.name);
   for (const t of m.initializers) graph.message(5, tensor(t));
+  for (const t of m.externalInitializers ?? []) graph.message(5, externalTensor(t));
   for (const i of m.inputs) graph.message(11, valueInfo(i));
   for (const o of m.outputs) graph.message(12, valueInfo(o));
   return new Writer()

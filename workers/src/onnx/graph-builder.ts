@@ -3,6 +3,7 @@ import {
   encodeModel,
   type Attribute,
   type DataTypeCode,
+  type ExternalTensorInit,
   type NodeInit,
   type TensorData,
   type TensorInit,
@@ -19,6 +20,7 @@ export const OPSET = 17;
 export class GraphBuilder {
   private readonly nodes: NodeInit[] = [];
   private readonly initializers: TensorInit[] = [];
+  private readonly externalInitializers: ExternalTensorInit[] = [];
   private readonly inputs: ValueInfoInit[] = [];
   private readonly outputs: ValueInfoInit[] = [];
   private counter = 0;
@@ -45,6 +47,13 @@ export class GraphBuilder {
     return name;
   }
 
+  /** A constant whose bytes the caller writes to `location` (beside the model file) at `offset`. */
+  externalConstant(type: DataTypeCode, dims: number[], location: string, offset: number, length: number): string {
+    const name = this.fresh("weight");
+    this.externalInitializers.push({ name, dims, type, location, offset, length });
+    return name;
+  }
+
   scalar(value: number): string {
     return this.constant(Float32Array.of(value), []);
   }
@@ -64,6 +73,7 @@ export class GraphBuilder {
       name: this.name,
       nodes: this.nodes,
       initializers: this.initializers,
+      externalInitializers: this.externalInitializers,
       inputs: this.inputs,
       outputs: this.outputs,
       opset: OPSET,
