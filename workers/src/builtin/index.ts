@@ -1,11 +1,13 @@
 import path from "node:path";
 import { generateTinyModel, isTinyModelCurrent } from "../tiny/generate.js";
+import { generateTinyLtx2Model, isTinyLtx2ModelCurrent } from "../tinyltx2/generate.js";
 import { generateTinyWanModel, isTinyWanModelCurrent } from "../tinywan/generate.js";
 
 /** The models the project generates itself (no download), each checked by its generator's version. */
 const BUILTIN_MODELS = [
   { name: "tiny", isCurrent: isTinyModelCurrent, generate: (dir: string) => generateTinyModel(dir) },
   { name: "tinywan", isCurrent: isTinyWanModelCurrent, generate: (dir: string) => generateTinyWanModel(dir) },
+  { name: "tinyltx2", isCurrent: isTinyLtx2ModelCurrent, generate: (dir: string) => generateTinyLtx2Model(dir) },
 ];
 
 /** Generates every built-in model that is missing or outdated under `modelsDir`; `onGenerate` hears which. */
