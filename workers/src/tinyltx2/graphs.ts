@@ -1,10 +1,11 @@
 import { DataType, GraphBuilder } from "../onnx/graph-builder.js";
 import { axis, repeatIndex } from "../tiny/graphs.js";
+import { paddedEmbedding } from "../tinywan/graphs.js";
 import {
   AUDIO_CHANNELS, AUDIO_FEATURES, AUDIO_LATENT_SECONDS, AUDIO_TEXT_SCALE, AUDIO_TIME_SCALE, BASE_TONE_HZ, CHANNELS,
   CROSS_SCALE, FREQUENCY, LEVEL_SCALE, MAX_TOKENS, MEL_BINS, OUTPUT_SAMPLE_RATE, PATTERN_SCALE, PERTURBED_SCALE,
   SPATIAL_FACTOR, TEMPORAL_FACTOR, TEXT_DIM, TEXT_GAIN, TEXT_LAYERS, TONE_AMPLITUDE, VOCODER_HOP,
-  audioLevel, embedding, mixBias, mixWeight, padState,
+  audioLevel, mixBias, mixWeight, padState,
 } from "./spec.js";
 
 const TAU = 2 * Math.PI;
@@ -22,15 +23,7 @@ export function textEncoderGraph(vocabSize: number): Uint8Array {
   const g = new GraphBuilder("tinyltx2_text_encoder");
   const ids = g.input("input_ids", DataType.INT64, ["batch", "sequence"]);
   const mask = g.input("attention_mask", DataType.INT64, ["batch", "sequence"]);
-  const table = new Float32Array(vocabSize * TEXT_DIM);
-  for (let id = 0; id < vocabSize; id++) for (let d = 0; d < TEXT_DIM; d++) table[id * TEXT_DIM + d] = embedding(id, d);
-  const pads = new Float32Array(MAX_TOKENS * TEXT_DIM);
-  for (let l = 0; l < MAX_TOKENS; l++) for (let d = 0; d < TEXT_DIM; d++) pads[l * TEXT_DIM + d] = padState(l, d);
-  const emb = g.op("Gather", [g.constant(table, [vocabSize, TEXT_DIM]), ids], axis(0));
-  const length = g.op("Slice", [g.op("Shape", [ids]), g.ints([1]), g.ints([2])]);
-  const pad = g.op("Slice", [g.constant(pads, [MAX_TOKENS, TEXT_DIM]), g.ints([0]), length, g.ints([0])]);
-  const m = unsqueeze(g, toFloat(g, mask), [-1]);
-  const base = add(g, mul(g, emb, m), mul(g, pad, g.op("Sub", [g.scalar(1), m])));
+  const base = paddedEmbedding(g, ids, mask, { vocabSize, dim: TEXT_DIM, maxTokens: MAX_TOKENS, padState });
   const layers = mul(g, unsqueeze(g, base, [-1]), g.constant(Float32Array.from({ length: TEXT_LAYERS }, (_, k) => k + 1), [TEXT_LAYERS]));
   g.output(g.op("Reshape", [layers, g.ints([0, 0, -1])]), "hidden_states", DataType.FLOAT, ["batch", "sequence", TEXT_DIM * TEXT_LAYERS]);
   return g.build();
