@@ -31,19 +31,20 @@ export function guidedVelocity(x: Float32Array, sigma: number, passes: X0Passes,
   for (const v of [passes.cond, passes.uncond, passes.perturbed, passes.isolated, out]) {
     if (v && v.length !== n) throw new RangeError(`a velocity has ${v.length} values, the latent ${n}`);
   }
-  const { cond, uncond, perturbed, isolated } = passes;
-  const kCfg = scales.guidance - 1;
-  const kMod = scales.modality - 1;
+  const { cond } = passes;
+  // c - x0(other) = sigma (v_other - v_cond): the x terms cancel. A pass that did not run reads the
+  // conditional velocity with a zero weight, so the loop has no branches.
+  const [u, p, m] = [passes.uncond ?? cond, passes.perturbed ?? cond, passes.isolated ?? cond];
+  const ku = passes.uncond ? scales.guidance - 1 : 0;
+  const kp = passes.perturbed ? scales.stg : 0;
+  const km = passes.isolated ? scales.modality - 1 : 0;
+  const kc = ku + kp + km;
   // Sums for the two standard deviations rescale compares (torch.std's N - 1 cancels in their ratio).
   let sumC = 0, sumC2 = 0, sumG = 0, sumG2 = 0;
   for (let i = 0; i < n; i++) {
-    const xi = x[i]!;
-    const c = xi - sigma * cond[i]!;
-    let g = c;
-    // c - x0(other) = sigma (v_other - v_cond): the x terms cancel.
-    if (uncond) g += kCfg * sigma * (uncond[i]! - cond[i]!);
-    if (perturbed) g += scales.stg * sigma * (perturbed[i]! - cond[i]!);
-    if (isolated) g += kMod * sigma * (isolated[i]! - cond[i]!);
+    const vc = cond[i]!;
+    const c = x[i]! - sigma * vc;
+    const g = c + sigma * (ku * u[i]! + kp * p[i]! + km * m[i]! - kc * vc);
     sumC += c; sumC2 += c * c; sumG += g; sumG2 += g * g;
     out[i] = g;
   }

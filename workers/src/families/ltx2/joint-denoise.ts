@@ -91,6 +91,7 @@ export async function jointDenoise(input: JointDenoiseInput): Promise<{ runtimeM
   const perturbNone = ones(batch);
   const perturbAll = new ort.Tensor("float32", new Float32Array(1), [1]);
   let runtimeMs = 0;
+  const halfOutputs = input.transformer.outputMetadata.some((m) => m.isTensor && m.type === "float16");
 
   async function pass(b: number, isolate: boolean, perturb: ort.Tensor): Promise<{ v: Float32Array; a: Float32Array }> {
     const started = performance.now();
@@ -109,8 +110,9 @@ export async function jointDenoise(input: JointDenoiseInput): Promise<{ runtimeM
     if (!(v instanceof Float32Array) || v.length !== nv * b || !(a instanceof Float32Array) || a.length !== na * b) {
       throw new Error(`transformer outputs sample and audio_sample must be float32 or float16 with ${nv * b} and ${na * b} values`);
     }
-    // Copies: the boundary reuses its float16 conversion buffers on the next run.
-    return { v: v.slice(), a: a.slice() };
+    // A float16 output comes back in the boundary's conversion buffer, reused by its next run: kept by a
+    // copy. A float32 output is a fresh tensor of the session's.
+    return halfOutputs ? { v: v.slice(), a: a.slice() } : { v, a };
   }
 
   for (let i = 0; i < steps; i++) {
