@@ -77,6 +77,8 @@ export const EffectiveParamsSchema = z
     steps: z.number().int(),
     guidance: z.number(),
     seed: z.number().int(),
+    /** Whether the video gets its sound track: present only for models with sound (capabilities.audio). */
+    audio: z.boolean().optional(),
   });
 export type EffectiveParams = z.infer<typeof EffectiveParamsSchema>;
 

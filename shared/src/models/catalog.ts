@@ -129,7 +129,7 @@ export const WEIGHTS_NOT_PUBLIC_REASON =
  * The models the project generates itself (workers/src/builtin writes them; `npm start` regenerates one
  * that is missing, outdated or damaged) rather than downloads.
  */
-export const BUILTIN_MODEL_NAMES = ["tiny", "tinywan"] as const;
+export const BUILTIN_MODEL_NAMES = ["tiny", "tinywan", "tinyltx2"] as const;
 export type BuiltinModelName = (typeof BUILTIN_MODEL_NAMES)[number];
 
 export const isBuiltinModel = (name: string): name is BuiltinModelName => (BUILTIN_MODEL_NAMES as readonly string[]).includes(name);

@@ -74,3 +74,14 @@ test("the negative prompt defaults to the manifest's, else to its family's (Wan:
   assert.equal(resolveJobParams(own, { model: "wan21", prompt: "x", negative_prompt: "" }).negative_prompt, "", "an explicit empty one is kept");
   assert.equal(resolveJobParams(tinyModel, { model: "tiny", prompt: "x" }).negative_prompt, "");
 });
+
+test("audio: on by default for a model with sound, off on request; asking a silent model for it names the field", () => {
+  assert.equal(resolveJobParams(ltxModel, { model: "ltx2", prompt: "x" }).audio, true);
+  assert.equal(resolveJobParams(ltxModel, { model: "ltx2", prompt: "x", audio: false }).audio, false);
+  // A model without sound shows no audio param, and accepts being asked for none.
+  assert.equal("audio" in resolveJobParams(tinyModel, { model: "tiny", prompt: "x" }), false);
+  assert.equal("audio" in resolveJobParams(tinyModel, { model: "tiny", prompt: "x", audio: false }), false);
+  const v = violations(() => resolveJobParams(tinyModel, { model: "tiny", prompt: "x", audio: true }));
+  assert.deepEqual(v.map((x) => x.field), ["audio"]);
+  assert.match((v[0] as unknown as { message: string }).message, /model tiny makes no sound/);
+});

@@ -127,6 +127,16 @@ export function resolveJobParams(manifest: Manifest, req: CreateJobRequest, rest
     numFrames = rule.default;
   }
 
+  // A model without sound cannot honour a request for it; asking for none is always fine.
+  if (req.audio === true && !manifest.capabilities.audio) {
+    violations.push({
+      field: "audio",
+      message: `audio cannot be requested: model ${req.model} makes no sound (capabilities.audio is false)`,
+      rule: "audio only for models with capabilities.audio",
+      nearest: [],
+    });
+  }
+
   if (violations.length > 0) {
     const stated = restate(violations);
     const summary = stated.map((v) => v.message).join("; ");
@@ -144,5 +154,6 @@ export function resolveJobParams(manifest: Manifest, req: CreateJobRequest, rest
     steps,
     guidance,
     seed: req.seed ?? randomInt(0, SEED_MAX),
+    ...(manifest.capabilities.audio ? { audio: req.audio ?? true } : {}),
   };
 }

@@ -43,6 +43,21 @@ export const ConstraintsSchema = z.object({
 });
 export type Constraints = z.infer<typeof ConstraintsSchema>;
 
+/**
+ * The guidance terms of diffusers' LTX2Pipeline besides `guidance_scale` (the request's `guidance`), with
+ * its `__call__` defaults: spatio-temporal guidance, modality isolation, guidance rescale, and the audio's own.
+ */
+export const X0GuidanceSchema = z.object({
+  stg_scale: z.number().min(0).default(1.0),
+  modality_scale: z.number().min(0).default(3.0),
+  guidance_rescale: z.number().min(0).max(1).default(0.7),
+  audio_guidance_scale: z.number().min(0).default(7.0),
+  audio_stg_scale: z.number().min(0).default(1.0),
+  audio_modality_scale: z.number().min(0).default(3.0),
+  audio_guidance_rescale: z.number().min(0).max(1).default(0.7),
+});
+export type X0Guidance = z.output<typeof X0GuidanceSchema>;
+
 /** The platform's own manifest, `videosdgx.json`, kept beside the diffusers/Optimum ONNX folders. */
 export const ManifestSchema = z.object({
   schema_version: z.literal(1),
@@ -74,6 +89,11 @@ export const ManifestSchema = z.object({
     .object({
       /** Overrides the scheduler config's flow_shift for jobs of exactly this size ("832x480": 3.0). */
       flow_shift_by_size: z.record(z.string().regex(/^\d+x\d+$/, 'must look like "832x480"'), z.number().positive()).optional(),
+      /** LTX-2's guidance in x0 space beside the request's text guidance (family ltx2; defaults: diffusers' LTX2Pipeline). */
+      x0_guidance: X0GuidanceSchema.optional(),
+      /** LTX-2's `decode_timestep` and `decode_noise_scale` (null: the decode timestep), for a timestep-conditioned VAE. */
+      decode_timestep: z.number().min(0).max(1).optional(),
+      decode_noise_scale: z.number().min(0).max(1).nullable().optional(),
     })
     .optional(),
   memory: z.object({

@@ -3,7 +3,7 @@
  * attributes, tensors, value infos). Field numbers are onnx.proto's; only what we emit is covered. Used
  * by the tiny model's generator (workers) and by the structure check's tests (onnx-structure.ts).
  */
-export const DataType = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7, FLOAT16: 10, BFLOAT16: 16 } as const;
+export const DataType = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, BFLOAT16: 16 } as const;
 export type DataTypeCode = (typeof DataType)[keyof typeof DataType];
 
 const AttrType = { FLOAT: 1, INT: 2, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;

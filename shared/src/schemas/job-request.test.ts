@@ -34,7 +34,8 @@ test("the seed route's shape maps onto the general request", () => {
   });
   assert.deepEqual(generateToJobRequest("ltx2", g), {
     model: "ltx2", prompt: "A cat walking on a beach at sunset", negative_prompt: undefined, fps: 24, steps: undefined,
-    guidance: undefined, seed: 42, webhook: undefined, width: 1024, height: 576, duration_s: 5,
+    guidance: undefined, seed: 42, audio: undefined, webhook: undefined, width: 1024, height: 576, duration_s: 5,
   });
+  assert.equal(generateToJobRequest("ltx2", createGenerateRequestSchema(100).parse({ prompt: "a", audio: false })).audio, false);
   assert.equal(createGenerateRequestSchema(100).safeParse({ prompt: "a", resolution: "1024*576" }).success, false);
 });

@@ -13,6 +13,8 @@ const commonFields = (maxPromptChars: number) => ({
   steps: z.number().int().positive().max(10000).optional(),
   guidance: z.number().min(0).max(100).optional(),
   seed: z.number().int().min(0).max(SEED_MAX).optional(),
+  /** Sound with the video (models whose manifest says capabilities.audio; default on there). false skips the audio passes. */
+  audio: z.boolean().optional(),
   /** Where to POST the job's events (Standard Webhooks, signed); checked against private destinations at submit. */
   webhook: WebhookRequestSchema.optional(),
 });
@@ -57,6 +59,7 @@ export function generateToJobRequest(model: string, g: GenerateRequest): CreateJ
     steps: g.steps,
     guidance: g.guidance,
     seed: g.seed,
+    audio: g.audio,
     webhook: g.webhook,
     width,
     height,

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { BUILTIN_MODEL_NAMES, type BuiltinModelName } from "@videosdgx/shared";
 import { generateTinyModel, isTinyModelCurrent } from "../tiny/generate.js";
+import { generateTinyLtx2Model, isTinyLtx2ModelCurrent } from "../tinyltx2/generate.js";
 import { generateTinyWanModel, isTinyWanModelCurrent } from "../tinywan/generate.js";
 
 /**
@@ -10,6 +11,7 @@ import { generateTinyWanModel, isTinyWanModelCurrent } from "../tinywan/generate
 const GENERATORS: Record<BuiltinModelName, { isCurrent: (dir: string) => Promise<boolean>; generate: (dir: string) => Promise<void> }> = {
   tiny: { isCurrent: isTinyModelCurrent, generate: (dir) => generateTinyModel(dir) },
   tinywan: { isCurrent: isTinyWanModelCurrent, generate: (dir) => generateTinyWanModel(dir) },
+  tinyltx2: { isCurrent: isTinyLtx2ModelCurrent, generate: (dir) => generateTinyLtx2Model(dir) },
 };
 
 /** Generates every built-in model that is missing, outdated or damaged under `modelsDir`; `onGenerate` hears which. */

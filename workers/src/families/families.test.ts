@@ -76,11 +76,11 @@ test("a folder breaking the wan contract is not installed, the reason naming the
   });
   assert.equal(await reasonOf("flattext"), `text_encoder/model.onnx output last_hidden_state has rank 2, expected 3 ([B, L, D]) (family wan)${advice("flattext")}`);
 
-  await variant("ltxfamily", async (f) => {
+  await variant("magifamily", async (f) => {
     const file = path.join(f, "videosdgx.json");
-    await writeFile(file, (await readFile(file, "utf8")).replace('"family": "wan"', '"family": "ltx2"'));
+    await writeFile(file, (await readFile(file, "utf8")).replace('"family": "wan"', '"family": "magi"'));
   });
-  assert.match(await reasonOf("ltxfamily"), /names family "ltx2", which is not supported yet \(supported: generic, wan\)/);
+  assert.match(await reasonOf("magifamily"), /names family "magi", which is not supported yet \(supported: generic, wan, ltx2\)/);
 });
 
 test("a graph input the pipeline would never feed is refused at inspection, and again by the loaded session", async () => {

@@ -1,5 +1,6 @@
 import type { EffectiveParams, FamilyContract, Phase, Timings } from "@videosdgx/shared";
 import type { ModelFolder } from "../runtime/model-folder.js";
+import type { Waveform } from "../video/mp4-encoder.js";
 
 /** How a family's pipeline reports its work: each stage timed under its phase, and every finished step. */
 export interface StageRun {
@@ -8,10 +9,18 @@ export interface StageRun {
   step(step: number, total: number): Promise<void>;
 }
 
+/** A video and, when the job asks for it, its sound track. */
+export interface AudioVisual {
+  frames: Uint8Array;
+  audio?: Waveform;
+}
+
 /** A family's pipeline over one loaded folder. */
 export interface FamilyPipeline {
   /** A job's video as uint8 RGB frames [F, H, W, 3], what the MP4 encoder takes. */
   render(params: EffectiveParams, run: StageRun): Promise<Uint8Array>;
+  /** Families with sound: the video and its sound track (none when the job says `audio: false`). */
+  renderWithSound?(params: EffectiveParams, run: StageRun): Promise<AudioVisual>;
 }
 
 /**

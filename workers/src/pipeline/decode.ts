@@ -8,8 +8,13 @@ export interface FrameSize {
   height: number;
 }
 
-async function runDecoder(vaeDecoder: ort.InferenceSession, latent: Float32Array, shape: LatentShape): Promise<ort.Tensor | undefined> {
-  const out = await new GraphBoundary(vaeDecoder).run({ latent_sample: new ort.Tensor("float32", latent, latentDims(shape, 1)) });
+async function runDecoder(
+  vaeDecoder: ort.InferenceSession,
+  latent: Float32Array,
+  shape: LatentShape,
+  extra: Record<string, ort.Tensor> = {},
+): Promise<ort.Tensor | undefined> {
+  const out = await new GraphBoundary(vaeDecoder).run({ ...extra, latent_sample: new ort.Tensor("float32", latent, latentDims(shape, 1)) });
   return out.sample;
 }
 
@@ -28,9 +33,18 @@ export async function decodeToRgb(vaeDecoder: ort.InferenceSession, latent: Floa
   return frames.data as Uint8Array;
 }
 
-/** Runs a diffusers VAE decoder: float frames in [-1, 1] shaped [1, 3, F, H, W] (float16 ones converted). */
-export async function decodeToVideo(vaeDecoder: ort.InferenceSession, latent: Float32Array, shape: LatentShape, size: FrameSize): Promise<Float32Array> {
-  const video = await runDecoder(vaeDecoder, latent, shape);
+/**
+ * Runs a diffusers VAE decoder: float frames in [-1, 1] shaped [1, 3, F, H, W] (float16 ones converted).
+ * `extra` feeds the decoder's other inputs (LTX-2's decode `timestep`).
+ */
+export async function decodeToVideo(
+  vaeDecoder: ort.InferenceSession,
+  latent: Float32Array,
+  shape: LatentShape,
+  size: FrameSize,
+  extra: Record<string, ort.Tensor> = {},
+): Promise<Float32Array> {
+  const video = await runDecoder(vaeDecoder, latent, shape, extra);
   const want = [1, 3, size.frames, size.height, size.width];
   if (!video || video.type !== "float32" || video.dims.join("x") !== want.join("x")) {
     throw new Error(`VAE decoder output sample is ${describe(video)}, expected float [${want.join(", ")}]`);

@@ -44,13 +44,51 @@ export function linspace(start: number, stop: number, num: number): Float64Array
   return out;
 }
 
-/** FlowMatchEulerDiscreteScheduler.set_timesteps (default sigma path), as diffusers computes it. */
+/**
+ * set_timesteps with the caller's own sigmas (LTX2Pipeline passes `linspace(1, 1/N, N)`): diffusers casts
+ * them to a float32 numpy array, so the shift and the terminal stretch run in float32 arithmetic.
+ */
+function customSigmaSchedule(config: FlowMatchConfig, custom: ArrayLike<number>, imageSeqLen: number): FlowMatchSchedule {
+  const steps = custom.length;
+  const raw = Float32Array.from(custom);
+  let shiftSigma: (t: number) => number;
+  if (config.use_dynamic_shifting) {
+    const mu = calculateShift(imageSeqLen, config.base_image_seq_len, config.max_image_seq_len, config.base_shift, config.max_shift);
+    // A Python float meets a float32 array: it is rounded to float32 and the operation runs in float32.
+    const top = f32(config.time_shift_type === "linear" ? mu : Math.exp(mu));
+    shiftSigma = (t) => f32(top / f32(top + f32(f32(1 / t) - 1)));
+  } else {
+    const s = f32(config.shift);
+    shiftSigma = (t) => f32(f32(s * t) / f32(1 + f32(f32(config.shift - 1) * t)));
+  }
+  for (let i = 0; i < steps; i++) raw[i] = shiftSigma(raw[i]!);
+  if (config.shift_terminal && raw[steps - 1]! < 1) {
+    const scale = f32(f32(1 - raw[steps - 1]!) / f32(1 - config.shift_terminal));
+    for (let i = 0; i < steps; i++) raw[i] = f32(1 - f32(f32(1 - raw[i]!) / scale));
+  }
+  const sigmas = new Float64Array(steps + 1);
+  const timesteps = new Float32Array(steps);
+  for (let i = 0; i < steps; i++) {
+    sigmas[i] = raw[i]!;
+    timesteps[i] = raw[i]! * config.num_train_timesteps;
+  }
+  return { sigmas, timesteps };
+}
+
+/**
+ * FlowMatchEulerDiscreteScheduler.set_timesteps as diffusers computes it: the default sigma path, or the
+ * caller's `sigmas` (then `steps` must be their count).
+ */
 export function flowMatchSigmas(
   config: FlowMatchConfig,
   steps: number,
-  { imageSeqLen }: { imageSeqLen: number },
+  { imageSeqLen, sigmas: custom }: { imageSeqLen: number; sigmas?: ArrayLike<number> },
 ): FlowMatchSchedule {
   if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps must be a positive integer, got ${steps}`);
+  if (custom) {
+    if (custom.length !== steps) throw new RangeError(`${custom.length} sigmas given for ${steps} steps`);
+    return customSigmaSchedule(config, custom, imageSeqLen);
+  }
   const n = config.num_train_timesteps;
   const sigmaMax = trainingSigma(config, n);
   const sigmaMin = trainingSigma(config, 1);
@@ -138,8 +176,8 @@ export class FlowMatchEulerSampler implements Sampler {
   readonly sigmas: Float64Array;
   readonly timesteps: Float32Array;
 
-  constructor(config: FlowMatchConfig, steps: number, imageSeqLen: number) {
-    ({ sigmas: this.sigmas, timesteps: this.timesteps } = flowMatchSigmas(config, steps, { imageSeqLen }));
+  constructor(config: FlowMatchConfig, steps: number, imageSeqLen: number, sigmas?: ArrayLike<number>) {
+    ({ sigmas: this.sigmas, timesteps: this.timesteps } = flowMatchSigmas(config, steps, { imageSeqLen, sigmas }));
   }
 
   step(i: number, x: Float32Array, velocity: Velocity, mirror?: Float32Array): void {

@@ -54,10 +54,12 @@ export async function generateVideo(
   timings: Timings,
 ): Promise<GeneratedVideo> {
   const run = stageRun(params.steps, hooks, timings);
-  const frames = await model.pipeline.render(params, run);
+  const { pipeline } = model;
+  const { frames, audio } = pipeline.renderWithSound ? await pipeline.renderWithSound(params, run) : { frames: await pipeline.render(params, run) };
   const file = path.join(video.outputsDir, outputName);
   const encoded = await run.stage("encoding_video", "encode_video_ms", () =>
     encodeMp4(frames, {
+      audio,
       width: params.width,
       height: params.height,
       fps: params.fps,

@@ -27,15 +27,19 @@ export function truncatedIds(tokenizer: Tokenizer, prompt: string, context: numb
   return [...full.slice(0, lead), ...text.slice(0, context - lead - trail), ...full.slice(full.length - trail)];
 }
 
-/** Tokenizes each prompt to the model's fixed context: truncated as above, then padded, with the mask. */
-export function tokenizeToContext(tokenizer: Tokenizer, prompts: string[], context: number): TokenBatch {
+/**
+ * Tokenizes each prompt to the model's fixed context: truncated as above, then padded, with the mask.
+ * T5-style encoders pad on the right; Gemma (LTX-2) on the left, its tokens ending at the context's end.
+ */
+export function tokenizeToContext(tokenizer: Tokenizer, prompts: string[], context: number, padding: "right" | "left" = "right"): TokenBatch {
   const ids = new BigInt64Array(prompts.length * context).fill(BigInt(padId(tokenizer)));
   const mask = new BigInt64Array(prompts.length * context);
   const lengths = prompts.map((prompt, b) => {
     const encoded = truncatedIds(tokenizer, prompt, context);
+    const start = b * context + (padding === "left" ? context - encoded.length : 0);
     encoded.forEach((id, i) => {
-      ids[b * context + i] = BigInt(id);
-      mask[b * context + i] = 1n;
+      ids[start + i] = BigInt(id);
+      mask[start + i] = 1n;
     });
     return encoded.length;
   });

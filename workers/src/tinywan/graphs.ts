@@ -8,20 +8,33 @@ import {
 const TAU = 2 * Math.PI;
 const toFloat = (g: GraphBuilder, v: string) => g.op("Cast", [v], { to: { int: DataType.FLOAT } });
 
+export interface PaddedEmbedding {
+  vocabSize: number;
+  dim: number;
+  maxTokens: number;
+  /** The state at a masked (pad) position l: not zero, as a real encoder's are not. */
+  padState: (l: number, d: number) => number;
+}
+
+/** [B, L, dim]: E[id] where `mask` is 1, PAD[l] where it is 0 (the replicas' text encoders). */
+export function paddedEmbedding(g: GraphBuilder, ids: string, mask: string, o: PaddedEmbedding): string {
+  const table = new Float32Array(o.vocabSize * o.dim);
+  for (let id = 0; id < o.vocabSize; id++) for (let d = 0; d < o.dim; d++) table[id * o.dim + d] = embedding(id, d);
+  const pads = new Float32Array(o.maxTokens * o.dim);
+  for (let l = 0; l < o.maxTokens; l++) for (let d = 0; d < o.dim; d++) pads[l * o.dim + d] = o.padState(l, d);
+  const emb = g.op("Gather", [g.constant(table, [o.vocabSize, o.dim]), ids], axis(0));
+  const length = g.op("Slice", [g.op("Shape", [ids]), g.ints([1]), g.ints([2])]);
+  const pad = g.op("Slice", [g.constant(pads, [o.maxTokens, o.dim]), g.ints([0]), length, g.ints([0])]);
+  const m = g.op("Unsqueeze", [toFloat(g, mask), g.ints([-1])]);
+  return g.op("Add", [g.op("Mul", [emb, m]), g.op("Mul", [pad, g.op("Sub", [g.scalar(1), m])])]);
+}
+
 /** input_ids, attention_mask [B, L] -> last_hidden_state [B, L, 16]: E[id] where the mask is 1, PAD[l] where 0. */
 export function textEncoderGraph(vocabSize: number): Uint8Array {
   const g = new GraphBuilder("tinywan_text_encoder");
   const ids = g.input("input_ids", DataType.INT64, ["batch", "sequence"]);
   const mask = g.input("attention_mask", DataType.INT64, ["batch", "sequence"]);
-  const table = new Float32Array(vocabSize * TEXT_DIM);
-  for (let id = 0; id < vocabSize; id++) for (let d = 0; d < TEXT_DIM; d++) table[id * TEXT_DIM + d] = embedding(id, d);
-  const pads = new Float32Array(MAX_TOKENS * TEXT_DIM);
-  for (let l = 0; l < MAX_TOKENS; l++) for (let d = 0; d < TEXT_DIM; d++) pads[l * TEXT_DIM + d] = padState(l, d);
-  const emb = g.op("Gather", [g.constant(table, [vocabSize, TEXT_DIM]), ids], axis(0));
-  const length = g.op("Slice", [g.op("Shape", [ids]), g.ints([1]), g.ints([2])]);
-  const pad = g.op("Slice", [g.constant(pads, [MAX_TOKENS, TEXT_DIM]), g.ints([0]), length, g.ints([0])]);
-  const m = g.op("Unsqueeze", [toFloat(g, mask), g.ints([-1])]);
-  const hidden = g.op("Add", [g.op("Mul", [emb, m]), g.op("Mul", [pad, g.op("Sub", [g.scalar(1), m])])]);
+  const hidden = paddedEmbedding(g, ids, mask, { vocabSize, dim: TEXT_DIM, maxTokens: MAX_TOKENS, padState });
   g.output(hidden, "last_hidden_state", DataType.FLOAT, ["batch", "sequence", TEXT_DIM]);
   return g.build();
 }

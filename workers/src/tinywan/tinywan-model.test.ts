@@ -3,10 +3,10 @@ import { cp, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import ort from "onnxruntime-node";
-import { inspectModel, WAN_NEGATIVE_PROMPT, type EffectiveParams, type Timings } from "@videosdgx/shared";
+import { inspectModel, WAN_NEGATIVE_PROMPT, type EffectiveParams } from "@videosdgx/shared";
 import { makeTempDir } from "@videosdgx/shared/testing";
-import type { StageRun } from "../families/family.js";
 import { loadModel, type LoadedModel } from "../runtime/loaded-model.js";
+import { frameDiff as compare, timedRun as run } from "../runtime/model-fixture.js";
 import { generateTinyWanModel, isTinyWanModelCurrent, tinyWanVaeConfig } from "./generate.js";
 import { tinyWanTargetFrames } from "./reference.js";
 import { LATENTS_MEAN, LATENTS_STD } from "./spec.js";
@@ -29,32 +29,10 @@ async function load(name: string): Promise<LoadedModel> {
   return model;
 }
 
-const run = (timings: Timings = {}): StageRun => ({
-  stage: async (_phase, key, fn) => {
-    const started = performance.now();
-    const out = await fn();
-    timings[key] = performance.now() - started;
-    return out;
-  },
-  step: async () => {},
-});
-
 const PARAMS: EffectiveParams = {
   model: "tinywan", prompt: "a red fox running through a snowy forest", negative_prompt: WAN_NEGATIVE_PROMPT,
   width: 64, height: 48, num_frames: 9, fps: 16, duration_s: 9 / 16, steps: 10, guidance: 5, seed: 3,
 };
-
-function compare(a: Uint8Array, b: Uint8Array): { max: number; mean: number } {
-  assert.equal(a.length, b.length);
-  let max = 0;
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    max = Math.max(max, d);
-    sum += d;
-  }
-  return { max, mean: sum / a.length };
-}
 
 const targetOf = (p: EffectiveParams, stats: { mean?: number[]; std?: number[] } = {}) =>
   tinyWanTargetFrames({ prompt: p.prompt, negativePrompt: p.negative_prompt, guidance: p.guidance, numFrames: p.num_frames, width: p.width, height: p.height, ...stats });

@@ -1,2 +1,2 @@
-export { encodeMp4, ffmpegCliArgs, x264Args, VideoEncodeError } from "./mp4-encoder.js";
-export { decodeToRgb, probeVideo } from "./probe.js";
+export { aacArgs, encodeMp4, ffmpegCliArgs, x264Args, VideoEncodeError, type Waveform } from "./mp4-encoder.js";
+export { decodeAudio, decodeToRgb, probeStreams, probeVideo, toneFrequency, type StreamInfo } from "./probe.js";

@@ -1,10 +1,16 @@
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { execFile } from "node:child_process";
+import { constants as fsConstants, createReadStream, openSync } from "node:fs";
 import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
+import { Socket } from "node:net";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { setTimeout as delay } from "node:timers/promises";
+import { promisify } from "node:util";
 import ffmpeg from "fluent-ffmpeg";
+
+const execFileAsync = promisify(execFile);
 
 export interface X264Settings {
   width: number;
@@ -15,9 +21,18 @@ export interface X264Settings {
   threads: number;
 }
 
+/** A sound track: interleaved float samples [samples, channels] in [-1, 1]. */
+export interface Waveform {
+  samples: Float32Array;
+  channels: number;
+  sampleRate: number;
+}
+
 export interface EncodeOptions extends X264Settings {
   outPath: string;
   signal?: AbortSignal;
+  /** Muxed as AAC beside the video; fed to ffmpeg as raw f32le through a named pipe. */
+  audio?: Waveform;
 }
 
 export interface EncodedVideo {
@@ -63,6 +78,14 @@ export function x264Args(s: X264Settings): { input: string[]; output: string[] }
   };
 }
 
+/** ffmpeg options for the second input, raw f32le PCM, and its AAC stream in the MP4. */
+export function aacArgs(audio: Pick<Waveform, "channels" | "sampleRate">): { input: string[]; output: string[] } {
+  return {
+    input: ["-f", "f32le", "-ar", String(audio.sampleRate), "-ac", String(audio.channels)],
+    output: ["-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "128k", "-flags:a", "+bitexact"],
+  };
+}
+
 /** The full argument list, in the order fluent-ffmpeg passes it, for running the ffmpeg CLI on a raw file. */
 export function ffmpegCliArgs(s: X264Settings, input: string, output: string): string[] {
   const { input: inArgs, output: outArgs } = x264Args(s);
@@ -86,14 +109,52 @@ function tail(stderr: string | null): string {
   return lines.slice(-STDERR_LINES).join("\n");
 }
 
-function runFfmpeg(frames: Uint8Array, opts: EncodeOptions, target: string): Promise<void> {
+/**
+ * Writes `data` into the named pipe ffmpeg reads its second input from. The pipe is opened non-blocking
+ * (a blocking open would hold a libuv thread until ffmpeg opens its end), retried until ffmpeg has it
+ * open or `stopped()` says ffmpeg is gone; the writes then go through the event loop with backpressure.
+ * A write error (ffmpeg died) is left to ffmpeg's own error, which says why.
+ */
+async function feedPipe(fifo: string, data: Uint8Array, stopped: () => boolean): Promise<void> {
+  let fd: number | undefined;
+  while (fd === undefined) {
+    if (stopped()) return;
+    try {
+      fd = openSync(fifo, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENXIO") throw err;
+      await delay(5);
+    }
+  }
+  const socket = new Socket({ fd, readable: false, writable: true });
+  await new Promise<void>((resolve) => {
+    socket.on("error", () => resolve());
+    socket.on("close", () => resolve());
+    socket.end(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  });
+}
+
+function runFfmpeg(frames: Uint8Array, opts: EncodeOptions, target: string, audioPipe?: string): Promise<void> {
   const { input, output } = x264Args(opts);
   const source = Readable.from(chunks(frames), { objectMode: false });
-  const { signal } = opts;
+  const { signal, audio } = opts;
+  let ended = false;
   return new Promise<void>((resolve, reject) => {
-    const command = ffmpeg(source).inputOptions(input).outputOptions(output).output(target);
+    const command = ffmpeg(source).inputOptions(input);
+    if (audio && audioPipe) {
+      const aac = aacArgs(audio);
+      command.input(audioPipe).inputOptions(aac.input).outputOptions(aac.output);
+      const samples = audio.samples;
+      feedPipe(audioPipe, new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength), () => ended).catch((err: Error) => {
+        command.kill("SIGKILL");
+        settle(err);
+      });
+    }
+    command.outputOptions(output).output(target);
     const abort = () => command.kill("SIGKILL");
     const settle = (err?: Error) => {
+      if (ended) return;
+      ended = true;
       signal?.removeEventListener("abort", abort);
       source.destroy();
       if (signal?.aborted) reject(signal.reason);
@@ -131,8 +192,11 @@ async function sha256File(file: string): Promise<string> {
   return hash.digest("hex");
 }
 
+/** Node has no mkfifo: the coreutils tool makes the pipe, readable and writable by this user only. */
+const makeFifo = (file: string) => execFileAsync("mkfifo", ["-m", "600", file]);
+
 /**
- * Encodes raw rgb24 frames [F, H, W, 3] to an H.264 MP4 at `outPath`. ffmpeg writes a uniquely named
+ * Encodes raw rgb24 frames [F, H, W, 3] (and a sound track, as AAC) to an H.264 MP4 at `outPath`. ffmpeg writes a uniquely named
  * temporary file beside it (two attempts of one job never share one), renamed into place only when
  * complete; a failed or aborted encode removes it.
  */
@@ -141,13 +205,21 @@ export async function encodeMp4(frames: Uint8Array, opts: EncodeOptions): Promis
   if (frameBytes <= 0 || frames.length === 0 || frames.length % frameBytes !== 0) {
     throw new RangeError(`frames hold ${frames.length} bytes, not a whole number of ${opts.width}x${opts.height} rgb24 frames`);
   }
+  const { audio } = opts;
+  if (audio && (audio.channels < 1 || audio.samples.length === 0 || audio.samples.length % audio.channels !== 0)) {
+    throw new RangeError(`audio holds ${audio.samples.length} samples, not a whole number of ${audio.channels}-channel frames`);
+  }
   opts.signal?.throwIfAborted();
   const dir = path.dirname(opts.outPath);
   await mkdir(dir, { recursive: true });
   const part = `${opts.outPath}.${process.pid}-${randomBytes(4).toString("hex")}${PART_SUFFIX}`;
+  // A named pipe, not a file: the sound never touches the disk. Its name ends like a partial, so a killed
+  // worker's pipe is swept with its partials.
+  const audioPipe = opts.audio ? `${opts.outPath}.${process.pid}-${randomBytes(4).toString("hex")}.pcm${PART_SUFFIX}` : undefined;
   let encoded: EncodedVideo;
   try {
-    await runFfmpeg(frames, opts, part);
+    if (audioPipe) await makeFifo(audioPipe);
+    await runFfmpeg(frames, opts, part, audioPipe);
     await fsyncPath(part);
     // Measured before the rename: the answer describes these bytes even if another attempt replaces the file.
     const [{ size }, sha256] = await Promise.all([stat(part), sha256File(part)]);
@@ -156,6 +228,8 @@ export async function encodeMp4(frames: Uint8Array, opts: EncodeOptions): Promis
   } catch (err) {
     await rm(part, { force: true });
     throw err;
+  } finally {
+    if (audioPipe) await rm(audioPipe, { force: true });
   }
   await fsyncPath(dir);
   return encoded;

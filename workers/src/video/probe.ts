@@ -95,3 +95,55 @@ export async function decodeToRgb(file: string, width: number, height: number): 
   }
   return new Uint8Array(stdout.buffer, stdout.byteOffset, stdout.length);
 }
+
+export interface StreamInfo {
+  type: string;
+  codec: string;
+  /** Audio streams: Hz and channel count. */
+  sampleRate?: number;
+  channels?: number;
+  durationS: number;
+}
+
+/** Every stream of a file: its kind, codec, and for audio its sample rate and channels. */
+export async function probeStreams(file: string): Promise<StreamInfo[]> {
+  const { stdout } = await run("ffprobe", [
+    "-v", "error",
+    "-show_entries", "stream=codec_type,codec_name,sample_rate,channels,duration",
+    "-of", "json",
+    file,
+  ]);
+  const info = JSON.parse(stdout) as { streams?: { codec_type?: string; codec_name?: string; sample_rate?: string; channels?: number; duration?: string }[] };
+  return (info.streams ?? []).map((s) => ({
+    type: s.codec_type ?? "",
+    codec: s.codec_name ?? "",
+    ...(s.sample_rate ? { sampleRate: Number(s.sample_rate), channels: s.channels } : {}),
+    durationS: Number(s.duration ?? Number.NaN),
+  }));
+}
+
+/** Decodes the first audio stream to interleaved float samples at its own rate, for measuring the sound. */
+export async function decodeAudio(file: string): Promise<Float32Array> {
+  const { stdout } = await run("ffmpeg", ["-v", "error", "-i", file, "-map", "0:a:0", "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"], {
+    encoding: "buffer",
+    maxBuffer: Number.POSITIVE_INFINITY,
+  });
+  return new Float32Array(stdout.buffer.slice(stdout.byteOffset, stdout.byteOffset + stdout.length));
+}
+
+/**
+ * The frequency of a tone in one channel of interleaved samples, from its rising zero crossings: the
+ * span between the first and last crossing over the periods it holds, interpolated between samples.
+ * `skip` seconds are left out at each end (the codec's priming and fade).
+ */
+export function toneFrequency(samples: Float32Array, channels: number, sampleRate: number, skip = 0.05): number {
+  const n = Math.floor(samples.length / channels);
+  const at = (i: number) => samples[i * channels]!;
+  const crossings: number[] = [];
+  for (let i = Math.ceil(skip * sampleRate) + 1; i < n - skip * sampleRate; i++) {
+    const [a, b] = [at(i - 1), at(i)];
+    if (a < 0 && b >= 0) crossings.push(i - 1 + a / (a - b));
+  }
+  if (crossings.length < 2) return Number.NaN;
+  return ((crossings.length - 1) * sampleRate) / (crossings[crossings.length - 1]! - crossings[0]!);
+}
