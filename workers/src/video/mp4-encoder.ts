@@ -4,6 +4,7 @@ import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { posterFileOf } from "@videosdgx/shared";
 import ffmpeg from "fluent-ffmpeg";
 
 export interface X264Settings {
@@ -86,10 +87,17 @@ function tail(stderr: string | null): string {
   return lines.slice(-STDERR_LINES).join("\n");
 }
 
-function runFfmpeg(frames: Uint8Array, opts: EncodeOptions, target: string): Promise<void> {
-  const { input, output } = x264Args(opts);
+/** ffmpeg options for one raw rgb24 frame in, a JPEG out (the poster). */
+function posterArgs(s: X264Settings): { input: string[]; output: string[] } {
+  return {
+    input: ["-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", `${s.width}x${s.height}`],
+    output: ["-frames:v", "1", "-q:v", "3", "-f", "mjpeg"],
+  };
+}
+
+function runFfmpeg(frames: Uint8Array, args: { input: string[]; output: string[] }, target: string, signal?: AbortSignal): Promise<void> {
+  const { input, output } = args;
   const source = Readable.from(chunks(frames), { objectMode: false });
-  const { signal } = opts;
   return new Promise<void>((resolve, reject) => {
     const command = ffmpeg(source).inputOptions(input).outputOptions(output).output(target);
     const abort = () => command.kill("SIGKILL");
@@ -131,10 +139,26 @@ async function sha256File(file: string): Promise<string> {
   return hash.digest("hex");
 }
 
+/** A uniquely named temporary file beside `file` (two attempts of one job never share one). */
+const partOf = (file: string) => `${file}.${process.pid}-${randomBytes(4).toString("hex")}${PART_SUFFIX}`;
+
+/** Runs one ffmpeg into a temporary file, fsynced and renamed onto `target` only when complete; removed otherwise. */
+async function writeAtomically(target: string, write: (part: string) => Promise<void>): Promise<void> {
+  const part = partOf(target);
+  try {
+    await write(part);
+    await fsyncPath(part);
+    await rename(part, target);
+  } catch (err) {
+    await rm(part, { force: true });
+    throw err;
+  }
+}
+
 /**
- * Encodes raw rgb24 frames [F, H, W, 3] to an H.264 MP4 at `outPath`. ffmpeg writes a uniquely named
- * temporary file beside it (two attempts of one job never share one), renamed into place only when
- * complete; a failed or aborted encode removes it.
+ * Encodes raw rgb24 frames [F, H, W, 3] to an H.264 MP4 at `outPath`, then its poster (the middle frame,
+ * JPEG) beside it (posterPathOf), each written to a temporary file and renamed into place only when
+ * complete; a failed or aborted encode removes its temporary file. The job completes only after both.
  */
 export async function encodeMp4(frames: Uint8Array, opts: EncodeOptions): Promise<EncodedVideo> {
   const frameBytes = opts.width * opts.height * 3;
@@ -144,29 +168,31 @@ export async function encodeMp4(frames: Uint8Array, opts: EncodeOptions): Promis
   opts.signal?.throwIfAborted();
   const dir = path.dirname(opts.outPath);
   await mkdir(dir, { recursive: true });
-  const part = `${opts.outPath}.${process.pid}-${randomBytes(4).toString("hex")}${PART_SUFFIX}`;
-  let encoded: EncodedVideo;
-  try {
-    await runFfmpeg(frames, opts, part);
-    await fsyncPath(part);
+  let encoded: EncodedVideo | undefined;
+  await writeAtomically(opts.outPath, async (part) => {
+    await runFfmpeg(frames, x264Args(opts), part, opts.signal);
     // Measured before the rename: the answer describes these bytes even if another attempt replaces the file.
     const [{ size }, sha256] = await Promise.all([stat(part), sha256File(part)]);
     encoded = { bytes: size, sha256 };
-    await rename(part, opts.outPath);
-  } catch (err) {
-    await rm(part, { force: true });
-    throw err;
-  }
+  });
+  const middle = Math.floor(frames.length / frameBytes / 2) * frameBytes;
+  await writeAtomically(posterPathOf(opts.outPath), (part) =>
+    runFfmpeg(frames.subarray(middle, middle + frameBytes), posterArgs(opts), part, opts.signal),
+  );
   await fsyncPath(dir);
-  return encoded;
+  return encoded!;
 }
 
-/** Removes temporary files a killed worker left for `finalName` in `dir`; a missing dir is fine. */
+/** Where encodeMp4 writes the poster of the video at `videoPath`. */
+export const posterPathOf = (videoPath: string) => path.join(path.dirname(videoPath), posterFileOf(path.basename(videoPath)));
+
+/** Removes temporary files (video and poster) a killed worker left for `finalName` in `dir`; a missing dir is fine. */
 export async function removeStalePartials(dir: string, finalName: string): Promise<void> {
   const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === "ENOENT") return [];
     throw err;
   });
-  const stale = names.filter((n) => n.startsWith(`${finalName}.`) && n.endsWith(PART_SUFFIX));
+  const prefixes = [`${finalName}.`, `${posterFileOf(finalName)}.`];
+  const stale = names.filter((n) => prefixes.some((p) => n.startsWith(p)) && n.endsWith(PART_SUFFIX));
   await Promise.all(stale.map((n) => rm(path.join(dir, n), { force: true })));
 }
