@@ -11,7 +11,7 @@ import { Platform } from "./platform.js";
  * Screenshots of each state are kept in infra/test-artifacts/studio (gitignored).
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const CHROMIUM = "/usr/bin/chromium"; // Debian's package, installed by npm test's system-deps step
 const ARTIFACTS = fileURLToPath(new URL("../../test-artifacts/studio/", import.meta.url));
 const MAX_PROMPT_CHARS = 80;
 
@@ -243,6 +243,37 @@ test("the gallery lists the jobs after a reload, newest first, with posters, fil
   await page.waitForFunction(() => [...document.querySelectorAll(".gallery .status")].every((s) => s.textContent === "cancelled"));
   assert.equal(await page.locator(".gallery .card").count(), 1);
   noProblems();
+});
+
+test("the job list pages with before; the poster is served once the video exists", async () => {
+  const all = (await p.request("GET", "/v1/jobs")).body.jobs.map((j: any) => j.id);
+  assert.ok(all.length >= 2);
+  const paged: string[] = [];
+  let before: string | undefined;
+  do {
+    const page = await p.request("GET", `/v1/jobs?limit=1${before ? `&before=${before}` : ""}`);
+    assert.equal(page.status, 200);
+    paged.push(...page.body.jobs.map((j: any) => j.id));
+    before = page.body.next_before;
+  } while (before && paged.length <= all.length);
+  assert.deepEqual(paged, all, "pages of one, in order, make the whole list");
+  const stale = await p.request("GET", "/v1/jobs?before=tiny-00000000-0000-4000-8000-000000000000");
+  assert.equal(stale.status, 400);
+  assert.match(stale.body.error.message, /^before: no job tiny-0+/);
+
+  const [done] = await jobsWithPrompt("a red square drifting");
+  assert.equal(done.result.poster_url, `/v1/jobs/${done.id}/poster.jpg`);
+  const poster = await p.request("GET", done.result.poster_url);
+  assert.equal(poster.status, 200);
+  assert.equal(poster.headers.get("content-type"), "image/jpeg");
+  assert.deepEqual([...(poster.body as Buffer).subarray(0, 3)], [0xff, 0xd8, 0xff], "a JPEG");
+  const openapi = (await p.request("GET", "/openapi.json")).body;
+  assert.ok(openapi.paths["/v1/jobs/{id}/poster.jpg"].get.responses["200"].content["image/jpeg"], "the poster route is in the OpenAPI document");
+  assert.ok(openapi.paths["/v1/jobs"].get.parameters.some((q: any) => q.name === "before"));
+  const [cancelled] = await jobsWithPrompt("a long one");
+  const none = await p.request("GET", `/v1/jobs/${cancelled.id}/poster.jpg`);
+  assert.equal(none.status, 404);
+  assert.match(none.body.error.message, /is cancelled; its poster exists once it is completed/);
 });
 
 test("the host view shows the worker and the memory budget", async () => {
