@@ -9,6 +9,7 @@ import { errorHandler, notFoundHandler } from "./http/error-handler.js";
 import { buildOpenApi } from "./http/openapi.js";
 import { requestContext } from "./http/request-context.js";
 import { securityHeaders } from "./http/security-headers.js";
+import { studioRouter } from "./http/studio-page.js";
 import { noteEmptyBody } from "./http/validate.js";
 import { healthRoutes } from "./routes/health.js";
 import { jobEventRoutes } from "./routes/job-events.js";
@@ -50,6 +51,8 @@ export function createApp(ctx: AppContext, modelNames: string[], version: string
   const queues = [...modelNames.map((m) => ctx.jobs.queue(m)), ctx.outbox.queue];
   createBullBoard({ queues: queues.map((q) => new BullMQAdapter(q)), serverAdapter: board });
   app.use(DASHBOARD_PATH, ctx.auth.guard("admin"), board.getRouter());
+
+  app.use(studioRouter());
 
   app.use(notFoundHandler);
   app.use(errorHandler(ctx.log));

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the platform runs on (ffmpeg always; redis-server unless REDIS_URL points
-# at an existing Redis). As root it installs them; otherwise it says exactly what to run and stops.
+# at an existing Redis; chromium for the studio's browser tests when VDGX_NEED_CHROMIUM=1, as npm test
+# sets). As root it installs them; otherwise it says exactly what to run and stops.
 set -euo pipefail
 
 missing=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
 if [ -z "${REDIS_URL:-}" ] || [ "${VDGX_NEED_REDIS_SERVER:-}" = "1" ]; then
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+fi
+
+if [ "${VDGX_NEED_CHROMIUM:-}" = "1" ]; then
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0

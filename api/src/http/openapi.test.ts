@@ -24,7 +24,7 @@ test("the OpenAPI document is generated from the routes' zod schemas", () => {
   assert.ok(doc.paths["/v1/jobs"].post.responses["202"].content["application/json"].schema.properties.queue_position);
   assert.ok(doc.paths["/v1/jobs"].post.responses["400"], "error responses are documented");
   const params = doc.paths["/v1/jobs"].get.parameters.map((p: any) => [p.name, p.in, p.required]);
-  assert.deepEqual(params, [["model", "query", false], ["status", "query", false], ["limit", "query", false]]);
+  assert.deepEqual(params, [["model", "query", false], ["status", "query", false], ["limit", "query", false], ["before", "query", false]]);
   assert.deepEqual(doc.paths["/v1/jobs/{id}/video"].get.parameters[0], { name: "id", in: "path", required: true, schema: { type: "string" } });
 
   assert.deepEqual(Object.keys(doc.components.securitySchemes).sort(), ["apiKey", "basicKey"]);

@@ -20,17 +20,17 @@ export const TOO_MANY_REQUESTS: RouteResponse = {
   schema: ErrorBodySchema,
 };
 
-/** The MP4, through send: it answers Range requests (206, or 416 via the error handler) and conditional GETs. */
-async function sendVideo(req: Request, res: Response, file: string): Promise<void> {
+/** A job's file (MP4, poster), through send: it answers Range requests (206, or 416 via the error handler) and conditional GETs. */
+async function sendOutput(req: Request, res: Response, file: string, what: { type: string; name: string }): Promise<void> {
   const range = req.headers.range;
   if (range !== undefined && hasSuffixRange(range)) {
     const size = await stat(file).then((s) => s.size, () => undefined); // a missing file is reported below
     if (size !== undefined) req.headers.range = wholeFileForLongSuffix(range, size);
   }
   await new Promise<void>((resolve, reject) =>
-    res.sendFile(file, { headers: { "Content-Type": "video/mp4" } }, (err) => {
+    res.sendFile(file, { headers: { "Content-Type": what.type } }, (err) => {
       if (!err) return resolve();
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") reject(new NotFoundError(`the video file of job ${req.params.id} is missing`));
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") reject(new NotFoundError(`the ${what.name} file of job ${req.params.id} is missing`));
       else if (res.headersSent) resolve();
       else reject(err);
     }),
@@ -60,7 +60,12 @@ export function jobRoutes(api: ApiRouter, ctx: AppContext): void {
     {
       method: "get", path: "/v1/jobs", tag: "jobs", summary: "List jobs, newest first (a non-admin key: its own jobs)", access: "jobs:read",
       query: ListJobsQuerySchema,
-      responses: { 200: { description: "jobs", schema: z.object({ jobs: z.array(JobResourceSchema) }) } },
+      responses: {
+        200: {
+          description: "jobs; next_before, when present, is the `before` of the next page",
+          schema: z.object({ jobs: z.array(JobResourceSchema), next_before: z.string().optional() }),
+        },
+      },
     },
     async (req, res) => {
       const q = parseOr400(ListJobsQuerySchema, req.query, "query");
@@ -70,7 +75,7 @@ export function jobRoutes(api: ApiRouter, ctx: AppContext): void {
         throw new ValidationError(`unknown model ${q.model}; known models: ${names.join(", ")}`, [{ field: "model", message: "unknown model" }]);
       }
       const models = q.model ? [q.model] : names;
-      res.json({ jobs: await ctx.jobs.list(models, q.status, q.limit, jobScopeOf(res)) });
+      res.json(await ctx.jobs.list(models, q.status, q.limit, jobScopeOf(res), q.before));
     },
   );
 
@@ -145,7 +150,21 @@ export function jobRoutes(api: ApiRouter, ctx: AppContext): void {
     },
     async (req, res) => {
       const file = await ctx.jobs.videoFile(String(req.params.id), jobScopeOf(res));
-      await sendVideo(req, res, path.join(ctx.config.OUTPUTS_DIR, file));
+      await sendOutput(req, res, path.join(ctx.config.OUTPUTS_DIR, file), { type: "video/mp4", name: "video" });
+    },
+  );
+
+  api.route(
+    {
+      method: "get", path: "/v1/jobs/:id/poster.jpg", tag: "jobs", summary: "The video's poster image (its middle frame, JPEG)", access: "jobs:read",
+      responses: {
+        200: { description: "poster", contentType: "image/jpeg" },
+        404: { description: "no such job, or not completed yet (the poster is made with the video)", schema: ErrorBodySchema },
+      },
+    },
+    async (req, res) => {
+      const file = await ctx.jobs.posterFile(String(req.params.id), jobScopeOf(res));
+      await sendOutput(req, res, path.join(ctx.config.OUTPUTS_DIR, file), { type: "image/jpeg", name: "poster" });
     },
   );
 }

@@ -1,13 +1,16 @@
 import type { Redis } from "ioredis";
 import {
+  ALL_JOBS,
   ConflictError,
   GENERATE_JOB,
   JobReader,
   NotFoundError,
   ServiceUnavailableError,
+  ValidationError,
   jobRetentionSeconds,
   modelOfJobId,
   newJobId,
+  posterFileOf,
   queueName,
   toJobResource,
   type Config,
@@ -21,6 +24,7 @@ import {
 
 type QueueState = "waiting" | "prioritized" | "delayed" | "active" | "completed" | "failed";
 const ALL_STATES: QueueState[] = ["waiting", "prioritized", "delayed", "active", "completed", "failed"];
+const FINISHED_STATES = new Set<QueueState>(["completed", "failed"]);
 const STATES_FOR: Record<JobStatus, QueueState[]> = {
   queued: ["waiting", "prioritized", "delayed"],
   running: ["active"],
@@ -28,6 +32,21 @@ const STATES_FOR: Record<JobStatus, QueueState[]> = {
   failed: ["failed"],
   cancelled: ["failed", "waiting", "prioritized", "delayed"],
 };
+
+/** A page's last job: the next page holds the jobs created before it (ties broken by id). */
+interface Cursor {
+  at: number;
+  id: string;
+}
+export interface JobPage {
+  jobs: JobResource[];
+  /** Pass as `before` for the next page; absent on the last page. */
+  next_before?: string;
+}
+const newestFirst = (a: GenerationJob, b: GenerationJob) => b.timestamp - a.timestamp || (b.id! < a.id! ? -1 : b.id! > a.id! ? 1 : 0);
+const isOlder = (j: GenerationJob, c: Cursor) => j.timestamp < c.at || (j.timestamp === c.at && j.id! < c.id);
+const staleCursor = (before: string) =>
+  new ValidationError(`before: no job ${before} to page from (it may have been removed); list again without before`, [{ field: "before", message: "not a listed job" }]);
 
 /** Owner index entries younger than this may belong to a job being added right now: never pruned. */
 const INDEX_SETTLE_MS = 60000;
@@ -80,46 +99,100 @@ export class JobStore extends JobReader {
     }
   }
 
-  async list(models: string[], status: JobStatus | undefined, limit: number, scope: JobScope): Promise<JobResource[]> {
+  /**
+   * One page of jobs, newest first (created time, then id). `before` (a job id, the previous page's last)
+   * continues after that job; `next_before` is set when more may follow.
+   */
+  async list(models: string[], status: JobStatus | undefined, limit: number, scope: JobScope, before?: string): Promise<JobPage> {
     this.requireRedis();
-    if (!("all" in scope)) return this.listOwned(scope.owner, new Set(models), status, limit);
+    if (!("all" in scope)) return this.listOwned(scope.owner, new Set(models), status, limit, before);
+    return this.listAll(models, status, limit, before === undefined ? undefined : await this.cursorOf(before));
+  }
+
+  /** Where a page continues: the job named by `before`, which must still exist. */
+  private async cursorOf(before: string): Promise<Cursor> {
+    const job = await this.find(before, ALL_JOBS).catch((err: unknown) => {
+      if (err instanceof NotFoundError) throw staleCursor(before);
+      throw err;
+    });
+    return { at: job.timestamp, id: job.id! };
+  }
+
+  /**
+   * Every job of the models, newest first. Queued and running jobs are few (capped per model) and read
+   * whole; finished ones are read newest-finished first, page by page, until no older-finished job can
+   * be among the newest created (a job finishes after it is created).
+   */
+  private async listAll(models: string[], status: JobStatus | undefined, limit: number, cursor: Cursor | undefined): Promise<JobPage> {
     const types = status ? STATES_FOR[status] : ALL_STATES;
-    const jobs = (await Promise.all(models.map((m) => this.queue(m).getJobs([...types], 0, limit - 1)))).flat() as GenerationJob[];
-    const views = await Promise.all(jobs.filter(Boolean).map((j) => this.view(j)));
-    return views
-      .filter((v) => !status || v.status === status)
-      .sort((a, b) => b.created_at.localeCompare(a.created_at))
-      .slice(0, limit);
+    const live = types.filter((t) => !FINISHED_STATES.has(t));
+    const finished = types.filter((t) => FINISHED_STATES.has(t));
+    const found: GenerationJob[] = [];
+    const keep = (jobs: (GenerationJob | undefined)[]) => {
+      for (const j of jobs) if (j && (!cursor || isOlder(j, cursor))) found.push(j);
+      found.sort(newestFirst);
+      found.splice(limit);
+    };
+    await Promise.all(models.map(async (m) => {
+      if (live.length > 0) keep((await this.queue(m).getJobs(live, 0, -1)) as GenerationJob[]);
+      for (const type of finished) {
+        for (let start = 0; ; start += limit) {
+          const page = (await this.queue(m).getJobs([type], start, start + limit - 1)) as GenerationJob[];
+          keep(page);
+          const oldestFinish = page.at(-1)?.finishedOn ?? 0;
+          if (page.length < limit || (found.length === limit && oldestFinish < found.at(-1)!.timestamp)) break;
+        }
+      }
+    }));
+    const views = await Promise.all(found.map((j) => this.view(j)));
+    // A status a queue state holds with another (cancelled among failed) is sorted out here; the cursor
+    // is the last job read, shown or not.
+    const jobs = views.filter((v) => !status || v.status === status);
+    return found.length === limit ? { jobs, next_before: found.at(-1)!.id! } : { jobs };
   }
 
   /**
    * One key's jobs, newest first, from its index (not by scanning every queue). Entries of jobs removed
    * by retention are skipped and pruned. Only the newest `limit * OWNER_SCAN_PER_RESULT` entries are
-   * read, so a filtered list may hold fewer than `limit` jobs when older ones would match.
+   * read, so a filtered list may hold fewer than `limit` jobs when older ones would match; `next_before`
+   * (the last entry read) goes on from there.
    */
-  private async listOwned(owner: string, models: Set<string>, status: JobStatus | undefined, limit: number): Promise<JobResource[]> {
+  private async listOwned(owner: string, models: Set<string>, status: JobStatus | undefined, limit: number, before: string | undefined): Promise<JobPage> {
     const key = this.keys.ownerJobs(owner);
     const found: JobResource[] = [];
     const gone: string[] = [];
     const settled = Date.now() - INDEX_SETTLE_MS;
     const scanned = limit * OWNER_SCAN_PER_RESULT;
-    for (let offset = 0; found.length < limit && offset < scanned; offset += OWNER_PAGE) {
-      const page = await this.redis.zrevrange(key, offset, offset + OWNER_PAGE - 1, "WITHSCORES");
-      if (page.length === 0) break;
+    const rank = before === undefined ? -1 : await this.redis.zrevrank(key, before);
+    if (rank === null) throw staleCursor(before!);
+    const first = rank + 1;
+    let lastRead: string | undefined;
+    for (let offset = first; found.length < limit && offset < first + scanned; offset += OWNER_PAGE) {
+      const count = Math.min(OWNER_PAGE, first + scanned - offset);
+      const page = await this.redis.zrevrange(key, offset, offset + count - 1, "WITHSCORES");
       const entries: [string, number][] = [];
       for (let i = 0; i < page.length; i += 2) entries.push([page[i]!, Number(page[i + 1])]);
-      const wanted = entries.filter(([id]) => models.has(modelOfJobId(id) ?? ""));
-      const jobs = await Promise.all(wanted.map(([id]) => this.queue(modelOfJobId(id)!).getJob(id) as Promise<GenerationJob | undefined>));
+      const jobs = await Promise.all(entries.map(([id]) => {
+        const model = modelOfJobId(id) ?? "";
+        return models.has(model) ? (this.queue(model).getJob(id) as Promise<GenerationJob | undefined>) : undefined;
+      }));
       const views = await Promise.all(jobs.map((j) => j && this.view(j)));
-      wanted.forEach(([id, at], i) => {
+      for (const [i, [id, at]] of entries.entries()) {
+        if (found.length === limit) break;
+        lastRead = id;
         const v = views[i];
         if (!v) {
-          if (at < settled) gone.push(id);
-        } else if ((!status || v.status === status) && found.length < limit) found.push(v);
-      });
+          if (jobs[i] === undefined && models.has(modelOfJobId(id) ?? "") && at < settled) gone.push(id);
+        } else if (!status || v.status === status) found.push(v);
+      }
+      if (page.length < count * 2) break;
     }
     if (gone.length > 0) await this.redis.zrem(key, ...gone);
-    return found;
+    // The cursor must stay in the index: a pruned entry cannot be one.
+    const cursor = lastRead !== undefined && !gone.includes(lastRead) ? lastRead : found.at(-1)?.id;
+    if (cursor === undefined) return { jobs: found };
+    const [at, size] = await Promise.all([this.redis.zrevrank(key, cursor), this.redis.zcard(key)]);
+    return at !== null && at < size - 1 ? { jobs: found, next_before: cursor } : { jobs: found };
   }
 
   /**
@@ -181,5 +254,13 @@ export class JobStore extends JobReader {
     const view = await this.view(job);
     if (view.status !== "completed") throw new ConflictError(`job ${id} is ${view.status}; its video exists once it is completed`);
     return job.returnvalue.video_file;
+  }
+
+  /** The poster image's file: there from completion on (a 404 before, like a file not made yet). */
+  async posterFile(id: string, scope: JobScope): Promise<string> {
+    const job = await this.find(id, scope);
+    const view = await this.view(job, { deliveries: false });
+    if (view.status !== "completed") throw new NotFoundError(`job ${id} is ${view.status}; its poster exists once it is completed`);
+    return posterFileOf(job.returnvalue.video_file);
   }
 }

@@ -104,6 +104,7 @@ test("auth matrix: every route x {no key, wrong key, revoked key, jobs:read, job
     { route: "GET /v1/jobs", expect: [401, 401, 401, 200, 403, 200] },
     { route: `GET /v1/jobs/${J}`, expect: [401, 401, 401, 404, 403, 200] },
     { route: `GET /v1/jobs/${J}/video`, expect: [401, 401, 401, 404, 403, 409] }, // 409: not completed
+    { route: `GET /v1/jobs/${J}/poster.jpg`, expect: [401, 401, 401, 404, 403, 404] }, // 404: no poster before completion
     { route: `GET /v1/jobs/${J}/events`, expect: [401, 401, 401, 404, 403, 200] },
     { route: "GET /v1/keys", expect: [401, 401, 401, 403, 403, 200] },
     { route: "POST /v1/keys", body: { scopes: ["jobs:read"], name: "matrix" }, expect: [401, 401, 401, 403, 403, 201] },
@@ -169,7 +170,7 @@ test("a key sees only its own jobs; the same Idempotency-Key from two keys is tw
   assert.equal(own.status, 200);
   assert.equal(own.body.params.prompt, JOB.prompt);
   const missing = await p.request("GET", "/v1/jobs/tiny-00000000-0000-0000-0000-000000000000", undefined, bearer(a.key));
-  for (const [method, suffix] of [["GET", ""], ["GET", "/video"], ["GET", "/events"], ["DELETE", ""], ["POST", "/retry"]] as const) {
+  for (const [method, suffix] of [["GET", ""], ["GET", "/video"], ["GET", "/poster.jpg"], ["GET", "/events"], ["DELETE", ""], ["POST", "/retry"]] as const) {
     const other = await p.request(method, `/v1/jobs/${jb.body.id}${suffix}`, undefined, bearer(a.key));
     assert.equal(other.status, 404, `${method} another key's job${suffix}`);
     assert.equal(other.body.error.code, missing.body.error.code, "indistinguishable from a job that does not exist");

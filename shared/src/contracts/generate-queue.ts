@@ -112,6 +112,9 @@ export const JobOutputSchema = z.object({
 });
 export type JobOutput = z.infer<typeof JobOutputSchema>;
 
+/** The poster image written beside a job's video (`<id>.mp4` -> `<id>.jpg`): one name for the worker and the API. */
+export const posterFileOf = (videoFile: string): string => `${videoFile.replace(/\.mp4$/, "")}.jpg`;
+
 export const generateQueue: QueueContract<JobData, JobOutput, typeof GENERATE_JOB> = {
   kind: "generation",
   jobNames: [GENERATE_JOB],

@@ -68,6 +68,7 @@ export function toJobResource(
     timings: out?.timings ?? progress.timings,
     result: out && {
       video_url: jobLinks(job.id!).video,
+      poster_url: `${jobLinks(job.id!).self}/poster.jpg`,
       width: out.width,
       height: out.height,
       num_frames: out.num_frames,

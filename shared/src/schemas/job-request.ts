@@ -93,4 +93,6 @@ export const ListJobsQuerySchema = z.strictObject({
   model: ModelNameSchema.optional(),
   status: z.enum(["queued", "running", "completed", "failed", "cancelled"]).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
+  /** Paging: only jobs older than this job (the previous page's `next_before`). */
+  before: z.string().min(1).max(200).optional(),
 });

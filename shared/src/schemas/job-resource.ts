@@ -31,7 +31,7 @@ export const WebhookViewSchema = z.object({
 export type WebhookView = z.infer<typeof WebhookViewSchema>;
 
 export const JobResultSchema = JobOutputSchema.omit({ video_file: true, timings: true })
-  .extend({ video_url: z.string() });
+  .extend({ video_url: z.string(), poster_url: z.string() });
 
 export const ErrorBodySchema = z
   .object({

@@ -6,7 +6,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { encodeMp4, ffmpegCliArgs, removeStalePartials, VideoEncodeError } from "./mp4-encoder.js";
+import { encodeMp4, ffmpegCliArgs, posterPathOf, removeStalePartials, VideoEncodeError } from "./mp4-encoder.js";
 import { decodeToRgb, probeVideo } from "./probe.js";
 
 const dir = await mkdtemp(path.join(os.tmpdir(), "videosdgx-mp4-"));
@@ -44,7 +44,27 @@ test("encodes an H.264 yuv420p MP4 with the index up front", async () => {
   const { durationS, ...rest } = info;
   assert.deepEqual(rest, { codec: "h264", pixFmt: "yuv420p", width: W, height: H, frames: F, fps: FPS, faststart: true });
   assert.ok(Math.abs(durationS - F / FPS) < 1e-3, `duration ${durationS}`);
-  assert.deepEqual(await readdir(path.dirname(outPath)), ["a.mp4"], "no temporary file left behind");
+  assert.deepEqual((await readdir(path.dirname(outPath))).sort(), ["a.jpg", "a.mp4"], "the poster beside it, no temporary file left behind");
+});
+
+test("the poster is a JPEG of the middle frame at the video's size", async () => {
+  const outPath = path.join(dir, "poster", "p.mp4");
+  await encodeMp4(frames, { ...settings, outPath });
+  const poster = posterPathOf(outPath);
+  assert.equal(poster, path.join(dir, "poster", "p.jpg"));
+  const { stdout } = await promisify(execFile)("ffprobe", ["-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "json", poster]);
+  assert.deepEqual(JSON.parse(stdout).streams, [{ codec_name: "mjpeg", width: W, height: H }]);
+  const pixels = await decodeToRgb(poster, W, H);
+  const frameBytes = W * H * 3;
+  const mid = Math.floor(F / 2) * frameBytes;
+  const meanDiff = (from: number) => {
+    let sum = 0;
+    for (let i = 0; i < frameBytes; i++) sum += Math.abs(pixels[i]! - frames[from + i]!);
+    return sum / frameBytes;
+  };
+  // JPEG is lossy: the poster is much closer to the middle frame than to the first.
+  const [toMiddle, toFirst] = [meanDiff(mid), meanDiff(0)];
+  assert.ok(toMiddle < 3 && toMiddle * 4 < toFirst, `mean difference to the middle frame ${toMiddle}, to the first ${toFirst}`);
 });
 
 test("the same frames give a byte-identical file", async () => {
@@ -116,10 +136,10 @@ test("aborting mid-encode kills ffmpeg and removes the temporary file", async ()
 test("removeStalePartials removes only that output's temporary files", async () => {
   const stale = path.join(dir, "stale");
   await encodeMp4(frames, { ...settings, outPath: path.join(stale, "job1.mp4") });
-  for (const name of ["job1.mp4.123-abcd.part", "job1.mp4.9-ff.part", "job10.mp4.1-aa.part", "job2.mp4.1-aa.part"]) {
+  for (const name of ["job1.mp4.123-abcd.part", "job1.mp4.9-ff.part", "job1.jpg.9-ff.part", "job10.mp4.1-aa.part", "job2.mp4.1-aa.part"]) {
     await writeFile(path.join(stale, name), "x");
   }
   await removeStalePartials(stale, "job1.mp4");
-  assert.deepEqual((await readdir(stale)).sort(), ["job1.mp4", "job10.mp4.1-aa.part", "job2.mp4.1-aa.part"]);
+  assert.deepEqual((await readdir(stale)).sort(), ["job1.jpg", "job1.mp4", "job10.mp4.1-aa.part", "job2.mp4.1-aa.part"]);
   await removeStalePartials(path.join(dir, "missing"), "job1.mp4");
 });

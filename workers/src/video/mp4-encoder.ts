@@ -8,6 +8,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as delay } from "node:timers/promises";
 import { promisify } from "node:util";
+import { posterFileOf } from "@videosdgx/shared";
 import ffmpeg from "fluent-ffmpeg";
 
 const execFileAsync = promisify(execFile);
@@ -86,6 +87,14 @@ export function aacArgs(audio: Pick<Waveform, "channels" | "sampleRate">): { inp
   };
 }
 
+/** ffmpeg options for one raw rgb24 frame in, a JPEG out (the poster). */
+function posterArgs(s: X264Settings): { input: string[]; output: string[] } {
+  return {
+    input: ["-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", `${s.width}x${s.height}`],
+    output: ["-frames:v", "1", "-q:v", "3", "-f", "mjpeg"],
+  };
+}
+
 /** The full argument list, in the order fluent-ffmpeg passes it, for running the ffmpeg CLI on a raw file. */
 export function ffmpegCliArgs(s: X264Settings, input: string, output: string): string[] {
   const { input: inArgs, output: outArgs } = x264Args(s);
@@ -134,18 +143,24 @@ async function feedPipe(fifo: string, data: Uint8Array, stopped: () => boolean):
   });
 }
 
-function runFfmpeg(frames: Uint8Array, opts: EncodeOptions, target: string, audioPipe?: string): Promise<void> {
-  const { input, output } = x264Args(opts);
+/** A sound track and the named pipe ffmpeg reads it from. */
+interface PipedAudio {
+  track: Waveform;
+  pipe: string;
+}
+
+/** One ffmpeg run: raw frames on stdin (and a sound track through its pipe) into `target`. */
+function runFfmpeg(frames: Uint8Array, args: { input: string[]; output: string[] }, target: string, signal?: AbortSignal, audio?: PipedAudio): Promise<void> {
+  const { input, output } = args;
   const source = Readable.from(chunks(frames), { objectMode: false });
-  const { signal, audio } = opts;
   let ended = false;
   return new Promise<void>((resolve, reject) => {
     const command = ffmpeg(source).inputOptions(input);
-    if (audio && audioPipe) {
-      const aac = aacArgs(audio);
-      command.input(audioPipe).inputOptions(aac.input).outputOptions(aac.output);
-      const samples = audio.samples;
-      feedPipe(audioPipe, new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength), () => ended).catch((err: Error) => {
+    if (audio) {
+      const aac = aacArgs(audio.track);
+      command.input(audio.pipe).inputOptions(aac.input).outputOptions(aac.output);
+      const samples = audio.track.samples;
+      feedPipe(audio.pipe, new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength), () => ended).catch((err: Error) => {
         command.kill("SIGKILL");
         settle(err);
       });
@@ -195,10 +210,33 @@ async function sha256File(file: string): Promise<string> {
 /** Node has no mkfifo: the coreutils tool makes the pipe, readable and writable by this user only. */
 const makeFifo = (file: string) => execFileAsync("mkfifo", ["-m", "600", file]);
 
+/** A uniquely named temporary file beside `file` (two attempts of one job never share one). */
+const partOf = (file: string, kind = "") => `${file}.${process.pid}-${randomBytes(4).toString("hex")}${kind}${PART_SUFFIX}`;
+
 /**
- * Encodes raw rgb24 frames [F, H, W, 3] (and a sound track, as AAC) to an H.264 MP4 at `outPath`. ffmpeg writes a uniquely named
- * temporary file beside it (two attempts of one job never share one), renamed into place only when
- * complete; a failed or aborted encode removes it.
+ * Runs one ffmpeg into a temporary file, fsynced and renamed onto `target` only when complete; removed
+ * otherwise. `measure` runs on the complete temporary file, before the rename: it describes these bytes
+ * even if another attempt replaces the file.
+ */
+async function writeAtomically<T>(target: string, write: (part: string) => Promise<void>, measure: (part: string) => Promise<T>): Promise<T> {
+  const part = partOf(target);
+  try {
+    await write(part);
+    await fsyncPath(part);
+    const measured = await measure(part);
+    await rename(part, target);
+    return measured;
+  } catch (err) {
+    await rm(part, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Encodes raw rgb24 frames [F, H, W, 3] (and a sound track, as AAC) to an H.264 MP4 at `outPath`, then its
+ * poster (the middle frame, JPEG) beside it (posterPathOf), each written to a temporary file and renamed
+ * into place only when complete; a failed or aborted encode removes its temporary file. The job completes
+ * only after both.
  */
 export async function encodeMp4(frames: Uint8Array, opts: EncodeOptions): Promise<EncodedVideo> {
   const frameBytes = opts.width * opts.height * 3;
@@ -212,35 +250,43 @@ export async function encodeMp4(frames: Uint8Array, opts: EncodeOptions): Promis
   opts.signal?.throwIfAborted();
   const dir = path.dirname(opts.outPath);
   await mkdir(dir, { recursive: true });
-  const part = `${opts.outPath}.${process.pid}-${randomBytes(4).toString("hex")}${PART_SUFFIX}`;
   // A named pipe, not a file: the sound never touches the disk. Its name ends like a partial, so a killed
   // worker's pipe is swept with its partials.
-  const audioPipe = opts.audio ? `${opts.outPath}.${process.pid}-${randomBytes(4).toString("hex")}.pcm${PART_SUFFIX}` : undefined;
+  const audioPipe = audio ? partOf(opts.outPath, ".pcm") : undefined;
   let encoded: EncodedVideo;
   try {
     if (audioPipe) await makeFifo(audioPipe);
-    await runFfmpeg(frames, opts, part, audioPipe);
-    await fsyncPath(part);
-    // Measured before the rename: the answer describes these bytes even if another attempt replaces the file.
-    const [{ size }, sha256] = await Promise.all([stat(part), sha256File(part)]);
-    encoded = { bytes: size, sha256 };
-    await rename(part, opts.outPath);
-  } catch (err) {
-    await rm(part, { force: true });
-    throw err;
+    encoded = await writeAtomically(
+      opts.outPath,
+      (part) => runFfmpeg(frames, x264Args(opts), part, opts.signal, audio && audioPipe ? { track: audio, pipe: audioPipe } : undefined),
+      async (part) => {
+        const [{ size }, sha256] = await Promise.all([stat(part), sha256File(part)]);
+        return { bytes: size, sha256 };
+      },
+    );
   } finally {
     if (audioPipe) await rm(audioPipe, { force: true });
   }
+  const middle = Math.floor(frames.length / frameBytes / 2) * frameBytes;
+  await writeAtomically(
+    posterPathOf(opts.outPath),
+    (part) => runFfmpeg(frames.subarray(middle, middle + frameBytes), posterArgs(opts), part, opts.signal),
+    async () => undefined,
+  );
   await fsyncPath(dir);
   return encoded;
 }
 
-/** Removes temporary files a killed worker left for `finalName` in `dir`; a missing dir is fine. */
+/** Where encodeMp4 writes the poster of the video at `videoPath`. */
+export const posterPathOf = (videoPath: string) => path.join(path.dirname(videoPath), posterFileOf(path.basename(videoPath)));
+
+/** Removes temporary files (video, sound pipe and poster) a killed worker left for `finalName` in `dir`; a missing dir is fine. */
 export async function removeStalePartials(dir: string, finalName: string): Promise<void> {
   const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === "ENOENT") return [];
     throw err;
   });
-  const stale = names.filter((n) => n.startsWith(`${finalName}.`) && n.endsWith(PART_SUFFIX));
+  const prefixes = [`${finalName}.`, `${posterFileOf(finalName)}.`];
+  const stale = names.filter((n) => prefixes.some((p) => n.startsWith(p)) && n.endsWith(PART_SUFFIX));
   await Promise.all(stale.map((n) => rm(path.join(dir, n), { force: true })));
 }

@@ -1,0 +1,135 @@
+import { h } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import htm from "htm";
+import { api, fileUrl, followJob } from "./api.js";
+
+const html = htm.bind(h);
+
+const PHASES = {
+  queued: "Queued",
+  waiting_for_environment: "Waiting: the host cannot run jobs now",
+  waiting_for_gpu: "Waiting for the GPU",
+  waiting_for_memory: "Waiting for memory",
+  loading: "Loading the model",
+  encoding_text: "Encoding the prompt",
+  denoising: "Denoising",
+  decoding: "Decoding frames",
+  encoding_video: "Encoding the video",
+  done: "Done",
+};
+const gb = (b) => `${(b / 1e9).toFixed(2)} GB`;
+const seconds = (ms) => (ms === undefined ? "—" : ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
+
+/** Time left from this job's own steps as seen here: the mean time per step so far times the steps left. */
+function useEta(job) {
+  const seen = useRef([]);
+  const step = job?.progress.phase === "denoising" ? job.progress.step : undefined;
+  if (step !== undefined && seen.current.at(-1)?.step !== step) seen.current.push({ step, at: performance.now() });
+  const marks = seen.current;
+  if (step === undefined || marks.length < 2) return undefined;
+  const first = marks[0];
+  const last = marks.at(-1);
+  const perStep = (last.at - first.at) / (last.step - first.step);
+  return perStep > 0 ? Math.max(0, (job.progress.total - step) * perStep) : undefined;
+}
+
+function Progress({ job }) {
+  const p = job.progress;
+  const eta = useEta(job);
+  const denoising = p.phase === "denoising" || p.phase === "decoding" || p.phase === "encoding_video";
+  return html`<section class="progress" aria-labelledby="progress-title">
+    <h2 id="progress-title">Progress</h2>
+    <p aria-live="polite" class="phase" data-phase=${p.phase}>
+      ${job.status === "queued" && job.queue_position !== undefined
+        ? html`Queued: <strong>${job.queue_position === 0 ? "next in line" : `${job.queue_position} job${job.queue_position > 1 ? "s" : ""} ahead`}</strong>`
+        : html`${PHASES[p.phase] ?? p.phase}${denoising ? html` — step <strong>${p.step}</strong> of ${p.total}` : ""}`}
+      ${eta !== undefined && html` · about <span class="eta">${Math.ceil(eta / 1000)} s</span> left`}
+    </p>
+    <label class="sr-only" for="job-progress">Steps done</label>
+    <progress id="job-progress" max=${p.total || 1} value=${p.step}>${p.step} of ${p.total}</progress>
+    ${p.phase === "waiting_for_memory" && p.memory && html`<p class="wait">${p.memory.message}
+      (needs ${gb(p.memory.needed_bytes)}, available ${gb(p.memory.available_bytes)}, held by others ${gb(p.memory.held_by_others_bytes)} of ${gb(p.memory.budget_bytes)})</p>`}
+    ${p.phase === "waiting_for_environment" && p.environment && html`<p class="wait">${p.environment.message} (${p.environment.code})</p>`}
+    ${job.last_error && html`<p class="wait">An earlier attempt ended: ${job.last_error.message}</p>`}
+  </section>`;
+}
+
+function Timings({ t }) {
+  const rows = [["Waited for GPU", t.wait_for_gpu_ms], ["Waited for memory", t.wait_for_memory_ms], ["Model load", t.load_ms], ["Prompt", t.encode_text_ms],
+    ["Denoising", t.denoise_ms], ["Decoding", t.decode_ms], ["Video encoding", t.encode_video_ms], ["Total", t.total_ms]].filter(([, v]) => v !== undefined);
+  return html`<dl class="facts">${rows.map(([k, v]) => html`<dt>${k}</dt><dd>${seconds(v)}</dd>`)}</dl>`;
+}
+
+function Result({ job }) {
+  const [url, setUrl] = useState(undefined);
+  const [error, setError] = useState(undefined);
+  useEffect(() => {
+    let made;
+    fileUrl(job.result.video_url).then((u) => { made = u; setUrl(u); }, setError);
+    return () => made && URL.revokeObjectURL(made);
+  }, [job.id]);
+  const r = job.result;
+  return html`<section aria-labelledby="result-title">
+    <h2 id="result-title">Video</h2>
+    ${error && html`<p class="error" role="alert">${error.message}</p>`}
+    ${url ? html`<video id="result-video" src=${url} controls loop playsinline preload="auto" width=${r.width} height=${r.height}
+        aria-label=${`The video of: ${job.params.prompt}`}></video>` : !error && html`<p>Loading the video…</p>`}
+    <dl class="facts">
+      <dt>Size</dt><dd>${r.width}×${r.height}</dd><dt>Frames</dt><dd>${r.num_frames}</dd><dt>FPS</dt><dd>${r.fps}</dd>
+      <dt>Duration</dt><dd>${r.duration_s.toFixed(2)} s</dd><dt>Seed</dt><dd>${job.params.seed}</dd><dt>File</dt><dd>${(r.bytes / 1024).toFixed(0)} KiB</dd>
+    </dl>
+    <div class="row">
+      ${url && html`<a class="button" href=${url} download=${`${job.id}.mp4`}>Download MP4</a>`}
+      <a class="button secondary" href=${`#/make?from=${encodeURIComponent(job.id)}&seed=same`}>Make another like this (same seed)</a>
+      <a class="button secondary" href=${`#/make?from=${encodeURIComponent(job.id)}&seed=new`}>Make another like this (new seed)</a>
+    </div>
+  </section>`;
+}
+
+export function JobView({ id }) {
+  const [job, setJob] = useState(undefined);
+  const [error, setError] = useState(undefined);
+  const [actionError, setActionError] = useState(undefined);
+  const [following, setFollowing] = useState(0); // bumped to follow the stream again (after a retry)
+  useEffect(() => followJob(id, (j) => setJob(j), setError), [id, following]);
+
+  const act = async (method, path) => {
+    setActionError(undefined);
+    try {
+      setJob(await api(path, { method }));
+      setFollowing((n) => n + 1);
+    } catch (err) {
+      setActionError(err);
+    }
+  };
+  if (error) return html`<p class="error" role="alert">${error.message}</p>`;
+  if (!job) return html`<p aria-live="polite">Loading job ${id}…</p>`;
+  const p = job.params;
+  const live = job.status === "queued" || job.status === "running";
+  return html`<article class="panel job" aria-labelledby="job-title" data-status=${job.status}>
+    <h1 id="job-title">${p.prompt}</h1>
+    <p class="meta"><span class=${`status status-${job.status}`}>${job.status}</span> · ${job.model} · ${new Date(job.created_at).toLocaleString()} · <code>${job.id}</code></p>
+    ${live && html`<${Progress} job=${job} />`}
+    ${live && html`<div class="row"><button type="button" class="danger" onClick=${() => act("DELETE", `/v1/jobs/${encodeURIComponent(id)}`)}>Cancel</button></div>`}
+    ${job.status === "completed" && job.result && html`<${Result} job=${job} />`}
+    ${(job.status === "failed" || job.status === "cancelled") && html`<section aria-labelledby="error-title">
+      <h2 id="error-title">${job.status === "failed" ? "Failed" : "Cancelled"}</h2>
+      <p class="error" role="alert">${job.error?.message}${job.error?.code ? ` (${job.error.code})` : ""}</p>
+      <div class="row">
+        <button type="button" onClick=${() => act("POST", `/v1/jobs/${encodeURIComponent(id)}/retry`)}>Retry</button>
+        <a class="button secondary" href=${`#/make?from=${encodeURIComponent(job.id)}&seed=same`}>Edit and submit again</a>
+      </div>
+    </section>`}
+    ${actionError && html`<p class="error" role="alert">${actionError.message}</p>`}
+    <section aria-labelledby="params-title">
+      <h2 id="params-title">Parameters</h2>
+      <dl class="facts">
+        <dt>Model</dt><dd>${p.model}</dd><dt>Size</dt><dd>${p.width}×${p.height}</dd><dt>Frames</dt><dd>${p.num_frames} at ${p.fps} fps</dd>
+        <dt>Steps</dt><dd>${p.steps}</dd><dt>Guidance</dt><dd>${p.guidance}</dd><dt>Seed</dt><dd>${p.seed}</dd>
+        ${p.negative_prompt && html`<dt>Negative prompt</dt><dd>${p.negative_prompt}</dd>`}
+      </dl>
+      <h2>Timings</h2>
+      <${Timings} t=${job.timings} />
+    </section>
+  </article>`;
+}
