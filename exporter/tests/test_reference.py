@@ -92,3 +92,19 @@ def test_exported_folder_reproduces_the_pipeline(exported: ExportResult, referen
     frames = np.clip(video[0].transpose(1, 2, 3, 0) / 2 + 0.5, 0, 1)  # [F, H, W, 3], as VideoProcessor
     deviation = float(np.abs(frames - reference["frames"]).max())
     assert deviation < FRAME_TOLERANCE, deviation
+
+
+def test_reference_takes_given_latents(checkpoint: Path, reference: dict, tmp_path: Path) -> None:
+    """The Node side passes its own seeded noise, so both pipelines start from the same latents."""
+    from videosdgx_export.errors import ExportError
+
+    given = (reference["latents"] * 0.5).astype("<f4")
+    given.tofile(tmp_path / "noise.f32")
+    doc_path = write_reference(checkpoint, tmp_path / "ref", REQUEST.__class__(**{**REQUEST.__dict__, "latents_file": str(tmp_path / "noise.f32")}))
+    doc = json.loads(doc_path.read_text())
+    assert np.array_equal(np.fromfile(doc_path.parent / "latents.f32", dtype="<f4").reshape(given.shape), given)
+    frames = np.fromfile(doc_path.parent / "frames.f32", dtype="<f4").reshape(doc["tensors"]["frames"]["shape"])
+    assert np.abs(frames - reference["frames"]).max() > 0.01  # other latents, another video
+    given.reshape(-1)[:5].tofile(tmp_path / "short.f32")
+    with pytest.raises(ExportError, match="short.f32 holds"):
+        write_reference(checkpoint, tmp_path / "ref2", REQUEST.__class__(**{**REQUEST.__dict__, "latents_file": str(tmp_path / "short.f32")}))

@@ -71,7 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     ref.add_argument("--frames", type=int, default=9)
     ref.add_argument("--steps", type=int, default=4)
     ref.add_argument("--guidance", type=float, default=5.0)
-    ref.add_argument("--seed", type=int, default=42, help="seed of the initial latents")
+    ref.add_argument("--seed", type=int, default=42, help="seed of the initial latents (torch.randn)")
+    ref.add_argument("--latents", help="raw float32 initial latents [1, 16, F_lat, H/8, W/8] instead of --seed's")
     ref.add_argument("--max-sequence-length", type=int, default=512)
     return parser
 
@@ -122,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                     guidance=args.guidance,
                     seed=args.seed,
                     max_sequence_length=args.max_sequence_length,
+                    latents_file=args.latents,
                 ),
             )
             print(out)

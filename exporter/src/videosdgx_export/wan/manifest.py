@@ -35,6 +35,13 @@ LIMITS: dict[str, dict[str, Any]] = {
 }
 
 
+# Wan 2.1's flow_shift by resolution (diffusers' WanPipeline example: 3.0 for 480p, 5.0 for 720p).
+FLOW_SHIFT_BY_SIZE: dict[str, dict[str, float]] = {
+    "wan21": {"832x480": 3.0, "480x832": 3.0, "1280x720": 5.0, "720x1280": 5.0},
+    "replica": {},
+}
+
+
 def check_name(name: str) -> str:
     if not NAME_RULE.match(name):
         raise ExportError(f"model name {name!r} must be 2 to 32 lowercase letters and digits, starting with a letter")
@@ -69,6 +76,7 @@ def wan_manifest(
             "patch": [int(p) for p in transformer_config.get("patch_size", [1, 2, 2])],
         },
         "text": {"max_tokens": max_sequence_length},
+        **({"sampling": {"flow_shift_by_size": FLOW_SHIFT_BY_SIZE[limits]}} if FLOW_SHIFT_BY_SIZE[limits] else {}),
         # Measured: RSS of a fresh process before and after creating the three ONNX Runtime sessions.
         "memory": {"resident_bytes": resident, "load_peak_factor": round(min(4.0, max(1.0, peak / resident)), 3)},
         "capabilities": {"audio": False, "chunked": False, "i2v": False},

@@ -45,6 +45,8 @@ class ReferenceRequest:
     guidance: float
     seed: int
     max_sequence_length: int = 512
+    # Raw little-endian float32 initial latents (e.g. the platform's own seeded noise) instead of torch's.
+    latents_file: str | None = None
 
 
 def _token_ids(tokenizer: Any, text: str, max_len: int) -> list[int]:
@@ -63,7 +65,13 @@ def write_reference(source: Path, out: Path, req: ReferenceRequest) -> Path:
     negative = WAN_NEGATIVE_PROMPT if req.negative_prompt is None else req.negative_prompt
     f_lat = (req.frames - 1) // pipe.vae_scale_factor_temporal + 1
     shape = (1, pipe.transformer.config.in_channels, f_lat, req.height // 8, req.width // 8)
-    latents = torch.randn(shape, generator=torch.Generator().manual_seed(req.seed), dtype=torch.float32)
+    if req.latents_file is None:
+        latents = torch.randn(shape, generator=torch.Generator().manual_seed(req.seed), dtype=torch.float32)
+    else:
+        raw = np.fromfile(req.latents_file, dtype="<f4")
+        if raw.size != int(np.prod(shape)):
+            raise ExportError(f"{req.latents_file} holds {raw.size} float32 values; the latents {list(shape)} need {int(np.prod(shape))}")
+        latents = torch.from_numpy(raw.reshape(shape).copy())
 
     prompt_embeds, negative_embeds = pipe.encode_prompt(
         req.prompt, negative, do_classifier_free_guidance=True, max_sequence_length=req.max_sequence_length
