@@ -7,9 +7,20 @@ import json
 import logging
 import sys
 import warnings
+from dataclasses import fields
 from pathlib import Path
+from typing import Any, TypeVar
 
 from .errors import ExportError
+
+
+T = TypeVar("T")
+
+
+def _from_args(cls: type[T], args: argparse.Namespace, **given: Any) -> T:
+    """A dataclass from the parsed options of the same names (argparse dests are the field names)."""
+    values = {f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)}  # type: ignore[arg-type]
+    return cls(**{**values, **given})
 
 
 def _log(message: str) -> None:
@@ -42,6 +53,8 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .onnx_export import DEFAULT_EXTERNAL_DATA_ABOVE
+
     parser = argparse.ArgumentParser(prog="python -m videosdgx_export")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -53,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--name", help="model name in the manifest (default: the --out folder's name)")
     exp.add_argument("--limits", default="wan21", choices=["wan21", "replica"], help="request limits in the manifest")
     exp.add_argument("--max-sequence-length", type=int, default=512, help="text tokens per prompt (Wan: 512)")
-    exp.add_argument("--external-data-above", type=int, metavar="BYTES",
+    exp.add_argument("--external-data-above", type=int, metavar="BYTES", default=DEFAULT_EXTERNAL_DATA_ABOVE,
                      help="keep weights in model.onnx_data when a graph has more (default 1 GiB)")
     exp.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     exp.add_argument("--json", action="store_true", help="print the result as one JSON document")
@@ -72,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     ref.add_argument("--steps", type=int, default=4)
     ref.add_argument("--guidance", type=float, default=5.0)
     ref.add_argument("--seed", type=int, default=42, help="seed of the initial latents (torch.randn)")
-    ref.add_argument("--latents", help="raw float32 initial latents [1, 16, F_lat, H/8, W/8] instead of --seed's")
+    ref.add_argument("--latents", dest="latents_file", help="raw float32 initial latents [1, 16, F_lat, H/8, W/8] instead of --seed's")
     ref.add_argument("--max-sequence-length", type=int, default=512)
     return parser
 
@@ -82,22 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _quiet_libraries()
         if args.command == "export":
-            from .onnx_export import DEFAULT_EXTERNAL_DATA_ABOVE
             from .wan.export import ExportOptions, export_wan
 
-            result = export_wan(
-                ExportOptions(
-                    source=args.source,
-                    out=args.out,
-                    dtype=args.dtype,
-                    name=args.name,
-                    limits=args.limits,
-                    max_sequence_length=args.max_sequence_length,
-                    external_data_above=DEFAULT_EXTERNAL_DATA_ABOVE if args.external_data_above is None else args.external_data_above,
-                    overwrite=args.overwrite,
-                ),
-                log=_log,
-            )
+            result = export_wan(_from_args(ExportOptions, args), log=_log)
             if args.json:
                 print(json.dumps({"out": str(result.out), "manifest": result.manifest}, indent=2))
             else:
@@ -110,23 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             from .wan.reference import ReferenceRequest, write_reference
 
             width, height = args.size
-            out = write_reference(
-                args.source,
-                args.out,
-                ReferenceRequest(
-                    prompt=args.prompt,
-                    negative_prompt=args.negative_prompt,
-                    width=width,
-                    height=height,
-                    frames=args.frames,
-                    steps=args.steps,
-                    guidance=args.guidance,
-                    seed=args.seed,
-                    max_sequence_length=args.max_sequence_length,
-                    latents_file=args.latents,
-                ),
-            )
-            print(out)
+            print(write_reference(args.source, args.out, _from_args(ReferenceRequest, args, width=width, height=height)))
     except ExportError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code

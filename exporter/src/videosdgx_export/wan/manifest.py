@@ -9,29 +9,27 @@ from ..errors import ExportError
 
 NAME_RULE = re.compile(r"^[a-z][a-z0-9]{1,31}$")
 
+
+def _limits(frames: tuple[int, int, int], size: tuple[int, int, int, int], steps: tuple[int, int]) -> dict[str, Any]:
+    """(min, max, default) frames (4k+1), (min, max, default width, default height) pixels, (max, default) steps."""
+    lo, hi, width, height = size
+    return {
+        "frames": {"step": 4, "offset": 1, "min": frames[0], "max": frames[1], "default": frames[2]},
+        "resolution": {
+            "multiple": 16, "min_width": lo, "max_width": hi, "min_height": lo, "max_height": hi,
+            "default_width": width, "default_height": height,
+        },
+        "fps": {"min": 1, "max": 60, "default": 16},
+        "steps": {"min": 1, "max": steps[0], "default": steps[1]},
+        "guidance": {"min": 0, "max": 20, "default": 5},
+    }
+
+
 # Request limits: the published model's (shared/src/models/catalog.ts, `wan21`), or small ones for the
 # replicas so a job on them takes seconds on a CPU.
 LIMITS: dict[str, dict[str, Any]] = {
-    "wan21": {
-        "frames": {"step": 4, "offset": 1, "min": 5, "max": 81, "default": 81},
-        "resolution": {
-            "multiple": 16, "min_width": 256, "max_width": 1280, "min_height": 256, "max_height": 1280,
-            "default_width": 832, "default_height": 480,
-        },
-        "fps": {"min": 1, "max": 60, "default": 16},
-        "steps": {"min": 1, "max": 100, "default": 50},
-        "guidance": {"min": 0, "max": 20, "default": 5},
-    },
-    "replica": {
-        "frames": {"step": 4, "offset": 1, "min": 5, "max": 33, "default": 9},
-        "resolution": {
-            "multiple": 16, "min_width": 32, "max_width": 256, "min_height": 32, "max_height": 256,
-            "default_width": 64, "default_height": 48,
-        },
-        "fps": {"min": 1, "max": 60, "default": 16},
-        "steps": {"min": 1, "max": 50, "default": 4},
-        "guidance": {"min": 0, "max": 20, "default": 5},
-    },
+    "wan21": _limits((5, 81, 81), (256, 1280, 832, 480), (100, 50)),
+    "replica": _limits((5, 33, 9), (32, 256, 64, 48), (50, 4)),
 }
 
 
