@@ -1,0 +1,112 @@
+"""Reads a diffusers Wan 2.1 checkpoint (the `WanPipeline.save_pretrained` layout) and loads its parts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import ExportError
+
+SUPPORTED_PIPELINES = ("WanPipeline",)
+
+# Files each component folder must hold before anything is loaded (weights are checked by the loader:
+# a checkpoint may be sharded or use .bin files).
+REQUIRED_FILES = (
+    "model_index.json",
+    "transformer/config.json",
+    "vae/config.json",
+    "text_encoder/config.json",
+    "scheduler/scheduler_config.json",
+)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ExportError(f"{path} is not readable JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise ExportError(f"{path} is not a JSON object")
+    return data
+
+
+@dataclass(frozen=True)
+class WanCheckpoint:
+    root: Path
+    model_index: dict[str, Any]
+    transformer_config: dict[str, Any]
+    vae_config: dict[str, Any]
+    text_encoder_config: dict[str, Any]
+    scheduler_config: dict[str, Any]
+
+    @classmethod
+    def open(cls, root: Path) -> "WanCheckpoint":
+        """Checks the layout and the pipeline class, naming the first thing that is missing or wrong."""
+        if not root.is_dir():
+            raise ExportError(f"checkpoint folder {root} does not exist or is not a folder")
+        for rel in REQUIRED_FILES:
+            if not (root / rel).is_file():
+                component = rel.split("/")[0]
+                what = f"the {component}/ component" if "/" in rel else rel
+                raise ExportError(
+                    f"{root} is not a diffusers Wan 2.1 checkpoint: {rel} is missing ({what}; "
+                    "expected the WanPipeline.save_pretrained layout: model_index.json, transformer/, vae/, "
+                    "text_encoder/, tokenizer/, scheduler/)"
+                )
+        if not (root / "tokenizer").is_dir():
+            raise ExportError(f"{root} has no tokenizer/ folder (the umT5 tokenizer)")
+        index = _read_json(root / "model_index.json")
+        pipeline = index.get("_class_name")
+        if pipeline not in SUPPORTED_PIPELINES:
+            raise ExportError(
+                f"{root}/model_index.json names pipeline {pipeline!r}; this exporter handles "
+                f"{', '.join(SUPPORTED_PIPELINES)} (text to video; image to video is not supported yet)"
+            )
+        if index.get("transformer_2") not in (None, [None, None]):
+            raise ExportError(f"{root} has a transformer_2 (Wan 2.2's two-stage model): not supported")
+        return cls(
+            root=root,
+            model_index=index,
+            transformer_config=_read_json(root / "transformer/config.json"),
+            vae_config=_read_json(root / "vae/config.json"),
+            text_encoder_config=_read_json(root / "text_encoder/config.json"),
+            scheduler_config=_read_json(root / "scheduler/scheduler_config.json"),
+        )
+
+    def _load(self, component: str, loader: Any, **kwargs: Any) -> Any:
+        try:
+            return loader.from_pretrained(str(self.root / component), **kwargs).eval()
+        except Exception as err:  # the libraries raise many kinds; the user needs the component and cause
+            raise ExportError(f"cannot load {component}/ from {self.root}: {type(err).__name__}: {err}") from None
+
+    def text_encoder(self, dtype: torch.dtype) -> torch.nn.Module:
+        from transformers import UMT5EncoderModel
+
+        # Eager attention: the SDPA path reshapes a non-contiguous tensor that torch.export cannot view.
+        return self._load("text_encoder", UMT5EncoderModel, dtype=dtype, attn_implementation="eager")
+
+    def transformer(self, dtype: torch.dtype) -> torch.nn.Module:
+        from diffusers import WanTransformer3DModel
+
+        return self._load("transformer", WanTransformer3DModel, dtype=dtype)
+
+    def vae(self) -> torch.nn.Module:
+        from diffusers import AutoencoderKLWan
+
+        # Always float32: the causal VAE is run in fp32 by the reference pipeline too.
+        return self._load("vae", AutoencoderKLWan, dtype=torch.float32)
+
+    def tokenizer(self) -> Any:
+        from transformers import AutoTokenizer
+
+        try:
+            tok = AutoTokenizer.from_pretrained(str(self.root / "tokenizer"))
+        except Exception as err:
+            raise ExportError(f"cannot load tokenizer/ from {self.root}: {type(err).__name__}: {err}") from None
+        if not getattr(tok, "is_fast", False):
+            raise ExportError(f"{self.root}/tokenizer has no fast tokenizer (tokenizer.json); the platform needs one")
+        return tok

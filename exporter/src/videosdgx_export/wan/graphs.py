@@ -1,0 +1,225 @@
+"""The three Wan graphs as the platform runs them (names and shapes: /work/notes/wan-contract.md).
+
+Each wrapper calls diffusers' or transformers' own module; only the VAE decoder changes how the module
+is driven (see WholeSequenceDecoder), and the parity check compares it with diffusers' own `decode`.
+"""
+
+from __future__ import annotations
+
+import types
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+from torch.export import Dim
+
+from ..errors import ExportError
+
+Inputs = dict[str, np.ndarray]
+
+
+class TextEncoderGraph(torch.nn.Module):
+    """input_ids, attention_mask int64 [B, L] -> last_hidden_state [B, L, D_text]."""
+
+    def __init__(self, encoder: torch.nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+
+class TransformerGraph(torch.nn.Module):
+    """hidden_states [B, 16, F, H/8, W/8], timestep float32 [B], encoder_hidden_states [B, L, D] -> out_sample."""
+
+    def __init__(self, transformer: torch.nn.Module) -> None:
+        super().__init__()
+        self.transformer = transformer
+
+    def forward(
+        self, hidden_states: torch.Tensor, timestep: torch.Tensor, encoder_hidden_states: torch.Tensor
+    ) -> torch.Tensor:
+        return self.transformer(
+            hidden_states=hidden_states,
+            timestep=timestep,
+            encoder_hidden_states=encoder_hidden_states,
+            return_dict=False,
+        )[0]
+
+
+def _upsample3d_whole_sequence(self: Any, x: torch.Tensor, feat_cache: Any = None, feat_idx: Any = None) -> torch.Tensor:
+    """WanResample('upsample3d') over all frames at once, equal to diffusers' frame-by-frame cached decode.
+
+    In the cached decode the first latent frame skips the temporal conv (its cache slot is "Rep") and is
+    not doubled; every later frame goes through the causal time conv with the frames after the first as
+    history (zeros before them) and becomes two frames.
+    """
+    b, c, t, h, w = x.shape
+    first, rest = x[:, :, :1], x[:, :, 1:]
+    doubled = self.time_conv(rest).reshape(b, 2, c, t - 1, h, w)
+    doubled = torch.stack((doubled[:, 0], doubled[:, 1]), 3).reshape(b, c, 2 * (t - 1), h, w)
+    x = torch.cat([first, doubled], dim=2)
+    t = x.shape[2]
+    x = self.resample(x.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w))
+    return x.view(b, t, x.size(1), x.size(2), x.size(3)).permute(0, 2, 1, 3, 4)
+
+
+@contextmanager
+def _whole_sequence_upsampling(decoder: torch.nn.Module) -> Iterator[None]:
+    from diffusers.models.autoencoders.autoencoder_kl_wan import WanResample
+
+    patched = [m for m in decoder.modules() if isinstance(m, WanResample) and m.mode == "upsample3d"]
+    for module in patched:
+        module.forward = types.MethodType(_upsample3d_whole_sequence, module)
+    try:
+        yield
+    finally:  # the same VAE then decodes the diffusers way again (it is the parity reference)
+        for module in patched:
+            del module.forward
+
+
+class WholeSequenceDecoder(torch.nn.Module):
+    """AutoencoderKLWan decode with a dynamic frame count: latent_sample [B, 16, F_lat, h, w] -> sample.
+
+    diffusers decodes one latent frame at a time with a Python cache of each causal conv's last two input
+    frames, a loop torch.export would unroll to one fixed frame count. A causal conv over the whole
+    sequence (zero history) computes the same thing, so the decoder runs on all frames at once with
+    diffusers' own modules (feat_cache=None); only the temporal upsampling, which skips its conv without
+    a cache, is driven by `_upsample3d_whole_sequence`. Needs F_lat >= 2 (the time conv needs input).
+    """
+
+    def __init__(self, vae: torch.nn.Module) -> None:
+        super().__init__()
+        if vae.config.patch_size is not None or vae.config.is_residual:
+            raise ExportError("only the Wan 2.1 VAE (no patch_size, not residual) is supported")
+        self.vae = vae
+
+    def forward(self, latent_sample: torch.Tensor) -> torch.Tensor:
+        x = self.vae.post_quant_conv(latent_sample)
+        with _whole_sequence_upsampling(self.vae.decoder):
+            x = self.vae.decoder(x)
+        return torch.clamp(x, min=-1.0, max=1.0)
+
+
+@dataclass
+class GraphSpec:
+    """What export and parity need to know about one graph."""
+
+    folder: str
+    input_names: list[str]
+    output_name: str
+    example: Inputs  # traced with these; every axis in `dynamic` may differ at run time
+    dynamic: dict[str, dict[int, Any]]
+    parity_cases: list[Inputs]  # random inputs of several shapes, run by ONNX Runtime and PyTorch
+    reference: Callable[[Inputs], np.ndarray] = field(repr=False)  # the diffusers/transformers computation
+
+
+def _batch() -> Any:
+    return Dim("batch", min=1, max=64)
+
+
+def text_encoder_spec(reference_encoder: torch.nn.Module, vocab_size: int, max_len: int, rng: np.random.Generator) -> GraphSpec:
+    def case(batch: int, length: int) -> Inputs:
+        ids = rng.integers(3, vocab_size, size=(batch, length), dtype=np.int64)
+        mask = np.zeros((batch, length), dtype=np.int64)
+        for row in range(batch):  # prompts of different lengths, padded with id 0 as the tokenizer pads
+            n = int(rng.integers(1, length + 1)) if row else length
+            mask[row, :n] = 1
+            ids[row, n:] = 0
+        return {"input_ids": ids, "attention_mask": mask}
+
+    def reference(inputs: Inputs) -> np.ndarray:
+        with torch.no_grad():
+            out = reference_encoder(
+                input_ids=torch.from_numpy(inputs["input_ids"]),
+                attention_mask=torch.from_numpy(inputs["attention_mask"]),
+            ).last_hidden_state
+        return out.float().numpy()
+
+    seq = Dim("sequence", min=2, max=max(4096, max_len))
+    return GraphSpec(
+        folder="text_encoder",
+        input_names=["input_ids", "attention_mask"],
+        output_name="last_hidden_state",
+        example=case(2, 16),
+        dynamic={"input_ids": {0: _batch(), 1: seq}, "attention_mask": {0: _batch(), 1: seq}},
+        parity_cases=[case(2, max_len), case(1, 7)],
+        reference=reference,
+    )
+
+
+def transformer_spec(
+    reference_transformer: torch.nn.Module, graph_dtype: np.dtype, text_dim: int, max_len: int, rng: np.random.Generator
+) -> GraphSpec:
+    in_channels = int(reference_transformer.config.in_channels)
+    p_t, p_h, p_w = reference_transformer.config.patch_size
+
+    def case(batch: int, frames: int, h: int, w: int, length: int) -> Inputs:
+        return {
+            "hidden_states": rng.standard_normal((batch, in_channels, frames, h, w)).astype(graph_dtype),
+            # The scheduler's integer timesteps, fed as float32.
+            "timestep": rng.integers(0, 1000, size=(batch,)).astype(np.float32),
+            "encoder_hidden_states": (0.5 * rng.standard_normal((batch, length, text_dim))).astype(graph_dtype),
+        }
+
+    def reference(inputs: Inputs) -> np.ndarray:
+        with torch.no_grad():
+            out = reference_transformer(
+                hidden_states=torch.from_numpy(inputs["hidden_states"].astype(np.float32)),
+                timestep=torch.from_numpy(inputs["timestep"]),
+                encoder_hidden_states=torch.from_numpy(inputs["encoder_hidden_states"].astype(np.float32)),
+                return_dict=False,
+            )[0]
+        return out.float().numpy()
+
+    frames = Dim("latent_frames", min=1, max=1024)
+    half_h, half_w = Dim("latent_height_patches", min=1, max=1024), Dim("latent_width_patches", min=1, max=1024)
+    b = _batch()
+    return GraphSpec(
+        folder="transformer",
+        input_names=["hidden_states", "timestep", "encoder_hidden_states"],
+        output_name="out_sample",
+        example=case(2, 3 * p_t, 4 * p_h, 6 * p_w, 20),
+        dynamic={
+            "hidden_states": {0: b, 2: frames * p_t if p_t > 1 else frames, 3: p_h * half_h, 4: p_w * half_w},
+            "timestep": {0: b},
+            "encoder_hidden_states": {0: b, 1: Dim("sequence", min=1, max=max(4096, max_len))},
+        },
+        parity_cases=[case(2, 2 * p_t, 4 * p_h, 4 * p_w, max_len), case(1, 3 * p_t, 2 * p_h, 3 * p_w, 9)],
+        reference=reference,
+    )
+
+
+def vae_decoder_spec(reference_vae: torch.nn.Module, rng: np.random.Generator) -> GraphSpec:
+    z_dim = int(reference_vae.config.z_dim)
+    mean = np.asarray(reference_vae.config.latents_mean, dtype=np.float32).reshape(1, z_dim, 1, 1, 1)
+    std = np.asarray(reference_vae.config.latents_std, dtype=np.float32).reshape(1, z_dim, 1, 1, 1)
+
+    def case(batch: int, frames: int, h: int, w: int) -> Inputs:
+        # What the platform feeds: sampler latents (about unit variance) de-normalised per channel.
+        z = rng.standard_normal((batch, z_dim, frames, h, w)).astype(np.float32)
+        return {"latent_sample": (z * std + mean).astype(np.float32)}
+
+    def reference(inputs: Inputs) -> np.ndarray:
+        with torch.no_grad():  # diffusers' own frame-by-frame decode
+            out = reference_vae.decode(torch.from_numpy(inputs["latent_sample"]), return_dict=False)[0]
+        return out.float().numpy()
+
+    return GraphSpec(
+        folder="vae_decoder",
+        input_names=["latent_sample"],
+        output_name="sample",
+        example=case(1, 3, 4, 6),
+        dynamic={
+            "latent_sample": {
+                0: Dim("batch", min=1, max=16),
+                2: Dim("latent_frames", min=2, max=1024),
+                3: Dim("latent_height", min=1, max=1024),
+                4: Dim("latent_width", min=1, max=1024),
+            }
+        },
+        parity_cases=[case(1, 2, 8, 8), case(2, 3, 4, 6)],
+        reference=reference,
+    )
