@@ -77,15 +77,7 @@ async function ltx2StepRow(steps: number, afterStep: (step: number, total: numbe
     };
     await run();
     const platformMs = Math.min(await run(), await run(), await run());
-    const src = new Float32Array(2 * tokens * LTX2.channels);
-    const dst = new Float32Array(src.length);
-    const copies: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const t = performance.now();
-      dst.set(src);
-      copies.push(performance.now() - t);
-    }
-    const copyMs = Math.min(...copies);
+    const copyMs = copyTimeMs(2 * tokens * LTX2.channels);
     return {
       bench: "step", metric: "platform time per denoising step, LTX-2 768x512x121, x0 guidance with 3 passes", unit: "ms",
       platform: round(platformMs), baseline: round(copyMs), baseline_name: "one copy of the CFG batch's video latent (2 x 6144x128 float32)",
@@ -101,6 +93,19 @@ async function ltx2StepRow(steps: number, afterStep: (step: number, total: numbe
  * scheduler, cancellation check and progress write to a real Redis), ONNX Runtime's time excluded,
  * against one bare copy of the batched latent as the memory-bandwidth floor measured in the same run.
  */
+/** The baseline: the fastest of 20 copies of `floats` float32 values (the least any step must move). */
+function copyTimeMs(floats: number): number {
+  const src = new Float32Array(floats);
+  const dst = new Float32Array(floats);
+  const copies: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const t = performance.now();
+    dst.set(src);
+    copies.push(performance.now() - t);
+  }
+  return Math.min(...copies);
+}
+
 export async function stepBench(steps: number): Promise<BenchRow[]> {
   const { dir, remove } = await makeTempDir("vdgx-bench-step");
   const redis = await TestRedis.start(path.join(dir, "redis"));
@@ -125,16 +130,7 @@ export async function stepBench(steps: number): Promise<BenchRow[]> {
     await run(); // warm-up: JIT and allocator
     const platformMs = Math.min(await run(), await run(), await run());
 
-    const n = WAN_480P.channels * WAN_480P.frames * WAN_480P.height * WAN_480P.width;
-    const src = new Float32Array(2 * n);
-    const dst = new Float32Array(2 * n);
-    const copies: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const t = performance.now();
-      dst.set(src);
-      copies.push(performance.now() - t);
-    }
-    const copyMs = Math.min(...copies);
+    const copyMs = copyTimeMs(2 * WAN_480P.channels * WAN_480P.frames * WAN_480P.height * WAN_480P.width);
     const progress = async (step: number, total: number) => {
       await connection.exists("bench:cancel:step");
       await job.updateProgress({ phase: "denoising", step, total, timings: {} });

@@ -1,23 +1,12 @@
 import assert from "node:assert/strict";
-import { afterEach, test } from "node:test";
+import { test } from "node:test";
 import { Queue, QueueEvents, Worker, type Job } from "bullmq";
-import { Redis } from "ioredis";
 import { redisForTests } from "../testing/unit-redis.js";
 import { waitFor } from "../testing/wait.js";
 import { BullLayout, fieldsOf } from "./layout.js";
 
 // Contract tests: each key and reading of BullLayout checked against the real BullMQ this project pins.
 // A BullMQ upgrade that moves any of them fails here, not in production.
-/** Connections for BullMQ workers and readers (they block; closing a worker leaves a given connection open). */
-const connections: Redis[] = [];
-const connection = () => {
-  const c = new Redis(server.url, { maxRetriesPerRequest: null });
-  connections.push(c);
-  return c;
-};
-afterEach(() => {
-  for (const c of connections.splice(0)) c.disconnect();
-});
 const server = redisForTests("bull-layout");
 
 let n = 0;
@@ -63,7 +52,7 @@ test("queuePosition and waitingCount agree with the order BullMQ's workers take 
   const first = (await queue.getJob(ids[0]!))!;
   assert.equal(await layout.nextWaitingSince(server.client, name), first.timestamp);
   const taken: string[] = [];
-  const worker = new Worker(name, async (job: Job) => void taken.push(job.id!), { connection: connection(), prefix: layout.prefix });
+  const worker = new Worker(name, async (job: Job) => void taken.push(job.id!), { connection: server.connection(), prefix: layout.prefix });
   await waitFor("the worker to take every job", () => taken.length === 4);
   await worker.close();
   assert.deepEqual(taken, ids);
@@ -80,7 +69,7 @@ test("jobData reads what the producer stored; finishedSince lists jobs by when t
 
   const worker = new Worker(name, async (job: Job) => {
     if (job.data.n === 8) throw new Error("no");
-  }, { connection: connection(), prefix: layout.prefix });
+  }, { connection: server.connection(), prefix: layout.prefix });
   await queue.add("generate", { n: 8 }, { jobId: "m-fails" });
   await waitFor("both jobs to finish", async () => (await queue.getJobCounts("completed", "failed")).failed === 1 && (await queue.getJobCounts("completed")).completed === 1);
   await worker.close();
@@ -92,7 +81,7 @@ test("jobData reads what the producer stored; finishedSince lists jobs by when t
 
 test("the events stream is where QueueEvents reads from, and its entries read as events", async () => {
   const { layout, queue, name } = fresh();
-  const events = new QueueEvents(name, { connection: connection(), prefix: layout.prefix, lastEventId: "0-0" });
+  const events = new QueueEvents(name, { connection: server.connection(), prefix: layout.prefix, lastEventId: "0-0" });
   const seen: { event: string; jobId: string; id: string }[] = [];
   events.on("progress", ({ jobId }, id) => void seen.push({ event: "progress", jobId, id }));
   events.on("failed", ({ jobId }, id) => void seen.push({ event: "failed", jobId, id }));
@@ -100,7 +89,7 @@ test("the events stream is where QueueEvents reads from, and its entries read as
   const worker = new Worker(name, async (job: Job) => {
     await job.updateProgress({ phase: "denoising", step: 1 });
     throw new Error('{"code":"inference_failed"}');
-  }, { connection: connection(), prefix: layout.prefix });
+  }, { connection: server.connection(), prefix: layout.prefix });
   await queue.add("generate", {}, { jobId: "m-events" });
   await waitFor("QueueEvents to see the failure", () => seen.some((e) => e.event === "failed"));
   await Promise.all([worker.close(), events.close()]);
@@ -124,11 +113,11 @@ test("a job whose worker died past the stalled limit fails with the reason isSta
   const opts = { prefix: layout.prefix, lockDuration: 1000, stalledInterval: 300, maxStalledCount: 0 };
   let release: () => void = () => undefined;
   const held = new Promise<void>((r) => (release = r));
-  const dying = new Worker(name, () => held, { ...opts, connection: connection() });
+  const dying = new Worker(name, () => held, { ...opts, connection: server.connection() });
   await queue.add("generate", {}, { jobId: "m-stalls" });
   await waitFor("the job to start", async () => (await queue.getJobState("m-stalls")) === "active");
   await dying.close(true); // stops renewing the lock without finishing the job, as a killed process would
-  const checker = new Worker(name, async () => undefined, { ...opts, connection: connection() });
+  const checker = new Worker(name, async () => undefined, { ...opts, connection: server.connection() });
   await waitFor("stalled recovery to fail the job", async () => (await queue.getJobState("m-stalls")) === "failed", 20000);
   await checker.close();
   release();

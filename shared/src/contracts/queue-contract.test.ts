@@ -1,23 +1,12 @@
 import assert from "node:assert/strict";
-import { afterEach, test } from "node:test";
+import { test } from "node:test";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import { redisForTests } from "../testing/unit-redis.js";
 import { waitFor } from "../testing/wait.js";
 import { GENERATE_JOB, generateQueue, type JobData } from "./generate-queue.js";
 import { failureReason, readFailure } from "./job-failure.js";
 import { openQueue, startWorker } from "./queue-contract.js";
 
-/** Connections for BullMQ workers and readers (they block; closing a worker leaves a given connection open). */
-const connections: Redis[] = [];
-const connection = () => {
-  const c = new Redis(server.url, { maxRetriesPerRequest: null });
-  connections.push(c);
-  return c;
-};
-afterEach(() => {
-  for (const c of connections.splice(0)) c.disconnect();
-});
 const server = redisForTests("queue-contract");
 
 const valid: JobData = {
@@ -32,7 +21,7 @@ test("a worker built from the contract runs valid jobs with their parsed data an
   const worker = startWorker(generateQueue, name, async (_job, data) => {
     ran.push(data);
     return { video_file: "x.mp4", width: 64, height: 64, num_frames: 9, fps: 8, duration_s: 1.125, bytes: 1, sha256: "00", timings: {} };
-  }, { connection: connection(), prefix });
+  }, { connection: server.connection(), prefix });
 
   await queue.add(GENERATE_JOB, valid, { jobId: "tiny-ok", attempts: 3 });
   // Jobs outlive deploys: a payload of an older version (steps as text, no seed) and a foreign job name.

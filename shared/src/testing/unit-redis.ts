@@ -1,4 +1,4 @@
-import { after, before } from "node:test";
+import { after, afterEach, before } from "node:test";
 import { Redis } from "ioredis";
 import { TestRedis, makeTempDir } from "./processes.js";
 
@@ -6,6 +6,8 @@ export interface UnitRedis {
   /** A client connected before the first test. */
   readonly client: Redis;
   readonly url: string;
+  /** A connection of its own (for BullMQ workers and readers, which block), closed after the test that made it. */
+  connection(): Redis;
 }
 
 /** A private Redis for one unit-test file: started before its tests, stopped and removed after them. */
@@ -13,6 +15,11 @@ export function redisForTests(name: string): UnitRedis {
   let server: TestRedis | undefined;
   let client: Redis | undefined;
   let remove = async () => undefined as void;
+  // Closing a BullMQ worker leaves a connection it was given open: each test's are closed after it.
+  const connections: Redis[] = [];
+  afterEach(() => {
+    for (const c of connections.splice(0)) c.disconnect();
+  });
   before(async () => {
     const tmp = await makeTempDir(name);
     remove = tmp.remove;
@@ -34,6 +41,11 @@ export function redisForTests(name: string): UnitRedis {
     },
     get url() {
       return started(server).url;
+    },
+    connection() {
+      const c = new Redis(started(server).url, { maxRetriesPerRequest: null });
+      connections.push(c);
+      return c;
     },
   };
 }
