@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from "commander";
 import { CliExitCode, loadConfig, type Config } from "@videosdgx/shared";
 import { CliError, usageError } from "./cli-error.js";
 import { runDoctor } from "./doctor/doctor.js";
+import { exportModel } from "./models/export.js";
 import { listModels, type ModelRow } from "./models/list.js";
 import { pullModel } from "./models/pull.js";
 import { removeModel } from "./models/rm.js";
@@ -61,6 +62,21 @@ models
       const result = await pullModel(config(), name, opts.revision, progress);
       const message = `${result.files} files (${formatBytes(result.bytes)}) of ${result.repos.map((r) => `${r.repo}@${r.commit.slice(0, 12)}`).join(" + ")} in ${result.dir}; next: models export ${name}`;
       progress.done({ ...result, message });
+    }),
+  );
+
+models
+  .command("export <name>")
+  .description("turn the model's diffusers checkpoint into its ONNX folder, parity-checked against PyTorch (Python exporter)")
+  .option("--from <dir>", "the diffusers checkpoint (default: what models pull left in MODELS_DIR/.checkpoints/<name>)")
+  .addOption(new Option("--dtype <dtype>", "text encoder and transformer dtype").choices(["fp32", "fp16"]).default("fp16"))
+  .addOption(new Option("--limits <limits>", "request limits in the manifest: the real model's, or a small replica's (tests)").choices(["model", "replica"]).default("model"))
+  .addOption(jsonOption())
+  .action((name: string, opts: { from?: string; dtype: "fp32" | "fp16"; limits: "model" | "replica"; json?: boolean }) =>
+    runCommand(!!opts.json, async () => {
+      const result = await exportModel(config(), name, opts);
+      if (opts.json) return printJson(result);
+      print(`exported ${name} into ${result.dir}; next: models verify ${name} --run`);
     }),
   );
 
