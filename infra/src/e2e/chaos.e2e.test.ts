@@ -4,7 +4,7 @@ import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
 import { redisKeys } from "@videosdgx/shared";
 import { seededRandom, waitFor } from "@videosdgx/shared/testing";
-import { Platform } from "./platform.js";
+import { Platform, finishedOutputs } from "./platform.js";
 
 const GB = 1_000_000_000;
 const BUDGET = 5 * GB;
@@ -62,7 +62,7 @@ test("random jobs, random SIGKILLs of workers and a Redis restart: every job don
   const jobs = await Promise.all(ids.map((id) => p.waitForTerminal(id, 240000)));
   assert.deepEqual(jobs.map((j) => j.status), ids.map(() => "completed"), JSON.stringify(jobs.filter((j) => j.status !== "completed").map((j) => j.error)));
   const files = await p.outputFiles();
-  assert.deepEqual(files, [...ids].map((id) => `${id}.mp4`).sort(), "exactly one output per job, no partial files");
+  assert.deepEqual(files, finishedOutputs(ids), "exactly one video and its poster per job, no partial files");
 
   const keys = redisKeys("e2e");
   assert.ok(Number(await redis.get(keys.memory(hostname()).highWater)) <= BUDGET, "the budget was never exceeded");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { Platform } from "./platform.js";
+import { Platform, finishedOutputs } from "./platform.js";
 
 // Short locks so a killed worker's job is noticed as stalled within seconds rather than half a minute.
 const FAST_RECOVERY = { LOCK_DURATION_MS: "2000", STALLED_INTERVAL_MS: "1000", JOB_BACKOFF_MS: "200" };
@@ -28,8 +28,8 @@ test("a worker killed with SIGKILL mid-job: the job is picked up again and compl
   assert.equal(job.status, "completed", JSON.stringify(job.error));
   assert.ok(job.attempts >= 2, `attempts: ${job.attempts}`);
   const mine = (await p.outputFiles()).filter((f) => f.startsWith(res.body.id));
-  assert.deepEqual(mine, [`${res.body.id}.mp4`]);
-  assert.equal((await p.outputFiles()).filter((f) => !f.endsWith(".mp4")).length, 0, "no partial files left");
+  assert.deepEqual(mine, finishedOutputs([res.body.id]));
+  assert.equal((await p.outputFiles()).filter((f) => f.endsWith(".part")).length, 0, "no partial files left");
 });
 
 test("jobs survive a SIGKILL of Redis (AOF) and a restart of the API", async () => {
@@ -63,5 +63,5 @@ test("Redis killed while a job runs: the job still completes once Redis is back"
   await p.redis.restart();
   const job = await p.waitForTerminal(res.body.id, 180000);
   assert.equal(job.status, "completed", JSON.stringify(job.error));
-  assert.deepEqual((await p.outputFiles()).filter((f) => f.startsWith(res.body.id)), [`${res.body.id}.mp4`]);
+  assert.deepEqual((await p.outputFiles()).filter((f) => f.startsWith(res.body.id)), finishedOutputs([res.body.id]));
 });

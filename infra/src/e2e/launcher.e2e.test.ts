@@ -8,6 +8,7 @@ import { test, type TestContext } from "node:test";
 import { Redis } from "ioredis";
 import { ExitCode } from "@videosdgx/shared";
 import { ManagedProcess, TestRedis, freePort, makeTempDir, testEnv, waitFor } from "@videosdgx/shared/testing";
+import { finishedOutputs } from "./platform.js";
 
 /** The launcher `npm start` execs, run the way a service manager runs it: its own process group. */
 const START_MAIN = fileURLToPath(new URL("../start.js", import.meta.url));
@@ -125,7 +126,7 @@ test("kill -9 of the launcher's whole process group mid-job: the next start shut
   assert.notEqual(await ownRedisPid(s), leftover, "a fresh redis-server serves the data dir");
 
   const files = (await readdir(path.join(s.dir, "outputs"))).sort();
-  assert.deepEqual(files, ids.map((id) => `${id}.mp4`).sort(), "one video per job, no temp files");
+  assert.deepEqual(files, finishedOutputs(ids), "one video (and its poster) per job, no temp files");
   // Once: BullMQ's event stream has one `completed` per job, whichever worker ran it.
   const redis = new Redis(`redis://127.0.0.1:${s.redisPort}`);
   const events = await redis.xrange("vdgx:generate-tiny:events", "-", "+");

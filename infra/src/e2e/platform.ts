@@ -1,6 +1,6 @@
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { ExitCode } from "@videosdgx/shared";
+import { ExitCode, posterFileOf } from "@videosdgx/shared";
 import { ManagedProcess, TestRedis, freePort, makeTempDir, spawnNode, waitFor } from "@videosdgx/shared/testing";
 import { generateTinyModel, type TinyModelOptions } from "@videosdgx/workers/tiny";
 import { API_MAIN, KEYS_MAIN, WEBHOOKS_MAIN, WORKER_MAIN } from "../entry-points.js";
@@ -10,6 +10,9 @@ export interface HttpAnswer<T = any> {
   headers: Headers;
   body: T;
 }
+
+/** What a completed job leaves in OUTPUTS_DIR: its MP4 and its poster, nothing else (sorted, as outputFiles). */
+export const finishedOutputs = (ids: readonly string[]): string[] => ids.flatMap((id) => [`${id}.mp4`, posterFileOf(`${id}.mp4`)]).sort();
 
 export interface PlatformOptions {
   /** Extra environment for the API and workers (e.g. short lock durations for kill tests). */
