@@ -76,7 +76,7 @@ test("a folder breaking the wan contract is not installed, the reason naming the
     const file = path.join(f, "videosdgx.json");
     await writeFile(file, (await readFile(file, "utf8")).replace('"family": "wan"', '"family": "ltx2"'));
   });
-  assert.match(await reasonOf("ltxfamily"), /names family "ltx2", which is not supported yet \(supported: generic, wan\)/);
+  assert.match(await reasonOf("ltxfamily"), /names family "ltx2", which is not supported yet \(supported: generic, wan, magi\)/);
 });
 
 test("a graph whose file passes inspection is checked again against the loaded session", async () => {

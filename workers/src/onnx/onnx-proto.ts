@@ -2,7 +2,7 @@
  * A minimal protobuf encoder for the parts of onnx.proto the project writes (models, graphs, nodes,
  * attributes, tensors, value infos). Field numbers are onnx.proto's; only what we emit is covered.
  */
-export const DataType = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7, FLOAT16: 10, BFLOAT16: 16 } as const;
+export const DataType = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, BFLOAT16: 16 } as const;
 export type DataTypeCode = (typeof DataType)[keyof typeof DataType];
 
 const AttrType = { FLOAT: 1, INT: 2, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;

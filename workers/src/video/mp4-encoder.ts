@@ -140,20 +140,23 @@ export async function encodeMp4(frames: Uint8Array, opts: EncodeOptions): Promis
   const dir = path.dirname(opts.outPath);
   await mkdir(dir, { recursive: true });
   const part = `${opts.outPath}.${process.pid}-${randomBytes(4).toString("hex")}${PART_SUFFIX}`;
-  let encoded: EncodedVideo;
   try {
     await runFfmpeg(frames, opts, part);
-    await fsyncPath(part);
-    // Measured before the rename: the answer describes these bytes even if another attempt replaces the file.
-    const [{ size }, sha256] = await Promise.all([stat(part), sha256File(part)]);
-    encoded = { bytes: size, sha256 };
-    await rename(part, opts.outPath);
+    return await publishEncoded(part, opts.outPath);
   } catch (err) {
     await rm(part, { force: true });
     throw err;
   }
-  await fsyncPath(dir);
-  return encoded;
+}
+
+/** Moves a complete temporary MP4 into place durably, with the size and hash of the bytes moved. */
+export async function publishEncoded(part: string, outPath: string): Promise<EncodedVideo> {
+  await fsyncPath(part);
+  // Measured before the rename: the answer describes these bytes even if another attempt replaces the file.
+  const [{ size }, sha256] = await Promise.all([stat(part), sha256File(part)]);
+  await rename(part, outPath);
+  await fsyncPath(path.dirname(outPath));
+  return { bytes: size, sha256 };
 }
 
 /** Removes temporary files a killed worker left for `finalName` in `dir`; a missing dir is fine. */
