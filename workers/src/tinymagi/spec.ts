@@ -66,6 +66,6 @@ export const TINYMAGI_RUNTIME_CONFIG = {
 export const nullCaption = (k: number): number => Math.fround(Math.tanh(embedding(9000, k)));
 
 /** The decoder's mixing weights A[j][k], scaled so a latent divided by scale_factor lands in tanh's range. */
-export const mixWeight = (j: number, k: number): number => Math.fround(SCALE_FACTOR * 0.35 * embedding(7100 + j, k));
+export const mixWeight = (j: number, k: number): number => Math.fround(SCALE_FACTOR * 0.06 * embedding(7100 + j, k));
 
 export { embedding };
