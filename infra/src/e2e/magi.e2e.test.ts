@@ -106,3 +106,10 @@ test("a tinymagi job's video can be downloaded and played while it runs and grow
   assert.deepEqual(chunkBodies.map((b) => b.data.progress.frames_ready).sort((a: number, b: number) => a - b), [24, 48, 72, 96, 120, 144, 168, 192]);
   assert.equal(bodies.filter((b) => b.type === "job.completed").length, 1);
 });
+
+test("a tinymagi request with steps the window cannot split is a 400 naming steps and the nearest valid values", async () => {
+  const res = await p.request("POST", "/v1/jobs", { model: "tinymagi", prompt: "x", steps: 10 });
+  assert.equal(res.status, 400);
+  assert.equal(res.body.error.code, "invalid_parameters");
+  assert.deepEqual(res.body.error.details.map((d: any) => [d.field, d.nearest]), [["steps", [8, 12]]]);
+});

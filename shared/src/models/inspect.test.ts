@@ -48,7 +48,7 @@ test("inspection says exactly which file is missing or wrong", async (t) => {
   // A folder naming a family without a module is refused before its files are looked at.
   await fakeModelFolder(root, "ltx2", KNOWN_MODELS.get("ltx2")!);
   const ltx = await inspectModel(root, "ltx2");
-  assert.match(!ltx.installed ? ltx.reason : "", /names family "ltx2", which is not supported yet \(supported: generic, wan\)/);
+  assert.match(!ltx.installed ? ltx.reason : "", /names family "ltx2", which is not supported yet \(supported: generic, wan, magi\)/);
 
   // Graphs are read for their inputs and outputs (the graph checks themselves are tested with real graphs
   // in workers/src/families): a header with no graph is refused, naming the file.

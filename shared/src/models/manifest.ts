@@ -74,6 +74,8 @@ export const ManifestSchema = z.object({
     .object({
       /** Overrides the scheduler config's flow_shift for jobs of exactly this size ("832x480": 3.0). */
       flow_shift_by_size: z.record(z.string().regex(/^\d+x\d+$/, 'must look like "832x480"'), z.number().positive()).optional(),
+      /** Steps must be a multiple of this (magi: the window size, each chunk's steps split over its stages). */
+      steps_multiple: positiveInt.optional(),
     })
     .optional(),
   memory: z.object({

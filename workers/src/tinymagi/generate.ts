@@ -31,6 +31,8 @@ export function tinyMagiManifest(name = TINYMAGI_NAME): Manifest {
     },
     latent: { channels: CHANNELS, spatial_factor: SPATIAL_FACTOR, temporal_factor: TEMPORAL_FACTOR, patch: [1, 2, 2] },
     text: { max_tokens: MAX_TOKENS },
+    // Each chunk's steps are split evenly over the window's 4 stages.
+    sampling: { steps_multiple: TINYMAGI_RUNTIME_CONFIG.window_size },
     memory: { resident_bytes: 64 * 1024 * 1024, load_peak_factor: 2 },
     capabilities: { audio: false, chunked: true },
   });

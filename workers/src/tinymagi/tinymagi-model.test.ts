@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { setFlagsFromString } from "node:v8";
@@ -124,4 +124,16 @@ test("memory per chunk is constant: after 8 chunks the pipeline holds no more th
   // Margins: 1 MB of typed arrays (less than one chunk's frames), 32 MB of RSS (allocator and arena noise).
   assert.ok(last.arrayBuffers <= second.arrayBuffers + (1 << 20), `array buffers ${second.arrayBuffers} -> ${last.arrayBuffers}`);
   assert.ok(last.rss <= second.rss + 32 * (1 << 20), `rss ${second.rss} -> ${last.rss}`);
+});
+
+test("a magi folder whose config the pipeline cannot run is not installed, the reason naming the field", async () => {
+  const broken = path.join(dir, "distilled");
+  await generateTinyMagiModel(broken, { name: "distilled" });
+  const file = path.join(broken, MAGI_CONFIG);
+  const config = JSON.parse(await readFile(file, "utf8"));
+  config.runtime_config.cfg_number = 1;
+  await writeFile(file, JSON.stringify(config));
+  const state = await inspectModel(dir, "distilled");
+  assert.ok(!state.installed);
+  assert.match(state.reason, /transformer\/magi_config\.json: runtime_config\.cfg_number must be 3 .*distilled cfg_number 1 is not supported/);
 });

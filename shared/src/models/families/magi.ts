@@ -81,6 +81,9 @@ export function parseMagiConfig(json: unknown, manifest: Manifest): MagiRuntimeC
     fail("noise2clean_kvrange", `one range per chunk of the window (${config.window_size})`);
   }
   if (config.shift < 1) fail("shift", "at least 1");
+  if (manifest.sampling?.steps_multiple !== config.window_size) {
+    throw new Error(`videosdgx.json: family magi needs sampling.steps_multiple ${config.window_size} (the window_size of ${MAGI_CONFIG}), got ${manifest.sampling?.steps_multiple ?? "none"}`);
+  }
   const chunkFrames = config.chunk_width * config.temporal_downsample_factor;
   const { frames } = manifest.constraints;
   if (frames.step !== chunkFrames || frames.offset !== 0) {
