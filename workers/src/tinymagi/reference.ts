@@ -1,22 +1,15 @@
-import { Tokenizer } from "@huggingface/tokenizers";
-import { truncatedIds } from "../pipeline/tokenize.js";
 import { roundHalfEven } from "../pipeline/video-frames.js";
-import { tinyTokenizerConfig, tinyTokenizerJson } from "../tiny/tokenizer-json.js";
+import { tinyWanConditioning } from "../tinywan/reference.js";
 import {
-  CHANNELS, CHUNK_WIDTH, CONTEXT_GAIN, FREQUENCY, LEVEL_SCALE, MAX_TOKENS, PATTERN_SCALE, SCALE_FACTOR, SPATIAL_FACTOR,
-  TEMPORAL_FACTOR, TEXT_DIM, TEXT_GAIN, embedding, mixWeight, nullCaption,
+  CHANNELS, CHUNK_WIDTH, CONTEXT_GAIN, FREQUENCY, LEVEL_SCALE, PATTERN_SCALE, SCALE_FACTOR, SPATIAL_FACTOR,
+  TEMPORAL_FACTOR, TEXT_DIM, mixWeight, nullCaption,
 } from "./spec.js";
 
-/** tinymagi's analytic video in plain TypeScript from spec.ts (no ONNX Runtime, no sampler): what tests compare against. */
-
-let tokenizer: Tokenizer | undefined;
-
-/** The caption c of a prompt: only its real tokens (and `</s>`) count. */
-export function tinyMagiConditioning(prompt: string): number[] {
-  tokenizer ??= new Tokenizer(tinyTokenizerJson({ closingEos: true }), tinyTokenizerConfig());
-  const ids = truncatedIds(tokenizer, prompt, MAX_TOKENS);
-  return Array.from({ length: TEXT_DIM }, (_, d) => Math.tanh(TEXT_GAIN * ids.reduce((s, id) => s + embedding(id, d), 0)));
-}
+/**
+ * tinymagi's analytic video in plain TypeScript from spec.ts (no ONNX Runtime, no sampler): what tests
+ * compare against. Its text encoder and caption are tinywan's, so a prompt's caption c is tinywan's.
+ */
+export const tinyMagiConditioning = tinyWanConditioning;
 
 function pattern(c: number[], k: number, s: number, u: number, v: number): number {
   const phase = 2 * Math.PI * (FREQUENCY * c[0]! * u + FREQUENCY * c[1]! * v + c[2]! * s) + (2 * Math.PI * k) / CHANNELS;

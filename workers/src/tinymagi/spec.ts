@@ -1,5 +1,8 @@
 import { embedding } from "../tiny/spec.js";
 
+// The text side is tinywan's (its tokenizer and text encoder, the same caption of a prompt).
+export { MAX_TOKENS, TEXT_DIM, TEXT_GAIN } from "../tinywan/spec.js";
+
 /**
  * The built-in `tinymagi` model: a replica of a MAGI-1 export (the folder layout, graph inputs and
  * outputs and dtypes of magi-contract.md, Sand AI's config keys) whose video is known in closed form:
@@ -24,16 +27,13 @@ import { embedding } from "../tiny/spec.js";
 export const TINYMAGI_GENERATOR_VERSION = "tinymagi-1";
 export const TINYMAGI_NAME = "tinymagi";
 
-export const TEXT_DIM = 16;
 export const CHANNELS = 16;
-export const MAX_TOKENS = 64;
 export const SPATIAL_FACTOR = 8;
 export const TEMPORAL_FACTOR = 4;
 export const CHUNK_WIDTH = 6;
 export const LEVEL_SCALE = 0.3;
 export const PATTERN_SCALE = 0.4;
 export const FREQUENCY = 1.5;
-export const TEXT_GAIN = 0.5;
 export const CONTEXT_GAIN = 0.4;
 export const SCALE_FACTOR = 0.18215;
 
@@ -68,4 +68,3 @@ export const nullCaption = (k: number): number => Math.fround(Math.tanh(embeddin
 /** The decoder's mixing weights A[j][k], scaled so a latent divided by scale_factor lands in tanh's range. */
 export const mixWeight = (j: number, k: number): number => Math.fround(SCALE_FACTOR * 0.06 * embedding(7100 + j, k));
 
-export { embedding };

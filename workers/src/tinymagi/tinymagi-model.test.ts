@@ -108,7 +108,10 @@ test("memory per chunk is constant: after 8 chunks the pipeline holds no more th
     textEncoder: await open("text_encoder"), transformer: await open("transformer"), vaeDecoder: await open("vae_decoder"),
   };
   const seen: { latentBytes: number; arrayBuffers: number; rss: number }[] = [];
-  const probe = (latents: ChunkLatents) => {
+  const probe = async (latents: ChunkLatents) => {
+    // Freed array buffers are swept after a collection, concurrently: collected, given time, collected again.
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 20));
     gc();
     const usage = process.memoryUsage();
     seen.push({ latentBytes: latents.bytes, arrayBuffers: usage.arrayBuffers, rss: usage.rss });

@@ -195,7 +195,7 @@ function integrate(plan: ForwardPlan, passes: Passes, latents: ChunkLatents, geo
 }
 
 /** Observes a job's latents after each chunk: the memory test reads what the pipeline holds. */
-export type LatentProbe = (latents: ChunkLatents, chunk: number) => void;
+export type LatentProbe = (latents: ChunkLatents, chunk: number) => Promise<void>;
 
 export interface MagiSessions {
   tokenizer: Tokenizer;
@@ -238,7 +238,7 @@ export function magiPipeline(manifest: Manifest, config: MagiRuntimeConfig, sess
         const frames = videoToRgb(await decodeToVideo(sessions.vaeDecoder, latent, shape, size), size);
         await sink.chunk(frames, plan.finishes, chunkCount);
         latents.dropBefore(plan.finishes + 1 - contextCount);
-        probe?.(latents, plan.finishes);
+        await probe?.(latents, plan.finishes);
       }
     });
   }
