@@ -1,5 +1,5 @@
 import { DataType, GraphBuilder } from "../onnx/graph-builder.js";
-import { axis, repeatIndex } from "../tiny/graphs.js";
+import { axis } from "../tiny/graphs.js";
 import {
   CHANNELS, CHUNK_WIDTH, CONTEXT_GAIN, FREQUENCY, LEVEL_SCALE, PATTERN_SCALE, SPATIAL_FACTOR, TEMPORAL_FACTOR, TEXT_DIM, TEXT_GAIN,
   mixWeight, nullCaption,
@@ -87,12 +87,13 @@ export function vaeDecoderGraph(): Uint8Array {
   const weights = new Float32Array(3 * CHANNELS);
   for (let j = 0; j < 3; j++) for (let k = 0; k < CHANNELS; k++) weights[j * CHANNELS + k] = mixWeight(j, k);
   const rgb = g.op("Tanh", [g.op("Conv", [z, g.constant(weights, [3, CHANNELS, 1, 1, 1])])]);
+  // Each latent cell repeated 4 x 8 x 8 in one pass: [1, 3, f, 1, h, 1, w, 1] expanded, then merged.
   const shape = g.op("Shape", [z]);
-  const int = (n: number) => g.constant(BigInt64Array.of(BigInt(n)), []);
-  const scaled = (d: number, f: number) => g.op("Mul", [dim(g, shape, d), int(f)]);
-  let up = g.op("Gather", [rgb, repeatIndex(g, scaled(2, TEMPORAL_FACTOR), 0, TEMPORAL_FACTOR)], axis(2));
-  up = g.op("Gather", [up, repeatIndex(g, scaled(3, SPATIAL_FACTOR), 0, SPATIAL_FACTOR)], axis(3));
-  up = g.op("Gather", [up, repeatIndex(g, scaled(4, SPATIAL_FACTOR), 0, SPATIAL_FACTOR)], axis(4));
+  const spread = g.op("Unsqueeze", [rgb, g.ints([3, 5, 7])]);
+  const [f, h, w] = [2, 3, 4].map((d) => g.op("Slice", [shape, g.ints([d]), g.ints([d + 1])])) as [string, string, string];
+  const expanded = g.op("Concat", [g.ints([1, 3]), f, g.ints([TEMPORAL_FACTOR]), h, g.ints([SPATIAL_FACTOR]), w, g.ints([SPATIAL_FACTOR])], axis(0));
+  const merged = g.op("Concat", [g.ints([1, 3]), g.op("Mul", [f, g.ints([TEMPORAL_FACTOR])]), g.op("Mul", [h, g.ints([SPATIAL_FACTOR])]), g.op("Mul", [w, g.ints([SPATIAL_FACTOR])])], axis(0));
+  const up = g.op("Reshape", [g.op("Expand", [spread, expanded]), merged]);
   g.output(up, "sample", DataType.FLOAT, [1, 3, "num_frames", "height", "width"]);
   return g.build();
 }

@@ -6,7 +6,7 @@ import { decodeToVideo } from "../../pipeline/decode.js";
 import { gaussianNoise } from "../../pipeline/noise.js";
 import { encodeText } from "../../pipeline/text-encoding.js";
 import { tokenizeToContext } from "../../pipeline/tokenize.js";
-import { videoToRgb } from "../../pipeline/video-frames.js";
+import { createRgbConverter } from "../../pipeline/rgb-frames-graph.js";
 import type { ChunkSink, FamilyModule, FamilyPipeline, StageRun } from "../family.js";
 import { chunkScales, guidedStep } from "./guidance.js";
 import { checkMagiSteps, magiForwardCount, magiForwards, magiTimes, type ForwardPlan } from "./schedule.js";
@@ -194,6 +194,13 @@ function integrate(plan: ForwardPlan, passes: Passes, latents: ChunkLatents, geo
   });
 }
 
+/** A clean chunk as the VAE takes it: divided by its scale factor (a plain loop: Float32Array.from with a map is slow). */
+function unscaled(latent: Float32Array, scale: number): Float32Array {
+  const out = new Float32Array(latent.length);
+  for (let i = 0; i < latent.length; i++) out[i] = latent[i]! / scale;
+  return out;
+}
+
 /** Observes a job's latents after each chunk: the memory test reads what the pipeline holds. */
 export type LatentProbe = (latents: ChunkLatents, chunk: number) => Promise<void>;
 
@@ -227,6 +234,8 @@ export function magiPipeline(manifest: Manifest, config: MagiRuntimeConfig, sess
     const total = magiForwardCount(chunkCount, params.steps, config.window_size);
     const shape = { channels: CHANNELS, frames: config.chunk_width, height: geometry.height, width: geometry.width, tokens: 0 };
     const size = { frames: chunkFrames, width: params.width, height: params.height };
+    // Frames to RGB on ONNX Runtime's threads: it is on the path from a chunk's last step to its download.
+    const rgb = await createRgbConverter();
     await run.stage("denoising", "denoise_ms", async () => {
       let done = 0;
       for (const plan of magiForwards(chunkCount, params.steps, config)) {
@@ -234,13 +243,14 @@ export function magiPipeline(manifest: Manifest, config: MagiRuntimeConfig, sess
         await run.step(++done, total);
         if (plan.finishes === undefined) continue;
         // MAGI's decode_chunk: each clean chunk on its own, divided by the VAE's scale factor.
-        const latent = Float32Array.from(latents.get(plan.finishes), (v) => v / config.scale_factor);
-        const frames = videoToRgb(await decodeToVideo(sessions.vaeDecoder, latent, shape, size), size);
+        const latent = unscaled(latents.get(plan.finishes), config.scale_factor);
+        const video = await decodeToVideo(sessions.vaeDecoder, latent, shape, size);
+        const frames = await rgb.toRgb(new ort.Tensor("float32", video, [1, 3, size.frames, size.height, size.width]));
         await sink.chunk(frames, plan.finishes, chunkCount);
         latents.dropBefore(plan.finishes + 1 - contextCount);
         await probe?.(latents, plan.finishes);
       }
-    });
+    }).finally(() => rgb.release());
   }
 
   return {

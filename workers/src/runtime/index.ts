@@ -1,0 +1,1 @@
+export { loadModel, type LoadedModel } from "./loaded-model.js";
