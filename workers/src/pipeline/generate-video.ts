@@ -3,7 +3,7 @@ import type { EffectiveParams, Phase, Progress, Timings } from "@videosdgx/share
 import type { FamilyPipeline, StageRun } from "../families/family.js";
 import type { LoadedModel } from "../runtime/loaded-model.js";
 import { GrowingMp4 } from "../video/fragmented-mp4.js";
-import { encodeMp4, type EncodedVideo, type X264Settings } from "../video/mp4-encoder.js";
+import { encodeMp4, type EncodeOptions, type EncodedVideo, type X264Settings } from "../video/mp4-encoder.js";
 
 export interface VideoSettings {
   outputsDir: string;
@@ -65,10 +65,13 @@ export async function generateVideo(
   const { stream } = model.pipeline;
   const encoded = stream
     ? await streamVideo(stream.bind(model.pipeline), params, run, new GrowingMp4(file, x264, hooks.signal), hooks, timings)
-    : await run.stage("encoding_video", "encode_video_ms", async () =>
-        encodeMp4(await model.pipeline.render(params, run), { ...x264, outPath: file, signal: hooks.signal }),
-      );
+    : await wholeVideo(await model.pipeline.render(params, run), run, { ...x264, outPath: file, signal: hooks.signal });
   return { file, bytes: encoded.bytes, sha256: encoded.sha256, timings };
+}
+
+/** A pipeline's finished frames, encoded in one go. */
+function wholeVideo(frames: Uint8Array, run: StageRun, options: EncodeOptions): Promise<EncodedVideo> {
+  return run.stage("encoding_video", "encode_video_ms", () => encodeMp4(frames, options));
 }
 
 /**
