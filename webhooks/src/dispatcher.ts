@@ -7,6 +7,7 @@ import {
   NotFoundError,
   TERMINAL_WEBHOOK_EVENTS,
   asOfEvent,
+  clientEventOf,
   isAfterStreamId,
   isQueueEventKind,
   listModelNames,
@@ -31,7 +32,7 @@ import {
 const EVENT_OF: Partial<Record<QueueEventKind, (e: StreamEvent) => WebhookEvent>> = {
   waiting: () => "queued",
   active: () => "started",
-  progress: () => "progress",
+  progress: (e) => (clientEventOf("progress", progressOf("progress", e.data)) === "chunk" ? "chunk" : "progress"),
   completed: () => "completed",
   failed: (e) => (readFailure(e.failedReason).code === "cancelled" ? "cancelled" : "failed"),
 };

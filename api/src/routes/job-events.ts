@@ -1,5 +1,5 @@
 import type { Request, Response } from "express";
-import { ALL_JOBS, ErrorBodySchema, ValidationError, asOfEvent, isAfterStreamId as isAfter, isResumableStreamId, type JobResource } from "@videosdgx/shared";
+import { ALL_JOBS, ErrorBodySchema, ValidationError, asOfEvent, clientEventOf, isAfterStreamId as isAfter, isResumableStreamId, type JobResource } from "@videosdgx/shared";
 import type { AppContext } from "../context.js";
 import type { ApiRouter } from "../http/api-router.js";
 import { jobScopeOf } from "../http/auth.js";
@@ -66,7 +66,7 @@ async function streamJob(ctx: AppContext, req: Request, res: Response): Promise<
       .then(async () => {
         if (done || !isAfter(e.id, lastSent)) return;
         const job = await ctx.jobs.get(id, ALL_JOBS);
-        if (e.jobId === id) send(e.id, e.kind, asOfEvent(e.kind, e.progress, job), TERMINAL_EVENTS.has(e.kind));
+        if (e.jobId === id) send(e.id, clientEventOf(e.kind, e.progress), asOfEvent(e.kind, e.progress, job), TERMINAL_EVENTS.has(e.kind));
         else if (job.status === "queued") send(e.id, "position", job, false);
       })
       .catch(finish);

@@ -1,4 +1,5 @@
-import { stat } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
+import { pipeline } from "node:stream/promises";
 import path from "node:path";
 import type { Request, Response } from "express";
 import { ErrorBodySchema, JobResourceSchema, ListJobsQuerySchema, NotFoundError, ValidationError } from "@videosdgx/shared";
@@ -21,6 +22,8 @@ export const TOO_MANY_REQUESTS: RouteResponse = {
 };
 
 /** A job's file (MP4, poster), through send: it answers Range requests (206, or 416 via the error handler) and conditional GETs. */
+const VIDEO = { type: "video/mp4", name: "video" };
+
 async function sendOutput(req: Request, res: Response, file: string, what: { type: string; name: string }): Promise<void> {
   const range = req.headers.range;
   if (range !== undefined && hasSuffixRange(range)) {
@@ -35,6 +38,24 @@ async function sendOutput(req: Request, res: Response, file: string, what: { typ
       else reject(err);
     }),
   );
+}
+
+/**
+ * A running chunk-wise job's video: the first `bytes` of its growing fragmented MP4, the part the worker
+ * has recorded as a playable file. No Range: the ready part grows, so it is sent whole each time.
+ * False when the file is gone (the job has just finished).
+ */
+async function sendGrowingVideo(res: Response, file: string, bytes: number): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(file, "r");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
+  }
+  res.writeHead(200, { "Content-Type": "video/mp4", "Content-Length": String(bytes), "Accept-Ranges": "none", "Cache-Control": "no-store" });
+  await pipeline(handle.createReadStream({ start: 0, end: bytes - 1 }), res);
+  return true;
 }
 
 export function jobRoutes(api: ApiRouter, ctx: AppContext): void {
@@ -141,7 +162,7 @@ export function jobRoutes(api: ApiRouter, ctx: AppContext): void {
 
   api.route(
     {
-      method: "get", path: "/v1/jobs/:id/video", tag: "jobs", summary: "The MP4 (HTTP Range supported)", access: "jobs:read",
+      method: "get", path: "/v1/jobs/:id/video", tag: "jobs", summary: "The MP4 (HTTP Range supported); while a chunk-wise job runs, the part generated so far (no Range)", access: "jobs:read",
       responses: {
         200: { description: "video", contentType: "video/mp4" },
         206: { description: "partial content", contentType: "video/mp4" },
@@ -149,8 +170,15 @@ export function jobRoutes(api: ApiRouter, ctx: AppContext): void {
       },
     },
     async (req, res) => {
-      const file = await ctx.jobs.videoFile(String(req.params.id), jobScopeOf(res));
-      await sendOutput(req, res, path.join(ctx.config.OUTPUTS_DIR, file), { type: "video/mp4", name: "video" });
+      const id = String(req.params.id);
+      const video = await ctx.jobs.videoFile(id, jobScopeOf(res));
+      if (video.readyBytes === undefined) return sendOutput(req, res, path.join(ctx.config.OUTPUTS_DIR, video.file), VIDEO);
+      // The growing file is gone once the job has swapped in its final MP4: that one is served instead.
+      const sent = await sendGrowingVideo(res, path.join(ctx.config.OUTPUTS_DIR, video.file), video.readyBytes);
+      if (!sent) {
+        const done = await ctx.jobs.videoFile(id, jobScopeOf(res));
+        await sendOutput(req, res, path.join(ctx.config.OUTPUTS_DIR, done.file), VIDEO);
+      }
     },
   );
 

@@ -249,11 +249,17 @@ export class JobStore extends JobReader {
     return { message_id: chosen, delivery_id: await this.outbox.redeliver(original) };
   }
 
-  async videoFile(id: string, scope: JobScope): Promise<string> {
+  /**
+   * The job's video: the finished file, or for a running chunk-wise job the growing one and how many of
+   * its bytes are a playable file (as the worker recorded in its progress).
+   */
+  async videoFile(id: string, scope: JobScope): Promise<{ file: string; readyBytes?: number }> {
     const job = await this.find(id, scope);
     const view = await this.view(job);
+    const partial = view.progress.partial_video;
+    if (view.status === "running" && partial && partial.bytes > 0) return { file: partial.file, readyBytes: partial.bytes };
     if (view.status !== "completed") throw new ConflictError(`job ${id} is ${view.status}; its video exists once it is completed`);
-    return job.returnvalue.video_file;
+    return { file: job.returnvalue.video_file };
   }
 
   /** The poster image's file: there from completion on (a 404 before, like a file not made yet). */

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
+import { chunkBench } from "./chunk-bench.js";
 import { encodeBench } from "./encode-bench.js";
 import { externalDataBench } from "./external-data-bench.js";
 import { queueBench } from "./queue-bench.js";
@@ -28,6 +29,7 @@ const benches: Record<string, () => Promise<BenchRow[]>> = {
   webhooks: () => webhookBench(quick ? 10 : 40),
   sse: () => sseBench(quick ? 500 : 2000),
   "external-data": () => externalDataBench(quick ? 1 : 3),
+  chunk: () => chunkBench(quick ? 3 : 9),
 };
 
 /** Each bench runs in a fresh process, so one's garbage, JIT state and child processes cannot slow the next. */

@@ -60,6 +60,15 @@ export const ProgressSchema = z.object({
   memory: MemoryWaitSchema.optional(),
   /** Present with phase waiting_for_environment. */
   environment: EnvironmentProblemSchema.optional(),
+  /** Chunk-wise models (family magi): chunks whose frames are in the growing video, of all the job's. */
+  chunks_done: z.number().int().optional(),
+  chunks_total: z.number().int().optional(),
+  /** Frames a download of the running job's video holds now. */
+  frames_ready: z.number().int().optional(),
+  /** The growing fragmented MP4 (in OUTPUTS_DIR) and how many of its bytes are a playable file. */
+  partial_video: z.object({ file: z.string(), bytes: z.number().int() }).optional(),
+  /** Set on the report that announces chunk `chunk` (0-based) downloadable: sent as a `chunk` event. */
+  chunk: z.number().int().optional(),
 });
 export type Progress = z.infer<typeof ProgressSchema>;
 
@@ -108,6 +117,8 @@ export const JobOutputSchema = z.object({
   duration_s: z.number(),
   bytes: z.number().int(),
   sha256: z.string(),
+  /** Frames in the video (chunk-wise models report it while running too, in progress). */
+  frames_ready: z.number().int().optional(),
   timings: TimingsSchema,
 });
 export type JobOutput = z.infer<typeof JobOutputSchema>;

@@ -76,6 +76,7 @@ export function toJobResource(
       duration_s: out.duration_s,
       bytes: out.bytes,
       sha256: out.sha256,
+      ...(out.frames_ready === undefined ? {} : { frames_ready: out.frames_ready }),
     },
     ...(!failure && status !== "completed" ? lastError(job) : {}),
     ...(failure

@@ -42,6 +42,11 @@ export function progressOf(kind: QueueEventKind, data: unknown): Progress | unde
   return ProgressSchema.safeParse(typeof data === "string" ? safeJson(data) : data).data;
 }
 
+/** A progress report announcing a chunk's frames downloadable is a client's `chunk` event (job.chunk). */
+export function clientEventOf(kind: QueueEventKind, progress: Progress | undefined): string {
+  return kind === "progress" && progress?.chunk !== undefined ? "chunk" : kind;
+}
+
 const STATUS_AT: Partial<Record<QueueEventKind, JobStatus>> = { waiting: "queued", delayed: "queued", active: "running", progress: "running" };
 
 /**

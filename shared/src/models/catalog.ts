@@ -88,11 +88,13 @@ const CATALOG: ManifestInput[] = [
         default_width: 1280, default_height: 720,
       },
       fps: { min: 1, max: 60, default: 24 },
-      steps: { min: 1, max: 100, default: 32 },
+      steps: { min: 4, max: 100, default: 32 },
       guidance: { min: 0, max: 20, default: 7.5 },
     },
     latent: { channels: 16, spatial_factor: 8, temporal_factor: 4, patch: [1, 2, 2] },
     text: { max_tokens: 800 },
+    // MAGI splits each chunk's steps evenly over its window of 4.
+    sampling: { steps_multiple: 4 },
     memory: { resident_bytes: 34 * GB, load_peak_factor: 2 },
     capabilities: { audio: false, chunked: true },
   },
@@ -129,7 +131,7 @@ export const WEIGHTS_NOT_PUBLIC_REASON =
  * The models the project generates itself (workers/src/builtin writes them; `npm start` regenerates one
  * that is missing, outdated or damaged) rather than downloads.
  */
-export const BUILTIN_MODEL_NAMES = ["tiny", "tinywan", "tinyltx2"] as const;
+export const BUILTIN_MODEL_NAMES = ["tiny", "tinywan", "tinyltx2", "tinymagi"] as const;
 export type BuiltinModelName = (typeof BUILTIN_MODEL_NAMES)[number];
 
 export const isBuiltinModel = (name: string): name is BuiltinModelName => (BUILTIN_MODEL_NAMES as readonly string[]).includes(name);

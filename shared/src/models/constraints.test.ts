@@ -61,6 +61,13 @@ test("violations name the field, the rule and the nearest valid values, all at o
   assert.deepEqual(byField.steps!.nearest, [100]);
 });
 
+test("a model whose steps come in multiples (MAGI's window) refuses others, naming the nearest", () => {
+  const magi = KNOWN_MODELS.get("magi1")!;
+  const [v] = violations(() => resolveJobParams(magi, { model: "magi1", prompt: "x", steps: 10 }));
+  assert.deepEqual({ field: v!.field, rule: v!.rule, nearest: v!.nearest }, { field: "steps", rule: "multiple of 4, 4 to 100", nearest: [8, 12] });
+  assert.equal(resolveJobParams(magi, { model: "magi1", prompt: "x", steps: 64 }).steps, 64);
+});
+
 test("a duration far outside the model's length range is refused", () => {
   const v = violations(() => resolveJobParams(wanModel, { model: "wan21", prompt: "x", duration_s: 60, fps: 16 }));
   assert.equal(v[0]!.field, "duration_s");

@@ -94,6 +94,15 @@ export function resolveJobParams(manifest: Manifest, req: CreateJobRequest, rest
   checkRange("fps", fps, c.fps, violations);
   const steps = req.steps ?? c.steps.default;
   checkRange("steps", steps, c.steps, violations);
+  const stepsMultiple = manifest.sampling?.steps_multiple;
+  if (stepsMultiple !== undefined && steps % stepsMultiple !== 0) {
+    violations.push({
+      field: "steps",
+      message: `steps must be a multiple of ${stepsMultiple} between ${c.steps.min} and ${c.steps.max}`,
+      rule: `multiple of ${stepsMultiple}, ${c.steps.min} to ${c.steps.max}`,
+      nearest: nearestMultiples(steps, stepsMultiple, c.steps.min, c.steps.max),
+    });
+  }
   const guidance = req.guidance ?? c.guidance.default;
   checkRange("guidance", guidance, c.guidance, violations);
 

@@ -66,9 +66,9 @@ test("inspection says exactly which file is missing or wrong", async (t) => {
   assert.equal(!waver.installed && waver.reason, WEIGHTS_NOT_PUBLIC_REASON);
 
   // A folder naming a family without a module is refused before its files are looked at.
-  await fakeModelFolder(root, "magi1", KNOWN_MODELS.get("magi1")!);
-  const magi = await inspectModel(root, "magi1");
-  assert.match(!magi.installed ? magi.reason : "", /names family "magi", which is not supported yet \(supported: generic, wan, ltx2\)/);
+  await fakeModelFolder(root, "hunyuan", { ...KNOWN_MODELS.get("magi1")!, name: "hunyuan", family: "hunyuan" });
+  const other = await inspectModel(root, "hunyuan");
+  assert.match(!other.installed ? other.reason : "", /names family "hunyuan", which is not supported yet \(supported: generic, wan, ltx2, magi\)/);
 
   // Graphs that declare what the family expects pass (the contract checks are tested with real graphs in
   // workers/src/families).

@@ -94,6 +94,8 @@ export const ManifestSchema = z.object({
       /** LTX-2's `decode_timestep` and `decode_noise_scale` (null: the decode timestep), for a timestep-conditioned VAE. */
       decode_timestep: z.number().min(0).max(1).optional(),
       decode_noise_scale: z.number().min(0).max(1).nullable().optional(),
+      /** Steps must be a multiple of this (magi: the window size, each chunk's steps split over its stages). */
+      steps_multiple: positiveInt.optional(),
     })
     .optional(),
   memory: z.object({

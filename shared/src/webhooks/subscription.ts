@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 /** What a client can be told about a job; `queued` and `started` repeat when a failed attempt is retried. */
-export const WEBHOOK_EVENTS = ["queued", "started", "progress", "completed", "failed", "cancelled"] as const;
+export const WEBHOOK_EVENTS = ["queued", "started", "progress", "chunk", "completed", "failed", "cancelled"] as const;
 export const WebhookEventSchema = z.enum(WEBHOOK_EVENTS);
 export type WebhookEvent = z.infer<typeof WebhookEventSchema>;
 export const TERMINAL_WEBHOOK_EVENTS: readonly WebhookEvent[] = ["completed", "failed", "cancelled"];

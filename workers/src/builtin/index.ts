@@ -2,6 +2,7 @@ import path from "node:path";
 import { BUILTIN_MODEL_NAMES, type BuiltinModelName } from "@videosdgx/shared";
 import { generateTinyModel, isTinyModelCurrent } from "../tiny/generate.js";
 import { generateTinyLtx2Model, isTinyLtx2ModelCurrent } from "../tinyltx2/generate.js";
+import { generateTinyMagiModel, isTinyMagiModelCurrent } from "../tinymagi/generate.js";
 import { generateTinyWanModel, isTinyWanModelCurrent } from "../tinywan/generate.js";
 
 /**
@@ -12,6 +13,7 @@ const GENERATORS: Record<BuiltinModelName, { isCurrent: (dir: string) => Promise
   tiny: { isCurrent: isTinyModelCurrent, generate: (dir) => generateTinyModel(dir) },
   tinywan: { isCurrent: isTinyWanModelCurrent, generate: (dir) => generateTinyWanModel(dir) },
   tinyltx2: { isCurrent: isTinyLtx2ModelCurrent, generate: (dir) => generateTinyLtx2Model(dir) },
+  tinymagi: { isCurrent: isTinyMagiModelCurrent, generate: (dir) => generateTinyMagiModel(dir) },
 };
 
 /** Generates every built-in model that is missing, outdated or damaged under `modelsDir`; `onGenerate` hears which. */

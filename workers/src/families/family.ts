@@ -15,12 +15,20 @@ export interface AudioVisual {
   audio?: Waveform;
 }
 
+/** Where a chunk-wise pipeline hands each chunk's frames as soon as they are decoded. */
+export interface ChunkSink {
+  /** uint8 RGB frames [f, H, W, 3] of chunk `index` (0-based) of `total`; resolves once they are in the video. */
+  chunk(frames: Uint8Array, index: number, total: number): Promise<void>;
+}
+
 /** A family's pipeline over one loaded folder. */
 export interface FamilyPipeline {
   /** A job's video as uint8 RGB frames [F, H, W, 3], what the MP4 encoder takes. */
   render(params: EffectiveParams, run: StageRun): Promise<Uint8Array>;
   /** Families with sound: the video and its sound track (none when the job says `audio: false`). */
   renderWithSound?(params: EffectiveParams, run: StageRun): Promise<AudioVisual>;
+  /** Chunk-wise families: the same video handed over chunk by chunk, so it can be watched while it grows. */
+  stream?(params: EffectiveParams, run: StageRun, sink: ChunkSink): Promise<void>;
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   type RedisKeys,
   type Timings,
 } from "@videosdgx/shared";
-import { generateVideo } from "../pipeline/generate-video.js";
+import { generateVideo, type ChunkReport } from "../pipeline/generate-video.js";
 import type { GpuGate } from "../runtime/gpu-gate.js";
 import type { MemoryGuard } from "../runtime/memory-guard.js";
 import type { ModelHost } from "../runtime/model-host.js";
@@ -50,10 +50,21 @@ export function createProcessor(deps: ProcessorDeps) {
     const throwIfCancelled = async () => {
       if (await redis.exists(keys.cancel(jobId))) throw new JobFailure("cancelled", "cancelled by request", false);
     };
-    const progress = async (phase: Phase, step: number, total: number, t: Timings, memory?: MemoryWait) => {
+    // A chunk-wise job's streaming state, carried by every report after its first chunk.
+    let streamed: Omit<ChunkReport, "chunk"> | undefined;
+    const progress = async (phase: Phase, step: number, total: number, t: Timings, memory?: MemoryWait, chunk?: number) => {
       await throwIfCancelled();
-      const p: Progress = { phase, step, total, timings: t, ...(memory ? { memory } : {}) };
+      const p: Progress = { phase, step, total, timings: t, ...(memory ? { memory } : {}), ...streamed, ...(chunk === undefined ? {} : { chunk }) };
       await job.updateProgress(p);
+    };
+    let lastStep = { phase: "denoising" as Phase, step: 0, total: params.steps };
+    const onProgress = async (phase: Phase, step: number, total: number, t: Timings, memory?: MemoryWait) => {
+      lastStep = { phase, step, total };
+      await progress(phase, step, total, t, memory);
+    };
+    const onChunk = async ({ chunk, ...state }: ChunkReport) => {
+      streamed = state;
+      await progress(lastStep.phase, lastStep.step, lastStep.total, timings, undefined, chunk);
     };
     // Every wake-up checks for cancellation; only a changed wait state becomes a progress event.
     const waitReports = new WaitReports();
@@ -92,12 +103,13 @@ export function createProcessor(deps: ProcessorDeps) {
           params,
           outputName,
           { outputsDir: config.OUTPUTS_DIR, preset: config.X264_PRESET, crf: config.X264_CRF, threads: config.FFMPEG_THREADS },
-          { progress, signal: deps.shutdown },
+          { progress: onProgress, chunk: onChunk, signal: deps.shutdown },
           timings,
         );
       });
       timings.total_ms = Math.round(performance.now() - started);
-      await job.updateProgress({ phase: "done", step: params.steps, total: params.steps, timings } satisfies Progress);
+      const frames = streamed ? { chunks_done: streamed.chunks_done, chunks_total: streamed.chunks_total, frames_ready: streamed.frames_ready } : {};
+      await job.updateProgress({ phase: "done", step: params.steps, total: params.steps, timings, ...frames } satisfies Progress);
       return {
         video_file: outputName,
         width: params.width,
@@ -107,6 +119,7 @@ export function createProcessor(deps: ProcessorDeps) {
         duration_s: params.duration_s,
         bytes: video.bytes,
         sha256: video.sha256,
+        ...(streamed ? { frames_ready: streamed.frames_ready } : {}),
         timings,
       };
     } catch (err) {

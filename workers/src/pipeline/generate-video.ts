@@ -1,8 +1,9 @@
 import path from "node:path";
-import type { EffectiveParams, Phase, Timings } from "@videosdgx/shared";
-import type { StageRun } from "../families/family.js";
+import type { EffectiveParams, Phase, Progress, Timings } from "@videosdgx/shared";
+import type { FamilyPipeline, StageRun } from "../families/family.js";
 import type { LoadedModel } from "../runtime/loaded-model.js";
-import { encodeMp4 } from "../video/mp4-encoder.js";
+import { GrowingMp4 } from "../video/fragmented-mp4.js";
+import { encodeMp4, type EncodeOptions, type EncodedVideo, type X264Settings } from "../video/mp4-encoder.js";
 
 export interface VideoSettings {
   outputsDir: string;
@@ -15,7 +16,12 @@ export interface GenerationHooks {
   /** Reports a phase change or a finished step; throws to stop the job (cancellation). */
   progress(phase: Phase, step: number, total: number, timings: Timings): Promise<void>;
   signal: AbortSignal;
+  /** A chunk-wise job's chunk is downloadable: its state goes into every progress report from now on. */
+  chunk?(report: ChunkReport): Promise<void>;
 }
+
+/** The streaming fields of a progress report (shared/src/contracts/generate-queue.ts). */
+export type ChunkReport = Required<Pick<Progress, "chunks_done" | "chunks_total" | "frames_ready" | "partial_video" | "chunk">>;
 
 export interface GeneratedVideo {
   file: string;
@@ -54,21 +60,63 @@ export async function generateVideo(
   timings: Timings,
 ): Promise<GeneratedVideo> {
   const run = stageRun(params.steps, hooks, timings);
-  const { pipeline } = model;
-  const { frames, audio } = pipeline.renderWithSound ? await pipeline.renderWithSound(params, run) : { frames: await pipeline.render(params, run) };
   const file = path.join(video.outputsDir, outputName);
-  const encoded = await run.stage("encoding_video", "encode_video_ms", () =>
-    encodeMp4(frames, {
-      audio,
-      width: params.width,
-      height: params.height,
-      fps: params.fps,
-      outPath: file,
-      preset: video.preset,
-      crf: video.crf,
-      threads: video.threads,
-      signal: hooks.signal,
-    }),
-  );
+  const x264: X264Settings = { width: params.width, height: params.height, fps: params.fps, preset: video.preset, crf: video.crf, threads: video.threads };
+  const { pipeline } = model;
+  let encoded: EncodedVideo;
+  if (pipeline.stream) {
+    encoded = await streamVideo(pipeline.stream.bind(pipeline), params, run, new GrowingMp4(file, x264, hooks.signal), hooks, timings);
+  } else {
+    const { frames, audio } = pipeline.renderWithSound ? await pipeline.renderWithSound(params, run) : { frames: await pipeline.render(params, run) };
+    encoded = await wholeVideo(frames, run, { ...x264, outPath: file, signal: hooks.signal, audio });
+  }
   return { file, bytes: encoded.bytes, sha256: encoded.sha256, timings };
+}
+
+/** A pipeline's finished frames, encoded in one go. */
+function wholeVideo(frames: Uint8Array, run: StageRun, options: EncodeOptions): Promise<EncodedVideo> {
+  return run.stage("encoding_video", "encode_video_ms", () => encodeMp4(frames, options));
+}
+
+/**
+ * A chunk-wise pipeline's video, written while it is generated: each chunk's frames are appended to the
+ * growing file and announced (progress with the chunk's state), then the file becomes the final MP4.
+ * Encoding time adds up over the chunks.
+ */
+async function streamVideo(
+  stream: NonNullable<FamilyPipeline["stream"]>,
+  params: EffectiveParams,
+  run: StageRun,
+  video: GrowingMp4,
+  hooks: GenerationHooks,
+  timings: Timings,
+): Promise<EncodedVideo> {
+  let encodeMs = 0;
+  const timed = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await fn();
+    } finally {
+      encodeMs += performance.now() - started;
+      timings.encode_video_ms = Math.round(encodeMs);
+    }
+  };
+  // The chunks' encodes, and the final remux timed by its stage below, make encode_video_ms.
+  try {
+    await stream(params, run, {
+      chunk: async (frames, index, total) => {
+        const state = await timed(() => video.append(frames));
+        await hooks.chunk?.({
+          chunk: index, chunks_done: index + 1, chunks_total: total, frames_ready: state.frames,
+          partial_video: { file: state.file, bytes: state.bytes },
+        });
+      },
+    });
+    const encoded = await run.stage("encoding_video", "encode_video_ms", () => video.finish());
+    timings.encode_video_ms = Math.round(encodeMs + (timings.encode_video_ms ?? 0));
+    return encoded;
+  } catch (err) {
+    await video.discard();
+    throw err;
+  }
 }

@@ -211,26 +211,7 @@ async function sha256File(file: string): Promise<string> {
 const makeFifo = (file: string) => execFileAsync("mkfifo", ["-m", "600", file]);
 
 /** A uniquely named temporary file beside `file` (two attempts of one job never share one). */
-const partOf = (file: string, kind = "") => `${file}.${process.pid}-${randomBytes(4).toString("hex")}${kind}${PART_SUFFIX}`;
-
-/**
- * Runs one ffmpeg into a temporary file, fsynced and renamed onto `target` only when complete; removed
- * otherwise. `measure` runs on the complete temporary file, before the rename: it describes these bytes
- * even if another attempt replaces the file.
- */
-async function writeAtomically<T>(target: string, write: (part: string) => Promise<void>, measure: (part: string) => Promise<T>): Promise<T> {
-  const part = partOf(target);
-  try {
-    await write(part);
-    await fsyncPath(part);
-    const measured = await measure(part);
-    await rename(part, target);
-    return measured;
-  } catch (err) {
-    await rm(part, { force: true });
-    throw err;
-  }
-}
+export const partOf = (file: string, kind = "") => `${file}.${process.pid}-${randomBytes(4).toString("hex")}${kind}${PART_SUFFIX}`;
 
 /**
  * Encodes raw rgb24 frames [F, H, W, 3] (and a sound track, as AAC) to an H.264 MP4 at `outPath`, then its
@@ -256,25 +237,45 @@ export async function encodeMp4(frames: Uint8Array, opts: EncodeOptions): Promis
   let encoded: EncodedVideo;
   try {
     if (audioPipe) await makeFifo(audioPipe);
-    encoded = await writeAtomically(
-      opts.outPath,
-      (part) => runFfmpeg(frames, x264Args(opts), part, opts.signal, audio && audioPipe ? { track: audio, pipe: audioPipe } : undefined),
-      async (part) => {
-        const [{ size }, sha256] = await Promise.all([stat(part), sha256File(part)]);
-        return { bytes: size, sha256 };
-      },
-    );
+    const part = partOf(opts.outPath);
+    try {
+      await runFfmpeg(frames, x264Args(opts), part, opts.signal, audio && audioPipe ? { track: audio, pipe: audioPipe } : undefined);
+      encoded = await publishEncoded(part, opts.outPath);
+    } catch (err) {
+      await rm(part, { force: true });
+      throw err;
+    }
   } finally {
     if (audioPipe) await rm(audioPipe, { force: true });
   }
   const middle = Math.floor(frames.length / frameBytes / 2) * frameBytes;
-  await writeAtomically(
-    posterPathOf(opts.outPath),
-    (part) => runFfmpeg(frames.subarray(middle, middle + frameBytes), posterArgs(opts), part, opts.signal),
-    async () => undefined,
-  );
-  await fsyncPath(dir);
+  await writePoster(frames.subarray(middle, middle + frameBytes), opts, opts.outPath, opts.signal);
   return encoded;
+}
+
+/** Moves a complete temporary MP4 into place durably, with the size and hash of the bytes moved. */
+export async function publishEncoded(part: string, outPath: string): Promise<EncodedVideo> {
+  await fsyncPath(part);
+  // Measured before the rename: the answer describes these bytes even if another attempt replaces the file.
+  const [{ size }, sha256] = await Promise.all([stat(part), sha256File(part)]);
+  await rename(part, outPath);
+  await fsyncPath(path.dirname(outPath));
+  return { bytes: size, sha256 };
+}
+
+/** The poster of the video at `videoPath` (one rgb24 frame as a JPEG beside it), written like the video. */
+export async function writePoster(frame: Uint8Array, s: X264Settings, videoPath: string, signal?: AbortSignal): Promise<void> {
+  const target = posterPathOf(videoPath);
+  const part = partOf(target);
+  try {
+    await runFfmpeg(frame, posterArgs(s), part, signal);
+    await fsyncPath(part);
+    await rename(part, target);
+    await fsyncPath(path.dirname(target));
+  } catch (err) {
+    await rm(part, { force: true });
+    throw err;
+  }
 }
 
 /** Where encodeMp4 writes the poster of the video at `videoPath`. */
