@@ -4,7 +4,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { generateTinyMagiModel, tinyMagiTargetFrames } from "@videosdgx/workers/tinymagi";
 import { decodeToRgb, probeVideo } from "@videosdgx/workers/video";
-import { Platform } from "./platform.js";
+import { Platform, finishedOutputs } from "./platform.js";
 import { readEvents, type SseEvent } from "./sse-reader.js";
 import { WebhookReceiver } from "./webhook-receiver.js";
 
@@ -88,7 +88,10 @@ test("a tinymagi job's video can be downloaded and played while it runs and grow
   assert.deepEqual({ frames: info.frames, w: info.width, h: info.height, fps: info.fps, faststart: info.faststart }, { frames: 192, w: 128, h: 128, fps: 24, faststart: true });
   const boxes = topBoxes(await readFile(done.file));
   assert.ok(!boxes.includes("moof"), `final boxes: ${boxes.join(",")}`);
-  assert.deepEqual((await p.outputFiles()).filter((f) => f.startsWith(id)), [`${id}.mp4`], "the growing file is gone");
+  assert.deepEqual((await p.outputFiles()).filter((f) => f.startsWith(id)), finishedOutputs([id]), "the growing file is gone; the poster is there");
+  const poster = await fetch(`${p.base}/v1/jobs/${id}/poster.jpg`);
+  assert.equal(poster.status, 200);
+  assert.equal(poster.headers.get("content-type"), "image/jpeg");
 
   // The frames are tinymagi's analytic video: each chunk conditioned on the one before it.
   const decoded = await decodeToRgb(done.file, SIZE.width, SIZE.height);
