@@ -3,7 +3,7 @@ import path from "node:path";
 import { readSourceRecord } from "@videosdgx/shared";
 import { sha256File } from "./folder.js";
 
-/** `checksums.sha256` in `sha256sum -c` format: what the generated `tiny` model records. */
+/** `checksums.sha256` in `sha256sum -c` format: what every generated built-in model records. */
 const CHECKSUMS_FILE = "checksums.sha256";
 
 export type HashCheck =

@@ -24,6 +24,9 @@ export type ModelSource =
 
 const SOURCES: Record<string, ModelSource> = {
   tiny: { kind: "generated", family: "generic", how: "npm start generates it (or npm run tiny -w @videosdgx/workers -- <dir> --force)" },
+  tinywan: { kind: "generated", family: "wan", how: "npm start generates it" },
+  tinyltx2: { kind: "generated", family: "ltx2", how: "npm start generates it" },
+  tinymagi: { kind: "generated", family: "magi", how: "npm start generates it" },
   wan21: {
     kind: "hub",
     family: "wan",
