@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { BullLayout } from "../bullmq/layout.js";
+import { parseJsonOrUndefined } from "../json.js";
 
 /** Why a job (or one attempt of it) failed: stable codes a client can act on. */
 export const JOB_FAILURE_CODES = [
@@ -39,18 +40,10 @@ export function failureReason(failure: JobFailureRecord): string {
  */
 export function readFailure(reason: string | undefined): FailureView {
   if (!reason) return { code: "internal_error", message: "the job failed without a reason" };
-  const parsed = JobFailureRecordSchema.safeParse(safeJson(reason));
+  const parsed = JobFailureRecordSchema.safeParse(parseJsonOrUndefined(reason));
   if (parsed.success) return { code: parsed.data.code, message: parsed.data.message };
   if (BullLayout.isStalledReason(reason)) {
     return { code: "worker_lost", message: `the worker running the job stopped (killed or crashed) too often: ${reason}` };
   }
   return { code: "internal_error", message: reason };
-}
-
-function safeJson(s: string): unknown {
-  try {
-    return JSON.parse(s) as unknown;
-  } catch {
-    return undefined;
-  }
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { EnvironmentProblemSchema, type EnvironmentProblem } from "./generate-queue.js";
+import { parseJsonOrUndefined } from "../json.js";
 
 /**
  * What a worker's heartbeat says about it: a Redis hash per worker (string fields, written by the worker
@@ -24,14 +25,7 @@ export interface WorkerHeartbeat {
 const EnvironmentFieldSchema = z
   .string()
   .optional()
-  .transform((s) => {
-    if (!s) return undefined;
-    try {
-      return EnvironmentProblemSchema.safeParse(JSON.parse(s)).data;
-    } catch {
-      return undefined;
-    }
-  });
+  .transform((s) => (s ? EnvironmentProblemSchema.safeParse(parseJsonOrUndefined(s)).data : undefined));
 
 const flag = z.enum(["0", "1"]).transform((v) => v === "1");
 const count = z.coerce.number().int().nonnegative();

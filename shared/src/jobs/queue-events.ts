@@ -1,5 +1,6 @@
 import { ProgressSchema, type Progress } from "../contracts/generate-queue.js";
 import type { JobResource, JobStatus } from "../schemas/job-resource.js";
+import { parseJsonOrUndefined } from "../json.js";
 
 /** The BullMQ events the platform follows in each queue's events stream. */
 export const QUEUE_EVENT_KINDS = ["waiting", "active", "progress", "completed", "failed", "delayed"] as const;
@@ -39,7 +40,7 @@ export function streamIdScore(id: string): number {
 /** A progress event's own progress (ours is always an object with a phase); stream fields hold it as JSON. */
 export function progressOf(kind: QueueEventKind, data: unknown): Progress | undefined {
   if (kind !== "progress") return undefined;
-  return ProgressSchema.safeParse(typeof data === "string" ? safeJson(data) : data).data;
+  return ProgressSchema.safeParse(typeof data === "string" ? parseJsonOrUndefined(data) : data).data;
 }
 
 /** A progress report announcing a chunk's frames downloadable is a client's `chunk` event (job.chunk). */
@@ -59,12 +60,4 @@ export function asOfEvent(kind: QueueEventKind, progress: Progress | undefined, 
   if (!status || status === job.status) return { ...job, ...own };
   const { result: _result, error: _error, finished_at: _finished, queue_position: _position, ...earlier } = job;
   return { ...earlier, status, ...own };
-}
-
-function safeJson(s: string): unknown {
-  try {
-    return JSON.parse(s);
-  } catch {
-    return undefined;
-  }
 }

@@ -1,14 +1,14 @@
 import { spawn } from "node:child_process";
 import { mkdir, open, rm, type FileHandle } from "node:fs/promises";
 import path from "node:path";
-import { partOf, publishEncoded, VideoEncodeError, writePoster, x264Args, type EncodedVideo, type X264Settings } from "./mp4-encoder.js";
+import { ffmpegBinary, partOf, publishEncoded, VideoEncodeError, writePoster, x264Args, type EncodedVideo, type X264Settings } from "./mp4-encoder.js";
 
 const STDERR_BYTES = 4000;
 
 /** One ffmpeg run: `input` on stdin, `args` around it, stdout collected. Killed when `signal` aborts. */
 function ffmpegBuffer(args: string[], input: Uint8Array | undefined, signal?: AbortSignal): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const child = spawn("ffmpeg", args, { stdio: [input ? "pipe" : "ignore", "pipe", "pipe"], signal });
+    const child = spawn(ffmpegBinary(), args, { stdio: [input ? "pipe" : "ignore", "pipe", "pipe"], signal });
     const out: Buffer[] = [];
     let stderr = "";
     child.stdout!.on("data", (b: Buffer) => out.push(b));

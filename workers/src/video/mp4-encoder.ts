@@ -101,10 +101,16 @@ export function ffmpegCliArgs(s: X264Settings, input: string, output: string): s
   return [...inArgs, "-i", input, "-y", ...outArgs, output];
 }
 
+let binary = "ffmpeg";
+
 /** The ffmpeg binary encodes run, as the worker's environment check found it (FFMPEG_PATH or PATH). */
 export function useFfmpegBinary(file: string): void {
+  binary = file;
   ffmpeg.setFfmpegPath(file);
 }
+
+/** The binary useFfmpegBinary chose (plain `ffmpeg` from PATH until then), for encoders that spawn it themselves. */
+export const ffmpegBinary = (): string => binary;
 
 /** Feeds the frames in slices of the caller's buffer (no copy); piping applies backpressure. */
 function* chunks(frames: Uint8Array): Generator<Buffer> {
