@@ -1,4 +1,4 @@
-import type { ApiKeyStore, Config, Logger, SubmissionGate, WebhookOutbox } from "@videosdgx/shared";
+import type { ApiKeyStore, Config, InputStore, Logger, S3Outputs, SubmissionGate, WebhookOutbox } from "@videosdgx/shared";
 import type { Authenticator } from "./http/auth.js";
 import type { IdempotencyKeys } from "./services/idempotency.js";
 import type { JobStore } from "./services/job-store.js";
@@ -23,5 +23,9 @@ export interface AppContext {
   auth: Authenticator;
   apiKeys: ApiKeyStore;
   admission: SubmissionGate;
+  /** Jobs' input files (image-to-video images), kept outside Redis. */
+  inputs: InputStore;
+  /** The bucket finished videos are in (OUTPUT_STORE=s3); undefined: they are files in OUTPUTS_DIR. */
+  outputs: S3Outputs | undefined;
   ping(): Promise<void>;
 }

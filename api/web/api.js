@@ -77,48 +77,77 @@ function parseEvent(block) {
 }
 
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
+/** The wait before reopening a stream that ended or broke, doubled on each failed try up to the cap. */
 const RECONNECT_MS = 1000;
+const RECONNECT_MAX_MS = 15000;
+/** A Retry-After longer than this is not waited out in full: the job page should not look dead for minutes. */
+const RETRY_AFTER_MAX_MS = 60000;
+
+/** Answers worth asking again: the API not ready or overloaded (5xx, e.g. 503 while Redis is away) or limiting (429). */
+const isPassing = (status) => status >= 500 || status === 429;
+
+/** Retry-After in ms (seconds or an HTTP date), undefined when absent or unreadable. */
+function retryAfterMs(res) {
+  const value = res.headers.get("Retry-After");
+  if (!value) return undefined;
+  const ms = /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value) - Date.now();
+  return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), RETRY_AFTER_MAX_MS) : undefined;
+}
 
 /**
  * Follows a job's event stream (GET /v1/jobs/:id/events) until the job ends, reconnecting with
- * Last-Event-ID as EventSource does; read with fetch because EventSource cannot send the key.
+ * Last-Event-ID as EventSource does; read with fetch because EventSource cannot send the key. A broken
+ * stream, an unreachable API or a passing refusal (5xx, 429: after its Retry-After) is tried again with a
+ * capped backoff; any other refusal (401, 403, 404, 400) is final and goes to `onError`.
  * `onJob(job, eventType)` gets the job resource of every event. Returns a function that stops it.
  */
 export function followJob(id, onJob, onError) {
   const controller = new AbortController();
   let lastId;
   let ended = false;
+  let failures = 0; // tries in a row that got no stream
   const run = async () => {
     while (!ended && !controller.signal.aborted) {
+      let wait;
       try {
         const extra = { Accept: "text/event-stream" };
         if (lastId) extra["Last-Event-ID"] = lastId;
         const res = await fetch(`/v1/jobs/${encodeURIComponent(id)}/events`, { headers: headers(extra), signal: controller.signal });
         if (!res.ok) {
-          onError(await failure(res));
-          return;
-        }
-        const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-        let buffer = "";
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          buffer += value.replace(/\r\n?/g, "\n");
-          let cut;
-          while ((cut = buffer.indexOf("\n\n")) >= 0) {
-            const event = parseEvent(buffer.slice(0, cut));
-            buffer = buffer.slice(cut + 2);
-            if (!event.data) continue;
-            if (event.id) lastId = event.id;
-            const job = JSON.parse(event.data);
-            onJob(job, event.type);
-            if (TERMINAL.has(job.status) && event.type !== "position") ended = true;
+          const err = await failure(res);
+          if (!isPassing(res.status)) {
+            onError(err);
+            return;
+          }
+          wait = retryAfterMs(res);
+          failures += 1;
+        } else {
+          failures = 0;
+          const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+          let buffer = "";
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            buffer += value.replace(/\r\n?/g, "\n");
+            let cut;
+            while ((cut = buffer.indexOf("\n\n")) >= 0) {
+              const event = parseEvent(buffer.slice(0, cut));
+              buffer = buffer.slice(cut + 2);
+              if (!event.data) continue;
+              if (event.id) lastId = event.id;
+              const job = JSON.parse(event.data);
+              onJob(job, event.type);
+              if (TERMINAL.has(job.status) && event.type !== "position") ended = true;
+            }
           }
         }
       } catch (err) {
         if (controller.signal.aborted) return;
+        failures += 1; // unreachable (a restart), or the stream broke off
       }
-      if (!ended) await new Promise((r) => setTimeout(r, RECONNECT_MS));
+      if (ended) return;
+      const backoff = Math.min(RECONNECT_MS * 2 ** Math.max(0, failures - 1), RECONNECT_MAX_MS);
+      await new Promise((r) => setTimeout(r, wait ?? backoff));
     }
   };
   void run();

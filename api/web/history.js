@@ -11,12 +11,13 @@ const PAGE = 24;
 function Poster({ job }) {
   const [url, setUrl] = useState(undefined);
   useEffect(() => {
+    setUrl(undefined);
     if (!job.result?.poster_url) return;
     let made;
     fileUrl(job.result.poster_url).then((u) => { made = u; setUrl(u); }, () => setUrl(undefined));
     return () => made && URL.revokeObjectURL(made);
   }, [job.id, job.status]);
-  if (url) return html`<img class="poster" src=${url} alt="" width=${job.result.width} height=${job.result.height} />`;
+  if (url && job.result) return html`<img class="poster" src=${url} alt="" width=${job.result.width} height=${job.result.height} />`;
   return html`<div class=${`poster placeholder status-${job.status}`} aria-hidden="true">${job.status}</div>`;
 }
 
@@ -70,7 +71,7 @@ export function HistoryView({ models, params }) {
     ${error && html`<p class="error" role="alert">${error.message}</p>`}
     ${!error && !loading && pages.length === 0 && html`<p>No jobs yet. <a href="#/">Make one</a>.</p>`}
     <ul class="gallery" aria-label="Jobs, newest first">
-      ${pages.map((j) => html`<li class="card" data-job=${j.id}>
+      ${pages.map((j) => html`<li class="card" key=${j.id} data-job=${j.id}>
         <a href=${`#/jobs/${encodeURIComponent(j.id)}`}>
           <${Poster} job=${j} />
           <span class="prompt">${j.params.prompt}</span>

@@ -12,6 +12,7 @@ const PHASES = {
   waiting_for_memory: "Waiting for memory",
   loading: "Loading the model",
   encoding_text: "Encoding the prompt",
+  encoding_image: "Encoding the image",
   denoising: "Denoising",
   decoding: "Decoding frames",
   encoding_video: "Encoding the video",
@@ -33,6 +34,7 @@ function useEta(job) {
   return perStep > 0 ? Math.max(0, (job.progress.total - step) * perStep) : undefined;
 }
 
+/** The live part of a running job: everything its events say until it ends (the one place for a preview image). */
 function Progress({ job }) {
   const p = job.progress;
   const eta = useEta(job);
@@ -47,11 +49,60 @@ function Progress({ job }) {
     </p>
     <label class="sr-only" for="job-progress">Steps done</label>
     <progress id="job-progress" max=${p.total || 1} value=${p.step}>${p.step} of ${p.total}</progress>
+    ${p.chunks_total !== undefined && html`<p class="chunks">Chunks ready: <strong>${p.chunks_done ?? 0}</strong> of ${p.chunks_total}${p.frames_ready ? ` (${p.frames_ready} frames)` : ""}</p>`}
     ${p.phase === "waiting_for_memory" && p.memory && html`<p class="wait">${p.memory.message}
-      (needs ${gb(p.memory.needed_bytes)}, available ${gb(p.memory.available_bytes)}, held by others ${gb(p.memory.held_by_others_bytes)} of ${gb(p.memory.budget_bytes)})</p>`}
+      (needs ${gb(p.memory.needed_bytes)}, available ${gb(p.memory.available_bytes)}, held by others ${gb(p.memory.held_by_others_bytes)} of ${gb(p.memory.budget_bytes)} on host ${p.memory.host})</p>`}
     ${p.phase === "waiting_for_environment" && p.environment && html`<p class="wait">${p.environment.message} (${p.environment.code})</p>`}
     ${job.last_error && html`<p class="wait">An earlier attempt ended: ${job.last_error.message}</p>`}
   </section>`;
+}
+
+/**
+ * A job's file as a blob: URL, fetched again each time `version` changes (undefined: none yet). A fetch
+ * that fails leaves the last one shown; an answer older than the one shown is dropped; the shown blob is
+ * freed once the next is in place, or when the component goes.
+ */
+function useLatestFile(path, version) {
+  const [shown, setShown] = useState(undefined);
+  // The version shown (or on its way to be); Infinity once the component is gone.
+  const newest = useRef(-Infinity);
+  useEffect(() => {
+    if (version === undefined) return;
+    // A newer version's fetch does not cancel this one: chunks arriving faster than their downloads
+    // still show the video growing, and only an answer older than the one shown is dropped.
+    fileUrl(path).then((url) => {
+      if (version <= newest.current) return URL.revokeObjectURL(url);
+      newest.current = version;
+      setShown(url);
+    }, () => {});
+  }, [path, version]);
+  // Freed after the render that replaced it, so an element never points at a revoked URL.
+  useEffect(() => (shown ? () => URL.revokeObjectURL(shown) : undefined), [shown]);
+  useEffect(() => () => {
+    newest.current = Infinity;
+  }, []);
+  return shown;
+}
+
+/** The latest preview of a running job (announced by `preview` events), fetched with the key as each new one comes. */
+function Preview({ job }) {
+  const preview = job.progress.preview;
+  const url = useLatestFile(preview?.url, preview?.step);
+  if (!preview || !url) return null;
+  return html`<figure class="preview"><img id="job-preview" src=${url} data-step=${preview.step}
+      alt=${`Preview of the video being made, at step ${preview.step} of ${job.progress.total}`} /></figure>`;
+}
+
+/**
+ * A streaming (chunk-wise) job's video so far: GET /v1/jobs/:id/video serves the growing MP4's playable
+ * part while the job runs, fetched again as each chunk arrives.
+ */
+function ChunkVideo({ job }) {
+  const done = job.progress.chunks_done;
+  const url = useLatestFile(job.links.video, done || undefined);
+  if (!url) return null;
+  return html`<figure class="chunk-video"><video id="chunk-video" src=${url} controls muted playsinline preload="auto" data-chunks=${done}
+      aria-label=${`The video so far: ${done} of ${job.progress.chunks_total} chunks of: ${job.params.prompt}`}></video></figure>`;
 }
 
 function Timings({ t }) {
@@ -110,6 +161,8 @@ export function JobView({ id }) {
     <h1 id="job-title">${p.prompt}</h1>
     <p class="meta"><span class=${`status status-${job.status}`}>${job.status}</span> · ${job.model} · ${new Date(job.created_at).toLocaleString()} · <code>${job.id}</code></p>
     ${live && html`<${Progress} job=${job} />`}
+    ${live && html`<${Preview} job=${job} />`}
+    ${job.status === "running" && job.progress.chunks_total !== undefined && html`<${ChunkVideo} job=${job} />`}
     ${live && html`<div class="row"><button type="button" class="danger" onClick=${() => act("DELETE", `/v1/jobs/${encodeURIComponent(id)}`)}>Cancel</button></div>`}
     ${job.status === "completed" && job.result && html`<${Result} job=${job} />`}
     ${(job.status === "failed" || job.status === "cancelled") && html`<section aria-labelledby="error-title">

@@ -2,7 +2,7 @@ import { h } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import htm from "htm";
 import { api } from "./api.js";
-import { dimensionBounds, fpsChoices, frameBounds, frameInput, framesForDuration, sizeChoices } from "./rules.js";
+import { dimensionBounds, fpsChoices, frameBounds, frameInput, framesForDuration, sizeChoices, stepsInput } from "./rules.js";
 
 const html = htm.bind(h);
 const SEED_MAX = 0xffffffff;
@@ -28,6 +28,15 @@ function initialForm(model, from) {
     guidance: p?.guidance ?? c.guidance.default,
   };
 }
+
+/** A picked file as a data URL, the JSON form of the request's `image`. */
+const readAsDataUrl = (file) =>
+  new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
 
 /** The request body the form describes. */
 function requestBody(model, f, seedMode, seed) {
@@ -82,11 +91,14 @@ function MakeForm({ models, template, sameSeed }) {
   const [error, setError] = useState(undefined);
   // One Idempotency-Key per distinct request: a double click (or a retry after a lost answer) makes one job.
   const idem = useRef({ body: "", key: "" });
+  // The picked image, being read as a data URL (models with capabilities.i2v).
+  const image = useRef(undefined);
 
   const choose = (name) => {
     const m = models.find((x) => x.name === name);
     setModelName(name);
     setForm(m?.constraints ? initialForm(m, template) : undefined);
+    image.current = undefined;
   };
   const set = (field) => (e) => setForm({ ...form, [field]: e.currentTarget.value });
   const c = model?.constraints;
@@ -96,6 +108,7 @@ function MakeForm({ models, template, sameSeed }) {
     e.preventDefault();
     if (!e.currentTarget.reportValidity()) return;
     const body = requestBody(model, form, seedMode, seed);
+    if (model.capabilities?.i2v && image.current) body.image = await image.current;
     const text = JSON.stringify(body);
     if (idem.current.body !== text) idem.current = { body: text, key: crypto.randomUUID() };
     setBusy(true);
@@ -114,6 +127,7 @@ function MakeForm({ models, template, sameSeed }) {
   const notInstalled = models.filter((m) => !m.installed);
   const length = c && form && (form.lengthMode === "frames" ? Number(form.num_frames) : framesForDuration(c.frames, Number(form.duration_s), Number(form.fps)));
   const [lo, hi] = c ? frameBounds(c.frames) : [0, 0];
+  const steps = c && stepsInput(c.steps, model.steps_multiple);
   const lastSeed = localStorage.getItem(LAST_SEED_ITEM);
 
   return html`<form class="panel make" onSubmit=${submit} aria-labelledby="make-title">
@@ -131,6 +145,10 @@ function MakeForm({ models, template, sameSeed }) {
       <${Field} id="prompt" label="Prompt">
         <textarea id="prompt" rows="3" required value=${form.prompt} onInput=${set("prompt")} placeholder="A cat walking on a beach at sunset"></textarea>
       <//>
+      ${model.capabilities?.i2v && html`<${Field} id="image" label="Image (the first frame)" hint="JPEG, PNG or WebP; scaled to cover the size below and centre-cropped.">
+        <input id="image" type="file" accept="image/jpeg,image/png,image/webp" required
+          onChange=${(e) => { const file = e.currentTarget.files?.[0]; image.current = file ? readAsDataUrl(file) : undefined; }} />
+      <//>`}
       <${Field} id="negative-prompt" label="Negative prompt" hint="What the video should not show (optional).">
         <textarea id="negative-prompt" rows="2" value=${form.negative_prompt} onInput=${set("negative_prompt")}></textarea>
       <//>
@@ -185,8 +203,8 @@ function MakeForm({ models, template, sameSeed }) {
       <details class="advanced">
         <summary>Advanced</summary>
         <div class="grid">
-          <${Field} id="steps" label="Steps" hint=${`${c.steps.min} to ${c.steps.max}, default ${c.steps.default}`}>
-            <input id="steps" type="number" required min=${c.steps.min} max=${c.steps.max} step="1" value=${form.steps} onInput=${set("steps")} />
+          <${Field} id="steps" label="Steps" hint=${`${model.steps_multiple ? `a multiple of ${model.steps_multiple}, ` : ""}${steps.min} to ${steps.max}, default ${c.steps.default}`}>
+            <input id="steps" type="number" required ...${steps} value=${form.steps} onInput=${set("steps")} aria-describedby="steps-hint" />
           <//>
           <${Field} id="guidance" label="Guidance" hint=${`${c.guidance.min} to ${c.guidance.max}, default ${c.guidance.default}`}>
             <input id="guidance" type="number" required min=${c.guidance.min} max=${c.guidance.max} step="any" value=${form.guidance} onInput=${set("guidance")} />

@@ -16,11 +16,6 @@ export function framesForDuration(r, seconds, fps) {
   return candidates.reduce((best, c) => (Math.abs(c - target) <= Math.abs(best - target) ? c : best));
 }
 
-export const isValidFrames = (r, n) => {
-  const [lo, hi] = frameBounds(r);
-  return Number.isInteger(n) && n >= lo && n <= hi && (n - r.offset) % r.step === 0;
-};
-
 const NAMED_SIZES = [
   ["480p", 848, 480], ["480p", 832, 480], ["480p", 854, 480], ["720p", 1280, 720], ["1080p", 1920, 1080],
   ["576p", 1024, 576], ["square", 512, 512], ["square", 256, 256], ["square", 128, 128], ["square", 64, 64],
@@ -54,6 +49,11 @@ export function dimensionBounds(res, axis) {
 export function fpsChoices(range) {
   const usual = [8, 12, 15, 16, 24, 25, 30, 48, 50, 60];
   return [...new Set([range.default, ...usual.filter((f) => f >= range.min && f <= range.max)])].sort((a, b) => a - b);
+}
+
+/** The steps input's bounds: with a steps multiple (magi), its lowest and highest multiples in range, stepping by it. */
+export function stepsInput(range, multiple = 1) {
+  return { min: Math.ceil(range.min / multiple) * multiple, max: Math.floor(range.max / multiple) * multiple, step: multiple };
 }
 
 /** The frame-count input's bounds: starting at the lowest valid count, its step gives exactly the valid ones. */

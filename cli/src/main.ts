@@ -1,8 +1,13 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from "commander";
-import { CliExitCode, loadConfig, type Config } from "@videosdgx/shared";
-import { CliError, usageError } from "./cli-error.js";
+import { CliExitCode, type Config } from "@videosdgx/shared";
+import { ApiClient } from "./api/api-client.js";
+import { cliConfig, type GlobalOptions } from "./cli-config.js";
+import { usageError } from "./cli-error.js";
 import { runDoctor } from "./doctor/doctor.js";
+import { registerJobCommands } from "./jobs/commands.js";
+import { listModels as listApiModels, modelRow } from "./jobs/jobs.js";
+import { registerKeyCommands } from "./keys/commands.js";
 import { exportModel } from "./models/export.js";
 import { listModels, type ModelRow } from "./models/list.js";
 import { pullModel } from "./models/pull.js";
@@ -11,13 +16,8 @@ import { verifyFailure, verifyModel } from "./models/verify.js";
 import { formatBytes, print, printJson, runCommand } from "./output.js";
 import { humanProgress, jsonProgress } from "./progress.js";
 
-function config(): Config {
-  try {
-    return loadConfig();
-  } catch (err) {
-    throw new CliError("bad_config", (err as Error).message, CliExitCode.usage);
-  }
-}
+/** The settings, with --url and --key (wherever they were given on the command line) in their variables' place. */
+const config = (): Config => cliConfig(program.opts<GlobalOptions>());
 
 const jsonOption = () => new Option("--json", "print JSON (one document, or JSON lines for progress) for scripts");
 
@@ -29,11 +29,30 @@ function describeSource(r: ModelRow): string {
 }
 
 const program = new Command("videosdgx")
-  .description("VideosDGX command line: model folders (list, pull, verify, rm) and the doctor")
+  .description("VideosDGX command line: make videos and follow jobs over the HTTP API; model folders, API keys and the doctor on this machine")
+  .option("--url <url>", "the API's base URL (env VIDEOSDGX_URL; default this machine's, http://127.0.0.1:8000)")
+  .option("--key <key>", "API key sent as Authorization: Bearer (env VIDEOSDGX_API_KEY)")
   .showHelpAfterError()
   .exitOverride();
 
-const models = program.command("models").description("list, pull, verify and remove model folders under MODELS_DIR");
+registerJobCommands(program, config);
+
+// Bare `models` is the API's view (what can be asked for); its subcommands work on the folders under MODELS_DIR.
+const models = program
+  .command("models")
+  // Commander gives `--json` after a subcommand to this parent, which declares it too: hand it on.
+  .hook("preAction", (parent, action) => {
+    if (action !== parent && parent.opts<{ json?: boolean }>().json) action.setOptionValue("json", true);
+  })
+  .description("with no subcommand: the API's models (installed or not and why, loaded, waiting jobs); subcommands: the model folders under MODELS_DIR")
+  .addOption(jsonOption())
+  .action((opts: { json?: boolean }) =>
+    runCommand(!!opts.json, async () => {
+      const list = await listApiModels(ApiClient.of(config()));
+      if (opts.json) return printJson({ models: list });
+      for (const m of list) for (const line of modelRow(m)) print(line);
+    }),
+  );
 
 models
   .command("list")
@@ -69,13 +88,18 @@ models
   .command("export <name>")
   .description("turn the model's diffusers checkpoint into its ONNX folder, parity-checked against PyTorch (Python exporter)")
   .option("--from <dir>", "the diffusers checkpoint (default: what models pull left in MODELS_DIR/.checkpoints/<name>)")
-  .addOption(new Option("--dtype <dtype>", "text encoder and transformer dtype").choices(["fp32", "fp16"]).default("fp16"))
+  .addOption(new Option("--dtype <dtype>", "text encoder and transformer dtype (default fp16; fp32 with --quantize and for magi; bf16 is refused, with why)").choices(["fp32", "fp16", "bf16"]))
+  .addOption(new Option("--quantize <bits>", "quantize the transformer's weights: int8 (dynamic) or int4 (MatMulNBits, blocks of 32)").choices(["int8", "int4"]))
   .addOption(new Option("--limits <limits>", "request limits in the manifest: the real model's, or a small replica's (tests)").choices(["model", "replica"]).default("model"))
   .addOption(jsonOption())
-  .action((name: string, opts: { from?: string; dtype: "fp32" | "fp16"; limits: "model" | "replica"; json?: boolean }) =>
+  .action((name: string, opts: { from?: string; dtype?: "fp32" | "fp16" | "bf16"; quantize?: "int8" | "int4"; limits: "model" | "replica"; json?: boolean }) =>
     runCommand(!!opts.json, async () => {
       const result = await exportModel(config(), name, opts);
       if (opts.json) return printJson(result);
+      for (const q of result.quality) {
+        const cosine = q.min_cosine === null ? "" : `, cosine ${q.cosine.toFixed(6)} (at least ${q.min_cosine})`;
+        print(`${q.graph.padEnd(12)} against PyTorch: deviation ${q.deviation.toPrecision(3)} (tolerance ${q.tolerance}), relative L2 ${q.rel_l2.toPrecision(3)}${cosine}`);
+      }
       print(`exported ${name} into ${result.dir}; next: models verify ${name} --run`);
     }),
   );
@@ -83,7 +107,7 @@ models
 models
   .command("verify <name>")
   .description("check a model folder: files, recorded hashes, graphs against the family contract, external data, manifest")
-  .option("--run", "also load it and make a two-step video of the smallest valid size through the worker's code")
+  .option("--run", "also load it and make a video of the smallest valid size in two steps (or the fewest valid) through the worker's code")
   .addOption(jsonOption())
   .action((name: string, opts: { run?: boolean; json?: boolean }) =>
     runCommand(!!opts.json, async () => {
@@ -132,6 +156,8 @@ program
       return blocked ? CliExitCode.failed : 0;
     }),
   );
+
+registerKeyCommands(program, config);
 
 try {
   await program.parseAsync(process.argv);

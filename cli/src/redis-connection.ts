@@ -1,13 +1,10 @@
-import { Redis } from "ioredis";
-import type { Config } from "@videosdgx/shared";
+import type { Redis } from "ioredis";
+import { createRedis, type RedisTarget } from "@videosdgx/shared";
 import { causeOf } from "./hub/hub-client.js";
 
-/** The platform's Redis: REDIS_URL, or the one `npm start` runs on OWN_REDIS_PORT. */
-export const platformRedisUrl = (config: Config) => config.REDIS_URL ?? `redis://127.0.0.1:${config.OWN_REDIS_PORT}`;
-
 /** One connection attempt, no retries: a CLI says at once that Redis is unreachable, and why. */
-export async function connectRedis(url: string): Promise<{ redis: Redis } | { error: string }> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 3000 });
+export async function connectRedis(target: RedisTarget): Promise<{ redis: Redis } | { error: string }> {
+  const redis = createRedis(target, "probe", "vdgx-cli");
   let firstError = "";
   redis.on("error", (err: Error) => (firstError ||= err.message));
   try {

@@ -94,10 +94,10 @@ def test_manifest_records_family_footprint_and_parity(exported: ExportResult) ->
     assert manifest["name"] == "wantiny" and manifest["family"] == "wan" and manifest["schema_version"] == 1
     assert manifest["latent"] == {"channels": 16, "spatial_factor": 8, "temporal_factor": 4, "patch": [1, 2, 2]}
     assert manifest["text"]["max_tokens"] == 512
-    files = manifest["export"]["files"]
-    for rel in CONTRACT_FILES[2:]:
-        assert files[rel]["bytes"] == (exported.out / rel).stat().st_size
-    graph_bytes = sum(files[f"{g}/model.onnx"]["bytes"] for g in ("text_encoder", "transformer", "vae_decoder"))
+    files = json.loads((exported.out / "videosdgx-source.json").read_text())["files"]
+    for rel in CONTRACT_FILES:
+        assert files[rel]["size"] == (exported.out / rel).stat().st_size
+    graph_bytes = sum(files[f"{g}/model.onnx"]["size"] for g in ("text_encoder", "transformer", "vae_decoder"))
     mem = manifest["export"]["load_memory"]
     assert manifest["memory"]["resident_bytes"] == mem["after"] - mem["before"] > graph_bytes / 2
     assert 1 <= manifest["memory"]["load_peak_factor"] <= 4
@@ -139,6 +139,6 @@ def test_external_data_lies_beside_each_graph(exported_fp16: ExportResult) -> No
         assert all(len(t.raw_data) <= 256 for t in initializers if t.data_location != onnx.TensorProto.EXTERNAL)
         ends = [int(dict((e.key, e.value) for e in t.external_data)["offset"]) + int(dict((e.key, e.value) for e in t.external_data)["length"]) for t in external]
         assert (folder / "model.onnx_data").stat().st_size == max(ends)
-    files = json.loads((exported_fp16.out / "videosdgx.json").read_text())["export"]["files"]
+    files = json.loads((exported_fp16.out / "videosdgx-source.json").read_text())["files"]
     assert "transformer/model.onnx_data" in files
     assert np.all([d.ok for d in exported_fp16.deviations])  # parity ran on the external-data graphs

@@ -26,6 +26,13 @@ def test_published_limits_and_flow_shift_by_size() -> None:
     assert "sampling" not in make("replica")  # the replica's scheduler flow_shift applies to every size
 
 
+def test_wan21_exports_carry_the_vae_preview_projection() -> None:
+    preview = make("wan21")["preview"]
+    assert len(preview["latent_rgb_factors"]) == 16 and all(len(row) == 3 for row in preview["latent_rgb_factors"])
+    assert preview["latent_rgb_factors"][0] == [-0.1299, -0.1692, 0.2932] and preview["latent_rgb_bias"] == [-0.1835, -0.0868, -0.3360]
+    assert "preview" not in make("replica")  # a random-weight VAE: the factors would not describe it
+
+
 def test_model_names_follow_the_platform_rule() -> None:
     assert check_name("wan21") == "wan21"
     for bad in ("Wan21", "wan-21", "w", "1wan"):

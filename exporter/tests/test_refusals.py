@@ -72,3 +72,23 @@ def test_perturbed_graph_fails_parity_and_leaves_nothing(checkpoint: Path, tmp_p
     assert "text_encoder" not in message and "vae_decoder" not in message  # only the damaged graph is named
     assert err.value.exit_code == 3
     assert list(tmp_path.iterdir()) == []
+
+
+def test_bf16_is_refused_with_the_reason_which_still_holds(tmp_path: Path) -> None:
+    res = run_cli("export", "--family", "wan", "--from", str(tmp_path), "--out", str(tmp_path / "wanbf"), "--dtype", "bf16")
+    assert res.returncode == 2, res.stderr
+    assert "--dtype bf16" in res.stderr and "Use --dtype fp16" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "wanbf").exists()
+    # The reason: the pinned ONNX Runtime has no CPU bfloat16 MatMul. Once it has, this fails: time to export bf16.
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    cast = [helper.make_node("Cast", [name], [f"{name}_bf16"], to=TensorProto.BFLOAT16) for name in ("a", "b")]
+    graph = helper.make_graph(
+        [*cast, helper.make_node("MatMul", ["a_bf16", "b_bf16"], ["y_bf16"]), helper.make_node("Cast", ["y_bf16"], ["y"], to=TensorProto.FLOAT)],
+        "bf16_matmul", [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2, 2]) for n in ("a", "b")],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+    model.ir_version = 9
+    with pytest.raises(Exception, match="NOT_IMPLEMENTED"):
+        ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])

@@ -6,6 +6,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { ConfigSchema } from "@videosdgx/shared";
+import { DASHBOARD_FILE, prometheusConfig } from "./monitoring/files.js";
 
 /** What can be checked of compose.yaml without a Docker engine: its shape, files, commands and shared settings. */
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -13,6 +14,8 @@ const composeText = readFileSync(path.join(root, "compose.yaml"), "utf8");
 interface Build { context: string; dockerfile?: string; additional_contexts?: Record<string, string> }
 interface Service {
   image?: string;
+  profiles?: string[];
+  secrets?: string[];
   build?: Build;
   command?: string[];
   environment?: Record<string, string>;
@@ -20,16 +23,16 @@ interface Service {
   volumes?: string[];
   healthcheck?: { test: string[] };
 }
-const compose = parse(composeText, { merge: true }) as { services: Record<string, Service> };
+const compose = parse(composeText, { merge: true }) as { services: Record<string, Service>; secrets?: Record<string, { environment?: string; file?: string }> };
 const services = Object.entries(compose.services);
 const appServices = services.filter(([, s]) => s.volumes?.includes("data:/data"));
 const configKeys = new Set(Object.keys(ConfigSchema.in.shape));
 const dockerfileOf = (b: Build): string => path.join(root, b.context, b.dockerfile ?? "Dockerfile");
 
-test("docker compose config accepts the file, for the default profile and --profile gpu", (t) => {
+test("docker compose config accepts the file, for the default profile and each of the others", (t) => {
   const plugin = spawnSync("docker", ["compose", "version"], { encoding: "utf8" });
   if (plugin.status !== 0) return t.skip(`the docker compose plugin is not installed here (${(plugin.stderr || plugin.error?.message || "").trim().split("\n")[0]})`);
-  for (const args of [[], ["--profile", "gpu"]]) {
+  for (const args of [[], ["--profile", "gpu"], ["--profile", "monitoring"], ["--profile", "worker-host"], ["--profile", "worker-host-gpu"]]) {
     execFileSync("docker", ["compose", ...args, "config", "--quiet"], { cwd: root, env: { PATH: process.env.PATH ?? "" }, stdio: "pipe" });
   }
 });
@@ -77,10 +80,50 @@ test("every command and CMD runs an entry script the build produces from a sourc
   }
 });
 
-test("every service of the host that uses the data volume gets the same HOST_ID", () => {
-  assert.ok(appServices.length >= 7, appServices.map(([n]) => n).join());
-  const ids = new Set(appServices.map(([name, s]) => s.environment?.HOST_ID ?? `${name}: none`));
+/** The worker-only hosts (README "Two hosts"): CPU, and the CUDA image with the GPU. */
+const WORKER_HOSTS = ["worker-host", "worker-host-gpu"];
+
+test("every service of the host that uses the data volume gets the same HOST_ID; the worker-only hosts their own", () => {
+  const firstHost = appServices.filter(([name]) => !WORKER_HOSTS.includes(name));
+  assert.ok(firstHost.length >= 7, firstHost.map(([n]) => n).join());
+  const ids = new Set(firstHost.map(([name, s]) => s.environment?.HOST_ID ?? `${name}: none`));
   assert.deepEqual([...ids], ["${HOST_ID:-spark-1}"]);
+  for (const name of WORKER_HOSTS) assert.equal(compose.services[name]!.environment?.HOST_ID, "${HOST_ID:-spark-2}", name);
+});
+
+test("each worker-only host runs the launcher with ROLES=workers against another host's Redis, in a profile of its own, and starts no Redis", () => {
+  for (const name of WORKER_HOSTS) {
+    const host = compose.services[name] as Service & { profiles?: string[]; depends_on?: Record<string, unknown> };
+    assert.deepEqual(host.profiles, [name], `${name}: its own profile, so starting one never starts the other`);
+    assert.deepEqual(host.command, ["node", "infra/dist/start.js"], name);
+    assert.equal(host.environment?.ROLES, "workers", name);
+    assert.deepEqual(ConfigSchema.parse({ ROLES: host.environment!.ROLES }).ROLES, ["workers"]);
+    assert.match(host.environment?.REDIS_URL ?? "", /^\$\{REDIS_URL:-redis:\/\/(?!redis:)/, `${name}: not this compose file's own redis service`);
+    assert.deepEqual(Object.keys(host.depends_on ?? {}), ["models-init"], `${name}: no dependency on the local redis service`);
+  }
+});
+
+test("the GPU worker-only host is a GPU worker: the CUDA image, the GPU reserved, CUDA first", () => {
+  type GpuService = Service & { deploy?: { resources?: { reservations?: { devices?: { capabilities?: string[] }[] } } } };
+  const gpu = compose.services["worker-host-gpu"] as GpuService;
+  const gpuWorker = compose.services["worker-ltx2"] as GpuService;
+  assert.deepEqual([gpu.image, gpu.build], [gpuWorker.image, gpuWorker.build], "the image the gpu profile's workers run");
+  assert.deepEqual(gpu.deploy, gpuWorker.deploy);
+  assert.ok(gpu.deploy?.resources?.reservations?.devices?.some((d) => d.capabilities?.includes("gpu")));
+  assert.equal(gpu.environment?.ORT_EXECUTION_PROVIDERS, "cuda,cpu");
+  assert.deepEqual(ConfigSchema.parse({ ORT_EXECUTION_PROVIDERS: gpu.environment!.ORT_EXECUTION_PROVIDERS }).ORT_EXECUTION_PROVIDERS, ["cuda", "cpu"]);
+  // The rest of its environment is the CPU worker-only host's.
+  const { ORT_EXECUTION_PROVIDERS: _, ...rest } = gpu.environment!;
+  assert.deepEqual(rest, compose.services["worker-host"]!.environment);
+});
+
+test("compose's Redis is published on port 6379 at REDIS_BIND, loopback unless set, where other hosts' REDIS_URL points", () => {
+  const ports = compose.services.redis!.ports ?? [];
+  assert.deepEqual(ports, ["${REDIS_BIND:-127.0.0.1}:6379:6379"]);
+  assert.ok(documented("REDIS_BIND"), "REDIS_BIND is in .env.example");
+  assert.match(envExample, /^REDIS_BIND=127\.0\.0\.1$/m, ".env.example keeps the loopback default");
+  const url = /^\$\{REDIS_URL:-(.+)\}$/.exec(compose.services["worker-host"]!.environment!.REDIS_URL!)![1]!;
+  assert.equal(new URL(url).port || "6379", ports[0]!.split(":").at(-2), "the worker-only host's default REDIS_URL uses the published port");
 });
 
 test("PORT moves the API's listener, port mapping and healthcheck together", () => {
@@ -93,11 +136,73 @@ test("PORT moves the API's listener, port mapping and healthcheck together", () 
   assert.doesNotMatch(health, /:8000\b/);
 });
 
-test("every variable compose sets or interpolates is one of shared's config", () => {
+const envExample = readFileSync(path.join(root, ".env.example"), "utf8");
+const documented = (key: string) => new RegExp(`^#? ?${key}=`, "m").test(envExample);
+
+test("every variable compose sets or interpolates for the platform is one of shared's config; the others are in .env.example", () => {
   for (const [name, s] of appServices) {
     for (const key of Object.keys(s.environment ?? {})) assert.ok(configKeys.has(key), `${name}: ${key} is not in shared/src/config.ts`);
   }
-  for (const [, key] of composeText.matchAll(/\$\{([A-Z0-9_]+)/g)) assert.ok(configKeys.has(key!), `\${${key}} is not in shared/src/config.ts`);
+  const interpolated = (text: string) => [...text.matchAll(/\$\{([A-Z0-9_]+)/g)].map((m) => m[1]!);
+  const appText = JSON.stringify(appServices);
+  for (const key of interpolated(appText)) assert.ok(configKeys.has(key), `\${${key}} is not in shared/src/config.ts`);
+  // Monitoring's own settings (ports, Grafana's password, the key Prometheus sends) are compose's, not the platform's.
+  for (const key of interpolated(composeText)) assert.ok(configKeys.has(key) || documented(key), `\${${key}} is neither shared config nor in .env.example`);
+  for (const [name, secret] of Object.entries(compose.secrets ?? {})) {
+    if (secret.environment) assert.ok(documented(secret.environment), `secret ${name}: ${secret.environment} is not in .env.example`);
+  }
+});
+
+const monitoring = services.filter(([, s]) => s.profiles?.includes("monitoring"));
+const mounts = (s: Service) => (s.volumes ?? []).map((v) => v.split(":")).map(([source, target, mode]) => ({ source: source!, target: target!, mode }));
+
+test("the monitoring profile: pinned images, files that exist, mounted read-only", () => {
+  assert.deepEqual(monitoring.map(([n]) => n).sort(), ["grafana", "prometheus"]);
+  for (const [name, s] of monitoring) {
+    assert.match(s.image ?? "", /^[\w./-]+:v?\d+\.\d+\.\d+$/, `${name}: image ${s.image} is not pinned to a version`);
+    const files = mounts(s).filter((m) => m.source.startsWith("./"));
+    assert.ok(files.length > 0, `${name} mounts its configuration`);
+    for (const m of files) {
+      assert.ok(existsSync(path.join(root, m.source)), `${name}: ${m.source} does not exist`);
+      assert.equal(m.mode, "ro", `${name}: ${m.source} is mounted writable`);
+    }
+    for (const port of s.ports ?? []) assert.match(port, /^127\.0\.0\.1:/, `${name}: ${port} is not bound to loopback`);
+  }
+});
+
+test("Prometheus scrapes the api service on its port, with the secret compose mounts", () => {
+  const [job] = prometheusConfig().scrape_configs;
+  const [target] = job!.static_configs[0]!.targets;
+  const api = compose.services.api!;
+  const port = /^\$\{PORT:-(\d+)\}$/.exec(api.environment!.PORT!)?.[1];
+  assert.equal(target, `api:${port}`, "the compose service api on the port it listens on");
+  assert.equal(Number(port), ConfigSchema.parse({}).PORT, "the API's default PORT");
+  const prometheus = compose.services.prometheus!;
+  assert.equal(job!.authorization?.credentials_file, `/run/secrets/${prometheus.secrets![0]}`, "the key is the secret compose mounts");
+  assert.ok(compose.secrets?.[prometheus.secrets![0]!], "the secret is declared");
+  const config = mounts(prometheus).find((m) => m.source === "./infra/monitoring/prometheus.yml");
+  assert.equal(config?.target, "/etc/prometheus/prometheus.yml");
+  assert.ok(prometheus.command?.includes(`--config.file=${config!.target}`));
+});
+
+test("Grafana gets the datasource and the dashboard the provisioning files name", () => {
+  const grafana = compose.services.grafana!;
+  const m = mounts(grafana);
+  const provisioning = m.find((x) => x.target === "/etc/grafana/provisioning")!;
+  const dashboards = m.find((x) => path.join(root, x.source) === path.dirname(DASHBOARD_FILE))!;
+  assert.ok(provisioning && dashboards, "provisioning and dashboards are mounted");
+  const dir = path.join(root, provisioning.source);
+  const datasource = parse(readFileSync(path.join(dir, "datasources/prometheus.yml"), "utf8")).datasources[0];
+  const prometheusPort = compose.services.prometheus!.ports![0]!.split(":").at(-1);
+  assert.equal(datasource.url, `http://prometheus:${prometheusPort}`);
+  const provider = parse(readFileSync(path.join(dir, "dashboards/videosdgx.yml"), "utf8")).providers[0];
+  assert.equal(provider.options.path, dashboards.target);
+  assert.equal(grafana.environment?.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH, path.posix.join(dashboards.target, path.basename(DASHBOARD_FILE)));
+  // Every panel and variable queries the provisioned datasource.
+  const uids = new Set([...readFileSync(DASHBOARD_FILE, "utf8").matchAll(/"uid": "([^"]+)"/g)].map((x) => x[1]).filter((u) => u !== "videosdgx"));
+  assert.deepEqual([...uids], [datasource.uid]);
+  assert.equal(grafana.environment?.GF_AUTH_ANONYMOUS_ORG_ROLE, "Viewer");
+  assert.match(grafana.environment?.GF_SECURITY_ADMIN_PASSWORD ?? "", /^\$\{GRAFANA_ADMIN_PASSWORD/);
 });
 
 test("the images own /data as the user they run as, so a new named volume is writable", () => {

@@ -1,6 +1,5 @@
 import { createRequire } from "node:module";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 
 const require = createRequire(import.meta.url);
 const packageDir = (name: string) => path.dirname(require.resolve(`${name}/package.json`));
@@ -9,5 +8,5 @@ const packageDir = (name: string) => path.dirname(require.resolve(`${name}/packa
 export const API_MAIN = path.join(packageDir("@videosdgx/api"), "dist/main.js");
 export const WORKER_MAIN = path.join(packageDir("@videosdgx/workers"), "dist/main.js");
 export const WEBHOOKS_MAIN = path.join(packageDir("@videosdgx/webhooks"), "dist/main.js");
-/** The API keys command line (npm run keys). */
-export const KEYS_MAIN = fileURLToPath(new URL("keys.js", import.meta.url));
+/** The videosdgx command line (npx videosdgx; npm run keys is its `keys` command). */
+export const CLI_MAIN = path.join(packageDir("@videosdgx/cli"), "dist/main.js");

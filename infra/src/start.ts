@@ -16,8 +16,8 @@ import { OwnRedis, shutDownLeftoverRedis } from "./own-redis.js";
 import { Supervisor } from "./supervisor.js";
 
 /**
- * `npm start`: Redis (REDIS_URL or our own redis-server with AOF), the built-in models, the API and
- * one worker per installed model, all supervised; Ctrl-C or SIGTERM stops them in order, Redis last.
+ * `npm start`: Redis (REDIS_URL or our own redis-server with AOF), the built-in models, and what ROLES
+ * asks for (the API, the webhook sender, one worker per installed model), all supervised; Ctrl-C or SIGTERM stops them in order, Redis last.
  * Its own Redis's data dir is locked (one launcher per dir); a Redis left running by a launcher that was
  * killed is shut down cleanly first; a Redis that dies is restarted.
  */
@@ -58,8 +58,9 @@ const supervisor = new Supervisor(log, (child) => {
 });
 
 let ownRedis: OwnRedis | undefined;
+// Our own redis-server only when no Redis is configured (a URL or sentinels).
 let redisUrl = config.REDIS_URL;
-if (!redisUrl) {
+if (!redisUrl && !config.REDIS_SENTINELS) {
   const dataDir = path.join(config.DATA_DIR, "redis");
   await mkdir(dataDir, { recursive: true });
   await lockDataDir(dataDir).catch((err: Error) => refuseToStart(err.message));
@@ -81,19 +82,26 @@ if (!redisUrl) {
 }
 await ensureBuiltinModels(config.MODELS_DIR, (model, dir) => log.info("generating a built-in model", { model, dir }));
 
-const env = { ...process.env, REDIS_URL: redisUrl, DATA_DIR: config.DATA_DIR, MODELS_DIR: config.MODELS_DIR, OUTPUTS_DIR: config.OUTPUTS_DIR };
-supervisor.start({ name: "api", command: process.execPath, args: [API_MAIN], env, essential: true });
-supervisor.start({ name: "webhooks", command: process.execPath, args: [WEBHOOKS_MAIN], env });
-const models = await modelsToServe(config);
+// Every child names the same host (HOST_ID), so the ledger, the heartbeats and the views agree.
+const env = {
+  ...process.env,
+  REDIS_URL: redisUrl, DATA_DIR: config.DATA_DIR, MODELS_DIR: config.MODELS_DIR, OUTPUTS_DIR: config.OUTPUTS_DIR, HOST_ID: config.HOST_ID,
+};
+const roles = new Set(config.ROLES);
+if (roles.has("api")) supervisor.start({ name: "api", command: process.execPath, args: [API_MAIN], env, essential: true });
+if (roles.has("webhooks")) supervisor.start({ name: "webhooks", command: process.execPath, args: [WEBHOOKS_MAIN], env });
+const models = roles.has("workers") ? await modelsToServe(config) : [];
 for (const model of models) {
   supervisor.start({ name: `worker-${model}`, command: process.execPath, args: [WORKER_MAIN, "--model", model], env });
 }
 
 const base = `http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST}:${config.PORT}`;
 process.stdout.write(
-  `\nVideosDGX is starting (workers: ${models.join(", ") || "none"})\n` +
-    `  API        ${base}/v1/models\n  Dashboard  ${base}/admin/queues\n  Docs       ${base}/docs\n` +
-    `  Metrics    ${base}/metrics\nCtrl-C stops everything.\n\n`,
+  `\nVideosDGX is starting on host ${config.HOST_ID} (roles: ${config.ROLES.join(", ")}; workers: ${models.join(", ") || "none"})\n` +
+    (roles.has("api")
+      ? `  API        ${base}/v1/models\n  Dashboard  ${base}/admin/queues\n  Docs       ${base}/docs\n  Metrics    ${base}/metrics\n`
+      : `  No API here: this host serves the queues of the Redis at REDIS_URL.\n`) +
+    `Ctrl-C stops everything.\n\n`,
 );
 
 process.on("SIGINT", () => void stop("SIGINT", 0));

@@ -16,6 +16,8 @@
   ARGV[3] cap on jobs not started (0 = no cap: KEYS[1] to KEYS[5] are then never touched)
   ARGV[4] bucket refill, tokens per minute (0 = no rate limit)
   ARGV[5] bucket size (the burst)
+  ARGV[6] prefix of the cancellation keys: a job cancelled while queued (<prefix><job id> exists) waits
+          only for a worker to record it and holds no place
 
   Reply: {0, 0}                                   admitted
          {1, ms until the bucket holds a token}   rate limited
@@ -40,8 +42,18 @@ end
 
 if cap > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-  local queued = redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[3])
-    + redis.call('ZCARD', KEYS[4]) + redis.call('ZCARD', KEYS[5]) + redis.call('ZCARD', KEYS[1])
+  local function pending(ids)
+    local n = 0
+    for _, id in ipairs(ids) do
+      if redis.call('EXISTS', ARGV[6] .. id) == 0 then
+        n = n + 1
+      end
+    end
+    return n
+  end
+  local queued = pending(redis.call('LRANGE', KEYS[2], 0, -1)) + pending(redis.call('LRANGE', KEYS[3], 0, -1))
+    + pending(redis.call('ZRANGE', KEYS[4], 0, -1)) + pending(redis.call('ZRANGE', KEYS[5], 0, -1))
+    + redis.call('ZCARD', KEYS[1])
   if queued >= cap then
     return {2, queued}
   end

@@ -7,6 +7,8 @@
   ARGV[1] holder id
   ARGV[2] fencing token of the caller's grant
 
+  (after ledger-expire.lua: a grant whose lease ran out is no longer held)
+
   Reply: bytes released, or -1 when the caller no longer holds it (nothing changed)
 ]]
 local holder = ARGV[1]

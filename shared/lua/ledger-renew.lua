@@ -10,11 +10,10 @@
   ARGV[2] fencing token of the caller's grant
   ARGV[3] lease in ms
   ARGV[4] new size in bytes, or '' to keep the size (a renewal can only shrink, never grow)
+  (after ledger-expire.lua: an expired lease is already gone, `now` is set)
 
   Reply: 1 renewed, 0 not the current holder (lease expired or token fenced)
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local holder = ARGV[1]
 
 local expiry = tonumber(redis.call('ZSCORE', KEYS[2], holder) or '0')

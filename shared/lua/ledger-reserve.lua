@@ -10,21 +10,11 @@
   ARGV[2] bytes wanted
   ARGV[3] budget in bytes
   ARGV[4] lease in ms
+  (after ledger-expire.lua: expired reservations are already freed, `now` is set)
 
   Reply: { 1, token, sum_after }   granted (a new token: any earlier grant of this holder is fenced off)
          { 0, sum_of_others, 0 }   refused: sum_of_others + bytes would pass the budget
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-
--- Reservations whose lease ran out belong to dead holders: they free their memory here.
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
-for _, holder in ipairs(expired) do
-  redis.call('HDEL', KEYS[1], holder)
-  redis.call('HDEL', KEYS[3], holder)
-  redis.call('ZREM', KEYS[2], holder)
-end
-
 local holder = ARGV[1]
 local wanted = tonumber(ARGV[2])
 local budget = tonumber(ARGV[3])

@@ -100,6 +100,16 @@ export class ServiceUnavailableError extends AppError {
   readonly code = "service_unavailable";
 }
 
+/**
+ * The job was written to the primary but no replica confirmed it in REDIS_WAIT_TIMEOUT_MS: it is kept
+ * (it may run), but a failover now could lose it, so it is not acknowledged. `details.job_id` names it;
+ * a retry with the same Idempotency-Key answers with that job once a replica holds it.
+ */
+export class NotReplicatedError extends AppError {
+  readonly status = 503;
+  readonly code = "not_replicated";
+}
+
 /** Bad settings found at start-up; printed and the process exits. */
 export class ConfigError extends AppError {
   readonly status = 500;

@@ -23,6 +23,8 @@ export function modelOfJobId(id: string): string | undefined {
 export const redisKeys = (prefix: string) => ({
   /** Set while a cancellation is pending or done; the worker checks it between steps. */
   cancel: (jobId: string) => `${prefix}:cancel:${jobId}`,
+  /** Held (SET NX PX) by the one worker of a model sweeping the output store for removed jobs' objects. */
+  outputSweep: (model: string) => `${prefix}:output-sweep:${model}`,
   /** Sorted set of live worker ids scored by heartbeat expiry (ms). */
   workers: `${prefix}:workers`,
   /** Hash describing one worker: model, host, pid, loaded state. */
@@ -59,6 +61,11 @@ export const redisKeys = (prefix: string) => ({
     pending: `${prefix}:webhook:${jobId}:pending`,
     gone: `${prefix}:webhook:${jobId}:gone`,
   }),
+  /**
+   * Webhook delivery totals of the whole platform (hash, never expires): `<outcome>` counts each attempt's
+   * (or skip's) outcome, `attempt_ms` adds up attempt durations. Read by the API's /metrics.
+   */
+  webhookTotals: `${prefix}:webhook-totals`,
   /** Where the webhook dispatcher is in a model's BullMQ events stream. */
   webhookCursor: (model: string) => `${prefix}:webhook-cursor:${model}`,
   /** Submissions admitted to a queue but not added yet, scored by expiry (ms): counted against the cap. */

@@ -8,6 +8,10 @@ export interface RedisServerOptions {
   /** `always` makes every acknowledged submission survive a kill -9 of Redis; `everysec` may lose the last second. */
   appendfsync: "always" | "everysec";
   bind?: string;
+  /** Starts as a replica of this primary, e.g. in a set watched by Sentinel. */
+  replicaOf?: { host: string; port: number };
+  /** requirepass, and masterauth for a replica (or a primary demoted to one): one password for the set. */
+  password?: string;
 }
 
 /** Arguments for the platform's own Redis: AOF on, no eviction (BullMQ loses jobs under any other policy). */
@@ -21,6 +25,8 @@ export function redisServerArgs(o: RedisServerOptions): string[] {
     "--maxmemory-policy", "noeviction",
     "--save", "",
     "--protected-mode", "yes",
+    ...(o.replicaOf ? ["--replicaof", o.replicaOf.host, String(o.replicaOf.port)] : []),
+    ...(o.password ? ["--requirepass", o.password, "--masterauth", o.password] : []),
   ];
 }
 
@@ -74,7 +80,7 @@ export async function startRedisServer(o: RedisServerOptions, timeoutMs = 20000)
   child.stderr?.on("data", keep);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const spawnError = new Promise<never>((_, reject) => child.once("error", reject));
-  const url = `redis://${o.bind ?? "127.0.0.1"}:${o.port}`;
+  const url = `redis://${o.password ? `:${encodeURIComponent(o.password)}@` : ""}${o.bind ?? "127.0.0.1"}:${o.port}`;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null) {

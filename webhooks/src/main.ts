@@ -1,4 +1,4 @@
-import { ApiKeyStore, ExitCode, JobReader, WebhookOutbox, createLogger, createRedis, loadConfigOrExit, stopOnSignals } from "@videosdgx/shared";
+import { ApiKeyStore, ExitCode, JobReader, WebhookOutbox, createLogger, createRedis, loadConfigOrExit, redisTargetOf, stopOnSignals } from "@videosdgx/shared";
 import { createDeliveryWorker } from "./delivery-worker.js";
 import { WebhookDispatcher } from "./dispatcher.js";
 
@@ -8,22 +8,23 @@ import { WebhookDispatcher } from "./dispatcher.js";
  */
 const config = loadConfigOrExit("webhooks");
 const log = createLogger("webhooks", config.LOG_LEVEL);
-if (!config.REDIS_URL) {
-  process.stderr.write("webhooks: REDIS_URL is required (npm start sets it for the processes it starts)\n");
+const target = redisTargetOf(config);
+if (!target) {
+  process.stderr.write("webhooks: REDIS_URL or REDIS_SENTINELS is required (npm start sets REDIS_URL for the processes it starts)\n");
   process.exit(ExitCode.config);
 }
 
-const redis = createRedis(config.REDIS_URL, "worker", "vdgx-webhooks");
+const redis = createRedis(target, "worker", "vdgx-webhooks");
 const outbox = new WebhookOutbox(config, redis);
 const reader = new JobReader(config, redis);
-const dispatcher = new WebhookDispatcher(config, redis, createRedis(config.REDIS_URL, "worker", "vdgx-webhooks-events"), reader, outbox, log);
+const dispatcher = new WebhookDispatcher(config, redis, createRedis(target, "worker", "vdgx-webhooks-events"), reader, outbox, log);
 const apiKeys = new ApiKeyStore(redis, config.QUEUE_PREFIX);
 // A job submitted with an API key is signed with that key's secret (shown once at its creation).
 const secretsFor = async (owner: string | undefined) => {
   const own = owner === undefined ? undefined : await apiKeys.webhookSecret(owner);
   return own ? [own] : config.WEBHOOK_SECRET;
 };
-const worker = createDeliveryWorker(config, createRedis(config.REDIS_URL, "worker", "vdgx-webhooks-delivery"), redis, outbox, secretsFor, log);
+const worker = createDeliveryWorker(config, createRedis(target, "worker", "vdgx-webhooks-delivery"), redis, outbox, secretsFor, log);
 dispatcher.start();
 log.info("webhooks ready", { signing: config.WEBHOOK_SECRET.length > 0, allow_hosts: config.WEBHOOK_ALLOW_HOSTS });
 

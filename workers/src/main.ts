@@ -1,4 +1,3 @@
-import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import {
@@ -6,12 +5,17 @@ import {
   createLogger,
   generateQueue,
   createRedis,
+  redisTargetOf,
   ExitCode,
   GpuSlots,
   inspectModel,
   loadConfigOrExit,
+  openInputStore,
   memoryBudget,
   MemoryLedger,
+  openOutputStore,
+  OutputRetention,
+  S3Outputs,
   queueName,
   readFailure,
   readMemInfo,
@@ -19,7 +23,10 @@ import {
   startWorker,
 } from "@videosdgx/shared";
 import { Heartbeat } from "./jobs/heartbeat.js";
+import { sweepInputs } from "./jobs/input-retention.js";
 import { createProcessor } from "./jobs/process-job.js";
+import { onSessionThreadDeath, startSessionThread } from "./onnx/session-thread.js";
+import { previewsState } from "./preview/previewer.js";
 import { EnvironmentMonitor } from "./runtime/environment-monitor.js";
 import { GpuGate } from "./runtime/gpu-gate.js";
 import { MemoryGuard } from "./runtime/memory-guard.js";
@@ -28,6 +35,7 @@ import { checkExecutionProviders, sessionOptions } from "./runtime/session-optio
 
 /** One worker process serves one model: `node workers/dist/main.js --model tiny`. */
 const MODEL_CHECK_MS = 5000;
+const INPUT_SWEEP_MS = 3600_000;
 const config = loadConfigOrExit("worker");
 const log = createLogger("worker", config.LOG_LEVEL);
 const fail = (message: string): never => {
@@ -39,9 +47,10 @@ const fail = (message: string): never => {
 // every exit does not loop while the folder is being downloaded or copied.
 const { values } = parseArgs({ options: { model: { type: "string" }, "wait-for-model": { type: "boolean" } } });
 const model = values.model ?? fail("--model NAME is required");
-const redisUrl = config.REDIS_URL ?? fail("REDIS_URL is required for a worker (npm start sets it for the workers it starts)");
+const redisTarget = redisTargetOf(config) ?? fail("REDIS_URL or REDIS_SENTINELS is required for a worker (npm start sets REDIS_URL for the workers it starts)");
 try {
   await checkExecutionProviders(config);
+  await startSessionThread();
 } catch (err) {
   fail((err as Error).message);
 }
@@ -59,17 +68,19 @@ try {
 }
 
 const keys = redisKeys(config.QUEUE_PREFIX);
-const redis = createRedis(redisUrl, "worker", `vdgx-worker-${model}`);
+const redis = createRedis(redisTarget, "worker", `vdgx-worker-${model}`);
 const shutdown = new AbortController();
-const hostId = config.HOST_ID ?? hostname();
+const hostId = config.HOST_ID;
 const workerId = `${hostId}-${process.pid}`;
+const store = openOutputStore(config, workerId);
+const inputs = openInputStore(config, store);
 const ledger = new MemoryLedger(redis, config.QUEUE_PREFIX, hostId, budget, config.MEMORY_LEASE_MS);
 const gpuSlots = new GpuSlots(redis, config.QUEUE_PREFIX, hostId, config.GPU_CONCURRENCY, config.MEMORY_LEASE_MS);
 const gpu = new GpuGate({ slots: gpuSlots, redis, keys, bull: new BullLayout(config.QUEUE_PREFIX), workerId, model, maxWaitMs: config.MAX_WAIT_SECONDS * 1000 });
 const memory: MemoryGuard = new MemoryGuard({
   ledger,
   redis,
-  subscriber: createRedis(redisUrl, "worker", `vdgx-memory-${model}`),
+  subscriber: createRedis(redisTarget, "worker", `vdgx-memory-${model}`),
   keys,
   workerId,
   gpuWaiters: () => gpuSlots.waiters(),
@@ -118,9 +129,9 @@ const heartbeat = new Heartbeat(
   },
 );
 
-/** ffmpeg and OUTPUTS_DIR: while either is broken this worker takes no jobs; it resumes once fixed. */
+/** ffmpeg, OUTPUTS_DIR and the output store: while one is broken this worker takes no jobs; it resumes once fixed. */
 const environment: EnvironmentMonitor = new EnvironmentMonitor(
-  { outputsDir: config.OUTPUTS_DIR, minFreeBytes: config.OUTPUTS_MIN_FREE_BYTES, ffmpegPath: config.FFMPEG_PATH, searchPath: () => process.env.PATH ?? "" },
+  { outputsDir: config.OUTPUTS_DIR, minFreeBytes: config.OUTPUTS_MIN_FREE_BYTES, ffmpegPath: config.FFMPEG_PATH, searchPath: () => process.env.PATH ?? "", store },
   async (problem) => {
     if (problem) {
       log.warn("environment broken: taking no jobs until it is fixed", { model, code: problem.code, reason: problem.message });
@@ -135,11 +146,11 @@ const environment: EnvironmentMonitor = new EnvironmentMonitor(
 const worker = startWorker(
   generateQueue,
   queueName(model),
-  createProcessor({ config, host, gpu, memory, redis, keys, log, shutdown: shutdown.signal, environment }),
+  createProcessor({ config, host, gpu, memory, redis, keys, log, shutdown: shutdown.signal, environment, store, inputs }),
   {
     // Runs once the environment check passes (below): a broken host leaves every job queued.
     autorun: false,
-    connection: createRedis(redisUrl, "worker", `vdgx-bullmq-${model}`),
+    connection: createRedis(redisTarget, "worker", `vdgx-bullmq-${model}`),
     prefix: config.QUEUE_PREFIX,
     concurrency: 1,
     lockDuration: config.LOCK_DURATION_MS,
@@ -167,7 +178,24 @@ worker.on("error", (err) => log.error("worker error", { error: err.message }));
 const problem = await environment.start();
 if (!problem) worker.resume();
 heartbeat.start();
-log.info("worker ready", { model, queue: queueName(model), worker_id: workerId, memory_budget_bytes: budget });
+// Inputs of jobs retention has removed go with them (hourly; the first sweep a minute after start).
+const sweep = () => void sweepInputs(inputs, redis, new BullLayout(config.QUEUE_PREFIX), model).then(
+  (removed) => removed.length > 0 && log.info("removed inputs of removed jobs", { count: removed.length }),
+  (err: Error) => log.warn("input sweep failed", { error: err.message }),
+);
+setTimeout(sweep, 60_000).unref();
+setInterval(sweep, INPUT_SWEEP_MS).unref();
+// Objects of jobs BullMQ has removed (retention) leave the bucket; on a disk they stay, as they always have.
+const retention = store instanceof S3Outputs ? new OutputRetention(store, redis, config, model) : undefined;
+const sweeper = retention
+  ? setInterval(() => {
+      retention.sweep().then(
+        (removed) => removed.length > 0 && log.info("removed objects of jobs past retention", { model, objects: removed.length }),
+        (err: Error) => log.warn("output store sweep failed; trying again later", { model, error: err.message }),
+      );
+    }, config.OUTPUT_SWEEP_SECONDS * 1000).unref()
+  : undefined;
+log.info("worker ready", { model, queue: queueName(model), worker_id: workerId, memory_budget_bytes: budget, previews: previewsState(config.PREVIEW_EVERY_STEPS, manifest) });
 
 /**
  * Unloaded, idle, yet still holding memory its model left behind: only a restart gives that back.
@@ -205,7 +233,9 @@ async function stop(reason: string, exitCode: number = 0): Promise<void> {
   stopping = true;
   log.info("stopping", { reason, exit_code: exitCode });
   environment.stop();
+  clearInterval(sweeper);
   await worker.close();
+  await retention?.close();
   await heartbeat.stop();
   await host.unload(reason);
   await memory.release();
@@ -214,3 +244,7 @@ async function stop(reason: string, exitCode: number = 0): Promise<void> {
 }
 process.on("SIGTERM", () => void stop("SIGTERM"));
 process.on("SIGINT", () => void stop("SIGINT"));
+onSessionThreadDeath((err) => {
+  log.error("the ONNX Runtime session thread died; restarting the worker", { error: err.message });
+  void stop("session thread died", ExitCode.recycle);
+});

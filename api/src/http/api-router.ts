@@ -1,6 +1,7 @@
 import { Router, type Request, type RequestHandler, type Response } from "express";
 import type { z } from "zod";
 import type { Access } from "./auth.js";
+import { setRouteLabel } from "./request-metrics.js";
 
 export interface RouteResponse {
   description: string;
@@ -17,6 +18,8 @@ export interface RouteDoc {
   /** Who may call it: every route says so explicitly. */
   access: Access;
   body?: z.ZodType;
+  /** Also takes the body as multipart/form-data: its fields as text parts, `image` as a file part. */
+  multipart?: boolean;
   query?: z.ZodObject;
   /** Accepts an Idempotency-Key header. */
   idempotent?: boolean;
@@ -35,7 +38,8 @@ export class ApiRouter {
   route(doc: RouteDoc, handler: Handler): this {
     this.docs.push(doc);
     // Express 5 forwards a rejected promise to the error handler.
-    this.router[doc.method](doc.path, this.guard(doc.access), handler);
+    // The route label first: a request the guard refuses is still timed under its route.
+    this.router[doc.method](doc.path, setRouteLabel(doc.path), this.guard(doc.access), handler);
     return this;
   }
 }

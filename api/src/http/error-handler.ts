@@ -68,7 +68,10 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const isObject = typeof err === "object" && err !== null;
     let known: AppError | undefined = err instanceof AppError ? err : isObject ? fromHttpLibrary(err as HttpLibraryError, req) : undefined;
-    if (!known && isRedisUnavailable(err)) known = new ServiceUnavailableError("the job store (Redis) is unreachable; try again shortly");
+    if (!known && isRedisUnavailable(err)) {
+      known = new ServiceUnavailableError("the job store (Redis) is unreachable; try again shortly");
+      requestLog(res, log).warn("redis unavailable", { path: req.path, error: (err as Error)?.message ?? String(err) });
+    }
     if (!known) {
       // The stack goes to the log (with the request id the client got), never into the answer.
       requestLog(res, log).error("unhandled error", { method: req.method, path: req.path, error: (err as Error)?.stack ?? String(err) });

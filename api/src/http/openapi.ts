@@ -12,7 +12,7 @@ const ERROR_STATUSES: Record<number, string> = {
   422: "Idempotency-Key reused with a different request",
   413: "body too large",
   415: "body is not JSON",
-  503: "model not installed, or Redis unreachable",
+  503: "model not installed, Redis unreachable, or a submission no replica confirmed in time (not_replicated: kept as details.job_id)",
   500: "internal error",
 };
 
@@ -25,6 +25,13 @@ const AUTH_STATUSES: Record<number, string> = {
 const ACCESS_TEXT = { any: "any valid API key", "jobs:read": "scope jobs:read", "jobs:write": "scope jobs:write", admin: "scope admin" } as const;
 
 const errorResponse = (description: string) => ({ description, content: { "application/json": { schema: jsonSchema(ErrorBodySchema, "output") } } });
+
+/** The same fields as form parts (each as text), and `image` as a binary file part. */
+function multipartContent(body: z.ZodType): object {
+  const schema = jsonSchema(body, "input") as { properties?: Record<string, object> };
+  const properties = { ...schema.properties, image: { type: "string", format: "binary", description: "JPEG, PNG or WebP file (image-to-video models)" } };
+  return { "multipart/form-data": { schema: { type: "object", properties } } };
+}
 
 /** OpenAPI 3.1 built from the routes' zod schemas (3.1 speaks JSON Schema 2020-12, which zod emits). */
 export function buildOpenApi(docs: RouteDoc[], version: string): object {
@@ -69,7 +76,7 @@ export function buildOpenApi(docs: RouteDoc[], version: string): object {
       security: d.access === "public" ? [] : [{ apiKey: [] }, { basicKey: [] }],
       ...(d.access === "public" ? {} : { description: `Needs ${ACCESS_TEXT[d.access]}.`, "x-required-access": d.access }),
       parameters: [...pathParams, ...queryParams, ...headerParams],
-      ...(d.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(d.body, "input") } } } } : {}),
+      ...(d.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(d.body, "input") }, ...(d.multipart ? multipartContent(d.body) : {}) } } } : {}),
       responses,
     };
   }

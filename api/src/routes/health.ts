@@ -8,8 +8,8 @@ const ReadySchema = z.object({
   redis: z.enum(["ok", "unreachable"]),
   workers: z.number().int(),
   models_with_workers: z.array(z.string()),
-  /** Workers that take no jobs because their host cannot run them (ffmpeg, OUTPUTS_DIR): fix these. */
-  environment_problems: z.array(EnvironmentProblemSchema.extend({ worker: z.string(), model: z.string() })),
+  /** Workers that take no jobs because their host cannot run them (ffmpeg, OUTPUTS_DIR, the output store): fix these. */
+  environment_problems: z.array(EnvironmentProblemSchema.extend({ worker: z.string(), model: z.string(), host: z.string() })),
   /** Why not ready, in words; empty when ready. */
   reasons: z.array(z.string()),
 });
@@ -33,11 +33,11 @@ export function healthRoutes(api: ApiRouter, ctx: AppContext): void {
     async (_req, res) => {
       const redisOk = await ctx.ping().then(() => true, () => false);
       const workers = redisOk ? await ctx.models.liveWorkers().catch(() => []) : [];
-      const problems = workers.flatMap((w) => (w.environment ? [{ worker: w.id, model: w.model, ...w.environment }] : []));
+      const problems = workers.flatMap((w) => (w.environment ? [{ worker: w.id, model: w.model, host: w.host, ...w.environment }] : []));
       const reasons = [
         ...(redisOk ? [] : ["Redis is unreachable"]),
         ...(redisOk && workers.length === 0 ? ["no worker is alive"] : []),
-        ...problems.map((p) => `worker ${p.worker} (${p.model}) takes no jobs: ${p.message}`),
+        ...problems.map((p) => `worker ${p.worker} (${p.model}) on host ${p.host} takes no jobs: ${p.message}`),
       ];
       const ready = reasons.length === 0;
       res.status(ready ? 200 : 503).json({

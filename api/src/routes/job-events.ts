@@ -6,7 +6,7 @@ import { jobScopeOf } from "../http/auth.js";
 import type { QueueEvent } from "../services/queue-events-hub.js";
 
 const TERMINAL_STATUSES = new Set(["completed", "failed", "cancelled"]);
-const TERMINAL_EVENTS = new Set(["completed", "failed"]);
+const TERMINAL_EVENTS = new Set(["completed", "failed", "cancelled"]);
 
 /** Where a reconnecting client resumes: the id of the last event it got, which must be one of ours. */
 function resumePoint(req: Request): string | undefined {
@@ -25,12 +25,13 @@ function resumePoint(req: Request): string | undefined {
  * One listener: the job's events in stream order, each with the job resource as it is when sent. Events
  * arriving while the start (state or replay) is being sent wait in a buffer, so nothing is lost or repeated.
  */
-async function streamJob(ctx: AppContext, req: Request, res: Response): Promise<void> {
+export async function streamJob(ctx: AppContext, req: Request, res: Response): Promise<void> {
   const id = String(req.params.id);
   // A bad Last-Event-ID is a JSON 400, a missing job (or another key's) a JSON 404, before any stream starts.
   const resumeFrom = resumePoint(req);
   const first = await ctx.jobs.get(id, jobScopeOf(res));
   const { model } = first;
+  await ctx.events.follow(model); // a model installed after the API started is followed from here on
   res.writeHead(200, {
     "Content-Type": "text/event-stream; charset=utf-8",
     "Cache-Control": "no-cache, no-transform",
@@ -59,8 +60,8 @@ async function streamJob(ctx: AppContext, req: Request, res: Response): Promise<
     lastSent = eventId;
     if (terminal) finish();
   };
-  // Another job of the model starting moves this one up the queue: sent as a "position" event.
-  const relevant = (e: QueueEvent) => e.jobId === id || (e.kind === "active" && e.model === model);
+  // Another job of the model starting or cancelled while queued moves this one up: a "position" event.
+  const relevant = (e: QueueEvent) => e.jobId === id || ((e.kind === "active" || e.kind === "cancelled") && e.model === model);
   const deliver = (e: QueueEvent) => {
     chain = chain
       .then(async () => {
@@ -85,9 +86,11 @@ async function streamJob(ctx: AppContext, req: Request, res: Response): Promise<
     await chain;
   }
   // A fresh listener, or one whose missed end was trimmed from the stream, starts from the current state.
+  // The state's id is the newest event read before the state itself: an event that lands between the two
+  // reads is sent after the state (perhaps repeating what the state shows), never skipped as already sent.
+  const at = await ctx.events.latestId(model);
   const now = await ctx.jobs.get(id, ALL_JOBS);
   if (!done && (resumeFrom === undefined || TERMINAL_STATUSES.has(now.status))) {
-    const at = await ctx.events.latestId(model);
     send(isAfter(at, lastSent) ? at : lastSent, "state", now, TERMINAL_STATUSES.has(now.status));
   }
   live = true;
@@ -100,7 +103,10 @@ export function jobEventRoutes(api: ApiRouter, ctx: AppContext): void {
       method: "get", path: "/v1/jobs/:id/events", tag: "jobs", access: "jobs:read",
       summary: "Server-Sent Events of the job's state and progress until it ends (Last-Event-ID resumes)",
       responses: {
-        200: { description: "event stream; each event's data is the job resource", contentType: "text/event-stream" },
+        200: {
+          description: "event stream (state, waiting, active, progress, chunk, preview, completed, failed, position); each event's data is the job resource. A `preview` event's progress.preview gives the new preview's step and URL",
+          contentType: "text/event-stream",
+        },
         400: { description: "a Last-Event-ID that is not an event id of this stream", schema: ErrorBodySchema },
       },
     },

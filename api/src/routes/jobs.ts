@@ -1,12 +1,14 @@
-import { open, stat } from "node:fs/promises";
+import { open, readFile, stat } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import path from "node:path";
 import type { Request, Response } from "express";
-import { ErrorBodySchema, JobResourceSchema, ListJobsQuerySchema, NotFoundError, ValidationError } from "@videosdgx/shared";
+import { ErrorBodySchema, JobListSchema, JobResourceSchema, ListJobsQuerySchema, NotFoundError, ValidationError } from "@videosdgx/shared";
 import { z } from "zod";
 import type { ApiRouter, RouteResponse } from "../http/api-router.js";
 import { jobScopeOf, principalOf } from "../http/auth.js";
 import { hasSuffixRange, wholeFileForLongSuffix } from "../http/byte-ranges.js";
+import { fingerprintOf, isMultipart, jsonSubmission, multipartSubmission } from "../http/job-form.js";
+import { sendStored, sendStoredGrowingVideo, sendStoredPreview } from "../http/send-stored.js";
 import { jsonBody, parseOr400 } from "../http/validate.js";
 import type { AppContext } from "../context.js";
 import { IdempotencyKeys } from "../services/idempotency.js";
@@ -24,7 +26,7 @@ export const TOO_MANY_REQUESTS: RouteResponse = {
 /** A job's file (MP4, poster), through send: it answers Range requests (206, or 416 via the error handler) and conditional GETs. */
 const VIDEO = { type: "video/mp4", name: "video" };
 
-async function sendOutput(req: Request, res: Response, file: string, what: { type: string; name: string }): Promise<void> {
+async function sendFileOutput(req: Request, res: Response, file: string, what: { type: string; name: string }): Promise<void> {
   const range = req.headers.range;
   if (range !== undefined && hasSuffixRange(range)) {
     const size = await stat(file).then((s) => s.size, () => undefined); // a missing file is reported below
@@ -59,20 +61,33 @@ async function sendGrowingVideo(res: Response, file: string, bytes: number): Pro
 }
 
 export function jobRoutes(api: ApiRouter, ctx: AppContext): void {
+  const { outputs, config } = ctx;
+  /** A finished file of a job, from OUTPUTS_DIR or the output store: the same answers either way. */
+  const sendOutput = (req: Request, res: Response, name: string, what: { type: string; name: string }): Promise<void> =>
+    outputs ? sendStored(req, res, outputs, name, what, config.S3_PRESIGN) : sendFileOutput(req, res, path.join(config.OUTPUTS_DIR, name), what);
+  const sendGrowing = (res: Response, name: string, bytes: number): Promise<boolean> =>
+    outputs ? sendStoredGrowingVideo(res, outputs, name, bytes) : sendGrowingVideo(res, path.join(config.OUTPUTS_DIR, name), bytes);
+
   api.route(
     {
-      method: "post", path: "/v1/jobs", tag: "jobs", summary: "Submit a text-to-video job", idempotent: true, access: "jobs:write",
-      body: ctx.schemas.createJob,
+      method: "post", path: "/v1/jobs", tag: "jobs", summary: "Submit a job (JSON; or multipart/form-data with the fields as text parts and an image file part, for image-to-video models)",
+      idempotent: true, access: "jobs:write",
+      body: ctx.schemas.createJob, multipart: true,
       responses: {
         202: { description: "accepted and queued", schema: JobResourceSchema },
         200: { description: "a repeat with the same Idempotency-Key: the job the first request created", schema: JobResourceSchema },
+        413: { description: "the body is over MAX_BODY_BYTES, or its image over IMAGE_MAX_BYTES or IMAGE_MAX_PIXELS (details name image)", schema: ErrorBodySchema },
         429: TOO_MANY_REQUESTS,
       },
     },
     async (req, res) => {
       const key = IdempotencyKeys.parseHeader(req.get("idempotency-key"));
-      const body = parseOr400(ctx.schemas.createJob, jsonBody(req), "job request");
-      const { job, created } = await submitJob(ctx, body, { key, route: "POST /v1/jobs", body: req.body }, principalOf(res).keyId);
+      const submission = isMultipart(req)
+        ? await multipartSubmission(req, ctx.config, ctx.schemas.createJob.shape)
+        : jsonSubmission(jsonBody(req), req, ctx.config);
+      const body = parseOr400(ctx.schemas.createJob, submission.fields, "job request");
+      const route = { key, route: "POST /v1/jobs", body: fingerprintOf(submission) };
+      const { job, created } = await submitJob(ctx, body, route, principalOf(res).keyId, undefined, submission.image);
       res.status(created ? 202 : 200).location(job.links.self).json(job);
     },
   );
@@ -84,7 +99,7 @@ export function jobRoutes(api: ApiRouter, ctx: AppContext): void {
       responses: {
         200: {
           description: "jobs; next_before, when present, is the `before` of the next page",
-          schema: z.object({ jobs: z.array(JobResourceSchema), next_before: z.string().optional() }),
+          schema: JobListSchema,
         },
       },
     },
@@ -166,18 +181,19 @@ export function jobRoutes(api: ApiRouter, ctx: AppContext): void {
       responses: {
         200: { description: "video", contentType: "video/mp4" },
         206: { description: "partial content", contentType: "video/mp4" },
+        307: { description: "S3_PRESIGN=1: a short-lived signed URL of the video in the output store (Range works there too)" },
         416: { description: "the Range selects no byte of the file; Content-Range: bytes */<size>", schema: ErrorBodySchema },
       },
     },
     async (req, res) => {
       const id = String(req.params.id);
       const video = await ctx.jobs.videoFile(id, jobScopeOf(res));
-      if (video.readyBytes === undefined) return sendOutput(req, res, path.join(ctx.config.OUTPUTS_DIR, video.file), VIDEO);
+      if (video.readyBytes === undefined) return sendOutput(req, res, video.file, VIDEO);
       // The growing file is gone once the job has swapped in its final MP4: that one is served instead.
-      const sent = await sendGrowingVideo(res, path.join(ctx.config.OUTPUTS_DIR, video.file), video.readyBytes);
+      const sent = await sendGrowing(res, video.file, video.readyBytes);
       if (!sent) {
         const done = await ctx.jobs.videoFile(id, jobScopeOf(res));
-        await sendOutput(req, res, path.join(ctx.config.OUTPUTS_DIR, done.file), VIDEO);
+        await sendOutput(req, res, done.file, VIDEO);
       }
     },
   );
@@ -192,7 +208,31 @@ export function jobRoutes(api: ApiRouter, ctx: AppContext): void {
     },
     async (req, res) => {
       const file = await ctx.jobs.posterFile(String(req.params.id), jobScopeOf(res));
-      await sendOutput(req, res, path.join(ctx.config.OUTPUTS_DIR, file), { type: "image/jpeg", name: "poster" });
+      await sendOutput(req, res, file, { type: "image/jpeg", name: "poster" });
+    },
+  );
+
+  api.route(
+    {
+      method: "get", path: "/v1/jobs/:id/preview.jpg", tag: "jobs", access: "jobs:read",
+      summary: "The latest preview of the running job's x0 estimate (JPEG, every PREVIEW_EVERY_STEPS steps; `preview` events announce each)",
+      responses: {
+        200: { description: "the latest preview; replaced as sampling goes on, so never cached", contentType: "image/jpeg" },
+        307: { description: "S3_PRESIGN=1: a short-lived signed URL of the preview in the output store" },
+        404: { description: "no such job, or no preview yet (previews off, or a model without latent_rgb_factors)", schema: ErrorBodySchema },
+      },
+    },
+    async (req, res) => {
+      const id = String(req.params.id);
+      const name = await ctx.jobs.previewFile(id, jobScopeOf(res));
+      // OUTPUT_STORE=s3: the preview may be made on another host, and leaves the worker's disk once stored.
+      if (outputs) return sendStoredPreview(req, res, outputs, name, config.S3_PRESIGN);
+      const file = path.join(config.OUTPUTS_DIR, name);
+      // Small, and replaced by a rename at any time: read whole, so one answer is one preview.
+      const jpeg = await readFile(file).catch((err: NodeJS.ErrnoException) => {
+        throw err.code === "ENOENT" ? new NotFoundError(`the preview file of job ${id} is missing`) : err;
+      });
+      res.writeHead(200, { "Content-Type": "image/jpeg", "Content-Length": String(jpeg.length), "Cache-Control": "no-store" }).end(jpeg);
     },
   );
 }

@@ -1,4 +1,5 @@
-import { EnvironmentProblemSchema, GenerateResponseSchema, ModelUnavailableError, generateToJobRequest, inGenerateTerms } from "@videosdgx/shared";
+import { fingerprintOf, jsonSubmission } from "../http/job-form.js";
+import { GenerateResponseSchema, ModelListSchema, ModelViewSchema, ModelUnavailableError, generateToJobRequest, inGenerateTerms } from "@videosdgx/shared";
 import { z } from "zod";
 import type { AppContext } from "../context.js";
 import type { ApiRouter } from "../http/api-router.js";
@@ -10,32 +11,12 @@ import { TOO_MANY_REQUESTS } from "./jobs.js";
 
 const ControlAnswerSchema = z.object({ model: z.string(), action: z.enum(["load", "unload"]), workers: z.number().int() });
 
-const ModelViewSchema = z.object({
-  name: z.string(),
-  display_name: z.string(),
-  license: z.string(),
-  installed: z.boolean(),
-  reason: z.string().optional(),
-  loaded: z.boolean(),
-  queue_depth: z.number().int(),
-  measured_bytes: z.record(z.string(), z.number()),
-  workers: z.array(z.object({
-    id: z.string(), model: z.string(), host: z.string(), pid: z.number(), loaded: z.boolean(), busy: z.boolean(),
-    reserved_bytes: z.number(), budget_bytes: z.number(), last_used_at: z.string().nullable(),
-    environment: EnvironmentProblemSchema.nullable(),
-  })),
-  /** Every live worker of the model takes no jobs because of its host: jobs wait until this is fixed. */
-  environment: EnvironmentProblemSchema.optional(),
-  constraints: z.unknown().optional(),
-  capabilities: z.unknown().optional(),
-  memory: z.unknown().optional(),
-});
 
 export function modelRoutes(api: ApiRouter, ctx: AppContext): void {
   api.route(
     {
       method: "get", path: "/v1/models", tag: "models", summary: "Every known model: installed or not (and why), constraints, loaded or not", access: "any",
-      responses: { 200: { description: "models", schema: z.object({ models: z.array(ModelViewSchema) }) } },
+      responses: { 200: { description: "models", schema: ModelListSchema } },
     },
     async (_req, res) => {
       res.json({ models: await ctx.models.list() });
@@ -78,11 +59,12 @@ export function modelRoutes(api: ApiRouter, ctx: AppContext): void {
     async (req, res) => {
       const model = String(req.params.model);
       const key = IdempotencyKeys.parseHeader(req.get("idempotency-key"));
-      const body = parseOr400(ctx.schemas.generate, jsonBody(req), "generate request");
+      const submission = jsonSubmission(jsonBody(req), req, ctx.config);
+      const body = parseOr400(ctx.schemas.generate, submission.fields, "generate request");
       await ctx.models.requireInstalled(model); // unknown model: 404 here, rather than a 400 about a body field
       const { job, created } = await submitJob(
-        ctx, generateToJobRequest(model, body), { key, route: `POST /v1/models/${model}/generate`, body: req.body }, principalOf(res).keyId,
-        (violations) => inGenerateTerms(body, violations),
+        ctx, generateToJobRequest(model, body), { key, route: `POST /v1/models/${model}/generate`, body: fingerprintOf(submission) }, principalOf(res).keyId,
+        (violations) => inGenerateTerms(body, violations), submission.image,
       );
       res.status(created ? 202 : 200).location(job.links.self).json({
         job_id: job.id,

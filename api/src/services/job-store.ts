@@ -1,6 +1,8 @@
+import { QueueEventsProducer } from "bullmq";
 import type { Redis } from "ioredis";
 import {
   ALL_JOBS,
+  BullLayout,
   ConflictError,
   GENERATE_JOB,
   JobReader,
@@ -11,6 +13,7 @@ import {
   modelOfJobId,
   newJobId,
   posterFileOf,
+  previewFileOf,
   queueName,
   toJobResource,
   type Config,
@@ -21,6 +24,7 @@ import {
   type JobScope,
   type WebhookOutbox,
 } from "@videosdgx/shared";
+import { ReplicaAck } from "./replica-ack.js";
 
 type QueueState = "waiting" | "prioritized" | "delayed" | "active" | "completed" | "failed";
 const ALL_STATES: QueueState[] = ["waiting", "prioritized", "delayed", "active", "completed", "failed"];
@@ -59,22 +63,63 @@ const OWNER_SCAN_PER_RESULT = 10;
 
 /** Jobs as users see them, over one BullMQ queue per model. The API's only writer of jobs. */
 export class JobStore extends JobReader {
-  constructor(config: Config, redis: Redis, private readonly outbox: WebhookOutbox) {
+  private readonly producers = new Map<string, QueueEventsProducer>();
+  /** Queues on the submission connection (`writer`), whose writes `ack` waits for. */
+  private readonly submissions: JobReader;
+
+  constructor(
+    config: Config,
+    redis: Redis,
+    private readonly outbox: WebhookOutbox,
+    /** The connection submissions are written through: `redis` itself unless replicas must acknowledge. */
+    private readonly writer: Redis = redis,
+    private readonly ack = new ReplicaAck(writer, 0, 0),
+  ) {
     super(config, redis);
+    this.submissions = writer === redis ? this : new JobReader(config, writer);
   }
 
-  /** Enqueues a job; with an owner (the submitting key's id), also in that key's index of jobs. */
+  /** Publishes the platform's own events (see QUEUE_EVENT_KINDS) into a model's events stream. */
+  private events(model: string): QueueEventsProducer {
+    let producer = this.producers.get(model);
+    if (!producer) {
+      producer = new QueueEventsProducer(queueName(model), { connection: this.redis, prefix: this.config.QUEUE_PREFIX });
+      producer.on("error", () => undefined); // the publish itself rejects, and the request answers 503
+      this.producers.set(model, producer);
+    }
+    return producer;
+  }
+
+  /**
+   * Enqueues a job; with an owner (the submitting key's id), also in that key's index of jobs. Resolves
+   * once the job is acknowledged: with REDIS_MIN_REPLICAS_ACK, once that many replicas hold it.
+   */
   async submit(data: JobData, id = newJobId(data.model)): Promise<JobResource> {
     this.requireRedis();
+    this.requireRedis(this.writer);
     // Every job already waiting is ahead of a new one (FIFO). Sent just before the add on the same
     // connection, the length (and the owner index writes) cost no extra round trip.
     const [ahead, job] = await Promise.all([
-      this.bull.waitingCount(this.redis, queueName(data.model)),
-      this.queue(data.model).add(GENERATE_JOB, data, { jobId: id }) as Promise<GenerationJob>,
+      this.bull.waitingCount(this.writer, queueName(data.model), this.keys.cancel("")),
+      this.submissions.queue(data.model).add(GENERATE_JOB, data, { jobId: id }) as Promise<GenerationJob>,
       data.owner === undefined ? undefined : this.indexOwner(data.owner, id),
     ]);
+    await this.ack.confirm(id);
     const { webhook } = data;
     return toJobResource(job, "waiting", false, ahead, webhook && { url: webhook.url, events: webhook.events, deliveries: [] });
+  }
+
+  /**
+   * A job found again (an Idempotency-Key repeat) is acknowledged like a new one. WAIT covers what this
+   * process's submission connection wrote, the job included when this API created it.
+   */
+  confirmReplicated(id: string): Promise<void> {
+    return this.ack.confirm(id);
+  }
+
+  override async close(): Promise<void> {
+    await Promise.all([...this.producers.values()].map((p) => p.close()));
+    await Promise.all([super.close(), this.submissions === this ? undefined : this.submissions.close()]);
   }
 
   /** Index entries older than the longest retention can only point at removed jobs: trimmed as we go. */
@@ -82,7 +127,7 @@ export class JobStore extends JobReader {
     const key = this.keys.ownerJobs(owner);
     const now = Date.now();
     const retentionMs = jobRetentionSeconds(this.config) * 1000;
-    await Promise.all([this.redis.zadd(key, now, id), this.redis.zremrangebyscore(key, "-inf", now - retentionMs)]);
+    await Promise.all([this.writer.zadd(key, now, id), this.writer.zremrangebyscore(key, "-inf", now - retentionMs)]);
   }
 
   /** A job another request is creating right now (same Idempotency-Key): waits briefly for it to exist. */
@@ -205,13 +250,16 @@ export class JobStore extends JobReader {
     if (state === "completed" || state === "failed") {
       throw new ConflictError(`job ${id} has already finished (${(await this.view(job)).status})`);
     }
-    await this.redis.set(this.keys.cancel(id), "1", "EX", this.config.KEEP_FAILED_SECONDS);
+    // Kept as long as any finished job is (at least a second: KEEP_FAILED_SECONDS=0 is valid, EX 0 is not).
+    await this.redis.set(this.keys.cancel(id), "1", "EX", jobRetentionSeconds(this.config));
     const view = await this.view(job);
     // A queued job is cancelled now, though a worker records it only when it reaches the job: tell the
-    // client now. The worker's own report later has the same message id and is not sent twice.
+    // client (webhook and event streams) now. The worker's own report later has the same webhook
+    // message id and is not sent twice; an event stream has ended at this event.
     if (state !== "active") {
       const message = this.outbox.message(view, job.data.webhook, job.data.owner, "cancelled", new Date());
       if (message) await this.outbox.enqueue([message]);
+      await this.events(job.data.model).publishEvent({ eventName: "cancelled", jobId: id }, BullLayout.EVENTS_MAX_LEN);
     }
     return view;
   }
@@ -260,6 +308,16 @@ export class JobStore extends JobReader {
     if (view.status === "running" && partial && partial.bytes > 0) return { file: partial.file, readyBytes: partial.bytes };
     if (view.status !== "completed") throw new ConflictError(`job ${id} is ${view.status}; its video exists once it is completed`);
     return { file: job.returnvalue.video_file };
+  }
+
+  /** The latest preview's file, once the worker has announced one (a 404 before). */
+  async previewFile(id: string, scope: JobScope): Promise<string> {
+    const job = await this.find(id, scope);
+    const view = await this.view(job, { deliveries: false });
+    if (!view.progress.preview) {
+      throw new NotFoundError(`job ${id} has no preview (yet): previews come every PREVIEW_EVERY_STEPS steps, for models whose videosdgx.json has latent_rgb_factors`);
+    }
+    return previewFileOf(job.id!);
   }
 
   /** The poster image's file: there from completion on (a 404 before, like a file not made yet). */

@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { readHosts, type HostView } from "./host-views.js";
 import {
   inspectModel,
   listModelNames,
@@ -33,6 +34,8 @@ export interface ModelView {
   /** Set when every live worker of the model takes no jobs because of its host (jobs wait meanwhile). */
   environment?: EnvironmentProblem;
   constraints?: Manifest["constraints"];
+  /** The manifest's sampling.steps_multiple: the steps a job may ask for are multiples of it. */
+  steps_multiple?: number;
   capabilities?: Manifest["capabilities"];
   memory?: Manifest["memory"];
 }
@@ -116,6 +119,11 @@ export class ModelRegistry {
     return readLiveWorkers(this.redis, this.keys);
   }
 
+  /** The hosts with live workers, each with its own ledger (GET /v1/hosts, metrics, the studio's host view). */
+  async hosts(): Promise<HostView[]> {
+    return readHosts(this.redis, this.keys, await this.liveWorkers());
+  }
+
   async view(name: string, workers?: WorkerInfo[]): Promise<ModelView> {
     const state = await this.inspectKnown(name);
     const mine = (workers ?? (await this.liveWorkers())).filter((w) => w.model === name);
@@ -123,7 +131,7 @@ export class ModelRegistry {
     const environment = modelEnvironmentProblem(mine, name);
     const hosts = [...new Set(mine.map((w) => w.host))];
     const [queueDepth, measured] = await Promise.all([
-      this.bull.waitingCount(this.redis, queueName(name)),
+      this.bull.waitingCount(this.redis, queueName(name), this.keys.cancel("")),
       Promise.all(hosts.map(async (h) => [h, Number(await this.redis.hget(this.keys.memory(h).measured, name))] as const)),
     ]);
     return {
@@ -138,6 +146,7 @@ export class ModelRegistry {
       workers: mine,
       ...(environment ? { environment } : {}),
       constraints: manifest?.constraints,
+      ...(manifest?.sampling?.steps_multiple ? { steps_multiple: manifest.sampling.steps_multiple } : {}),
       capabilities: manifest?.capabilities,
       memory: manifest?.memory,
     };

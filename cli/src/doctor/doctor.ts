@@ -3,7 +3,7 @@ import { exists } from "../models/folder.js";
 import { verifyModel } from "../models/verify.js";
 import { fail, ok, warn, type DoctorCheck } from "./check.js";
 import { checkOnnxRuntime } from "./onnxruntime-check.js";
-import { checkApi, checkRedis } from "./service-checks.js";
+import { checkApi, checkOutputStore, checkRedis } from "./service-checks.js";
 import { checkDisk, checkFfmpeg, checkGpu, checkMemory, checkNode } from "./system-checks.js";
 
 /** Each model folder present under MODELS_DIR, verified without running it; and the largest load peak among them. */
@@ -30,14 +30,15 @@ async function checkModels(config: Config): Promise<{ checks: DoctorCheck[]; pea
 /** Every check, in the order a first video needs them. None throws: each says what it found. */
 export async function runDoctor(config: Config): Promise<DoctorCheck[]> {
   const models = await checkModels(config);
-  const [ffmpeg, redis, gpu, memory, disk, ort, api] = await Promise.all([
+  const [ffmpeg, redis, store, gpu, memory, disk, ort, api] = await Promise.all([
     checkFfmpeg(config),
     checkRedis(config),
+    checkOutputStore(config),
     checkGpu(),
     checkMemory(models.peakBytes),
     checkDisk(config),
     checkOnnxRuntime(config),
     checkApi(config),
   ]);
-  return [checkNode(), ffmpeg, redis, ...ort, gpu, memory, ...disk, ...models.checks, api];
+  return [checkNode(), ffmpeg, redis, store, ...ort, gpu, memory, ...disk, ...models.checks, api];
 }

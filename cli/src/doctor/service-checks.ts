@@ -1,8 +1,9 @@
 import { execFile } from "node:child_process";
+import { hostname } from "node:os";
 import { promisify } from "node:util";
-import type { Config } from "@videosdgx/shared";
+import { describeRedisTarget, openOutputStore, platformRedisTarget, type Config } from "@videosdgx/shared";
 import { causeOf } from "../hub/hub-client.js";
-import { connectRedis, platformRedisUrl } from "../redis-connection.js";
+import { connectRedis } from "../redis-connection.js";
 import { fail, ok, warn, type DoctorCheck } from "./check.js";
 
 const run = promisify(execFile);
@@ -13,9 +14,11 @@ const field = (info: string, name: string) => new RegExp(`^${name}:(.*)$`, "m").
  * `npm start` runs its own: not running yet is fine when redis-server is installed.
  */
 export async function checkRedis(config: Config): Promise<DoctorCheck> {
-  const url = platformRedisUrl(config);
-  const conn = await connectRedis(url);
+  const target = platformRedisTarget(config);
+  const url = describeRedisTarget(target);
+  const conn = await connectRedis(target);
   if ("error" in conn) {
+    if (config.REDIS_SENTINELS) return fail("redis", `Redis through ${url} is unreachable: ${conn.error}`, "start those sentinels and their primary, or fix REDIS_SENTINELS / REDIS_SENTINEL_NAME");
     if (config.REDIS_URL) return fail("redis", `Redis at REDIS_URL ${url} is unreachable: ${conn.error}`, "start that Redis, or fix REDIS_URL");
     const installed = await run("redis-server", ["--version"], { timeout: 5000 }).then((r) => r.stdout.trim(), () => undefined);
     return installed
@@ -36,10 +39,9 @@ export async function checkRedis(config: Config): Promise<DoctorCheck> {
   }
 }
 
-/** `GET /readyz`: the API answers, and its workers are alive and able to take jobs. */
+/** `GET /readyz` of the API the CLI talks to (VIDEOSDGX_URL, default this machine's): it answers, and its workers are alive and able to take jobs. */
 export async function checkApi(config: Config): Promise<DoctorCheck> {
-  const host = config.HOST === "0.0.0.0" || config.HOST === "::" ? "127.0.0.1" : config.HOST;
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${config.PORT}/readyz`;
+  const url = `${config.VIDEOSDGX_URL}/readyz`;
   let res: Response;
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(5000) });
@@ -49,4 +51,18 @@ export async function checkApi(config: Config): Promise<DoctorCheck> {
   const body = (await res.json().catch(() => ({}))) as { workers?: number; models_with_workers?: string[]; reasons?: string[] };
   if (res.status === 200) return ok("api", `API ready at ${url}: ${body.workers ?? 0} worker(s) alive for ${(body.models_with_workers ?? []).join(", ") || "no model"}`);
   return fail("api", `the API at ${url} is not ready (${res.status}): ${(body.reasons ?? []).join("; ") || "no reason given"}`, "fix what it names; npm start restarts workers that crash");
+}
+
+/**
+ * OUTPUT_STORE=s3: the bucket takes a write and a delete now, as each worker checks before a job (a store
+ * that is away holds jobs queued). With files in OUTPUTS_DIR the disk check covers it.
+ */
+export async function checkOutputStore(config: Config): Promise<DoctorCheck> {
+  if (config.OUTPUT_STORE === "fs") return ok("output-store", `videos are files in OUTPUTS_DIR ${config.OUTPUTS_DIR}`);
+  const where = `bucket ${config.S3_BUCKET}${config.S3_ENDPOINT ? ` at ${config.S3_ENDPOINT}` : ""}`;
+  const problem = await openOutputStore(config, `doctor-${hostname()}-${process.pid}`).check();
+  if (!problem) return ok("output-store", `S3 ${where} takes writes`);
+  return fail("output-store", `${problem.message} (${problem.code})`, problem.code === "store_refused"
+    ? "check S3_BUCKET, S3_REGION and the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the instance's role)"
+    : "start the store or fix S3_ENDPOINT; jobs wait queued until it answers");
 }

@@ -7,7 +7,7 @@ import { sha256File } from "./folder.js";
 const CHECKSUMS_FILE = "checksums.sha256";
 
 export type HashCheck =
-  | { ok: true; files: number; from: string }
+  | { ok: true; files: number; from: string; at?: "pull" | "export" | "generation" }
   | { ok: true; files: 0; from: null; warning: string }
   | { ok: false; problem: string };
 
@@ -42,5 +42,6 @@ export async function checkRecordedHashes(dir: string): Promise<HashCheck> {
     const got = await sha256File(file);
     if (got !== want.sha256) return { ok: false, problem: `${rel} does not match its recorded sha256 (${want.sha256}, now ${got}): the file is damaged` };
   }
-  return { ok: true, files: files.size, from };
+  const at = record ? ({ hub: "pull", exported: "export", generated: "generation" } as const)[record.kind] : undefined;
+  return { ok: true, files: files.size, from, ...(at ? { at } : {}) };
 }

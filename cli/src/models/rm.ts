@@ -1,20 +1,21 @@
 import { mkdir, rename, rm } from "node:fs/promises";
 import path from "node:path";
-import { CliExitCode, PARTIAL_DIR, readLiveWorkers, redisKeys, type Config } from "@videosdgx/shared";
+import { CliExitCode, PARTIAL_DIR, describeRedisTarget, platformRedisTarget, readLiveWorkers, redisKeys, type Config } from "@videosdgx/shared";
 import { CliError, usageError } from "../cli-error.js";
-import { connectRedis, platformRedisUrl } from "../redis-connection.js";
+import { connectRedis } from "../redis-connection.js";
 import { checkpointDir, exists } from "./folder.js";
 import { checkModelName } from "./model-name.js";
 
 /** Live workers serving the model, in words; refuses when Redis cannot say (unless forced). */
 async function refuseWhileServed(config: Config, name: string, force: boolean): Promise<string | undefined> {
-  const url = platformRedisUrl(config);
-  const conn = await connectRedis(url);
+  const target = platformRedisTarget(config);
+  const url = describeRedisTarget(target);
+  const conn = await connectRedis(target);
   if ("error" in conn) {
     if (force) return `Redis at ${url} is unreachable (${conn.error}); removed anyway (--force)`;
     throw new CliError(
       "redis_unreachable",
-      `cannot tell whether a worker has ${name} loaded: Redis at ${url} is unreachable (${conn.error}); start the platform (npm start) or set REDIS_URL, or pass --force if no worker runs`,
+      `cannot tell whether a worker has ${name} loaded: Redis at ${url} is unreachable (${conn.error}); start the platform (npm start) or set REDIS_URL / REDIS_SENTINELS, or pass --force if no worker runs`,
       CliExitCode.inUse,
     );
   }

@@ -30,18 +30,22 @@ export interface VerifyReport {
   run?: RunReport;
 }
 
-/** The smallest size the model accepts: first valid frame count, smallest multiple-aligned width and height. */
+/**
+ * The smallest job the model accepts: first valid frame count, smallest multiple-aligned width and height,
+ * and two steps, or the fewest valid ones above that (magi: a multiple of its window, `sampling.steps_multiple`).
+ */
 export function smallestValidParams(m: Manifest) {
-  const { frames, resolution } = m.constraints;
+  const { frames, resolution, steps } = m.constraints;
   const up = (v: number, multiple: number) => Math.ceil(v / multiple) * multiple;
   return {
     num_frames: frames.offset + frames.step * Math.max(0, Math.ceil((frames.min - frames.offset) / frames.step)),
     width: up(resolution.min_width, resolution.multiple),
     height: up(resolution.min_height, resolution.multiple),
+    steps: up(Math.max(2, steps.min), m.sampling?.steps_multiple ?? 1),
   };
 }
 
-/** Loads the folder through the worker's own code (sessions, tokenizer, sampler, decoder, encoder) and makes a 2-step video. */
+/** Loads the folder through the worker's own code (sessions, tokenizer, sampler, decoder, encoder) and makes a short video. */
 async function runModel(config: Config, name: string): Promise<RunReport> {
   const { loadModel, sessionOptions, generateVideo } = await import("@videosdgx/workers/runtime");
   const { probeVideo } = await import("@videosdgx/workers/video");
@@ -55,7 +59,7 @@ async function runModel(config: Config, name: string): Promise<RunReport> {
     const fps = m.constraints.fps.default;
     const params = {
       model: name, prompt: "a verification video", negative_prompt: "", ...size, fps,
-      duration_s: size.num_frames / fps, steps: 2, guidance: m.constraints.guidance.default, seed: 42,
+      duration_s: size.num_frames / fps, guidance: m.constraints.guidance.default, seed: 42,
     };
     const started = performance.now();
     const video = await generateVideo(
@@ -67,7 +71,7 @@ async function runModel(config: Config, name: string): Promise<RunReport> {
     const generateMs = Math.round(performance.now() - started);
     const info = await probeVideo(video.file);
     return {
-      params: { width: params.width, height: params.height, num_frames: params.num_frames, fps, steps: 2, seed: 42 },
+      params: { width: params.width, height: params.height, num_frames: params.num_frames, fps, steps: params.steps, seed: 42 },
       video: { codec: info.codec, pix_fmt: info.pixFmt, width: info.width, height: info.height, frames: info.frames, fps: info.fps, duration_s: info.durationS, bytes: video.bytes },
       load_ms: loadMs,
       generate_ms: generateMs,
@@ -109,14 +113,14 @@ export async function verifyModel(config: Config, name: string, opts: { run: boo
         ? { check: "hashes", ok: false, detail: hashes.problem }
         : hashes.from === null
           ? { check: "hashes", ok: true, detail: hashes.warning }
-          : { check: "hashes", ok: true, detail: `${hashes.files} files match ${hashes.from}` },
+          : { check: "hashes", ok: true, detail: `${hashes.files} files match ${hashes.from}${hashes.at ? ` (recorded at ${hashes.at})` : ""}` },
     );
   }
   const report: VerifyReport = { model: name, dir: state.dir, kind: "model", ok: checks.every((c) => c.ok), checks };
   if (opts.run && report.ok) {
     try {
       report.run = await runModel(config, name);
-      checks.push({ check: "run", ok: true, detail: `made a ${report.run.video.width}x${report.run.video.height} ${report.run.video.frames}-frame ${report.run.video.codec} video in 2 steps` });
+      checks.push({ check: "run", ok: true, detail: `made a ${report.run.video.width}x${report.run.video.height} ${report.run.video.frames}-frame ${report.run.video.codec} video in ${report.run.params.steps} steps` });
     } catch (err) {
       checks.push({ check: "run", ok: false, detail: (err as Error).message });
       report.ok = false;

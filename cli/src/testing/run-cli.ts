@@ -10,10 +10,13 @@ export interface CliRun {
   stderr: string;
 }
 
-/** The CLI as a real process, its environment built from scratch (testEnv) plus `env`. */
-export function runCli(args: string[], env: Record<string, string>): Promise<CliRun> {
+/**
+ * The CLI as a real process, its environment built from scratch (testEnv) plus `env`. `timeoutMs` is a
+ * hang guard, not a speed check: an export runs Python for minutes on a loaded machine.
+ */
+export function runCli(args: string[], env: Record<string, string>, timeoutMs = 120_000): Promise<CliRun> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI_MAIN, ...args], { env: testEnv(env), maxBuffer: 16 << 20, timeout: 120_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI_MAIN, ...args], { env: testEnv(env), maxBuffer: 16 << 20, timeout: timeoutMs }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : -1) : 0;
       resolve({ code, stdout, stderr });
     });

@@ -1,8 +1,7 @@
-"""Measures what a model folder costs: bytes on disk per file (with sha256) and memory to load its graphs."""
+"""Measures what a model folder costs: memory to load its graphs."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -24,20 +23,16 @@ print(json.dumps({"before": before, "after": after, "peak": max(after, high_wate
 """
 
 
-def file_table(folder: Path) -> dict[str, dict[str, object]]:
-    table: dict[str, dict[str, object]] = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest = hashlib.sha256()
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-        table[path.relative_to(folder).as_posix()] = {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
-    return table
-
-
 def load_memory(graphs: list[Path]) -> dict[str, int]:
     """RSS before and after creating every session, and the peak while doing so (bytes)."""
     out = subprocess.run(
         [sys.executable, "-c", _LOAD_PROBE, *map(str, graphs)], check=True, capture_output=True, text=True
     ).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def manifest_memory(memory: dict[str, int]) -> dict[str, float | int]:
+    """The manifest's `memory` from a load_memory measurement: resident bytes, and the load peak as a factor of them."""
+    resident = max(1, memory["after"] - memory["before"])
+    peak = max(resident, memory["peak"] - memory["before"])
+    return {"resident_bytes": resident, "load_peak_factor": round(min(4.0, max(1.0, peak / resident)), 3)}

@@ -26,15 +26,18 @@ def initializer_bytes(model: onnx_ir.Model) -> int:
 
 
 def export_module(
-    module: torch.nn.Module,
+    module: torch.nn.Module | torch.export.ExportedProgram,
     example: dict[str, np.ndarray],
     input_names: list[str],
-    output_name: str,
+    output_name: str | list[str],
     dynamic: dict[str, dict[int, Any]],
     path: Path,
     external_data_above: int = DEFAULT_EXTERNAL_DATA_ABOVE,
 ) -> None:
-    module.eval()
+    # An ExportedProgram (already traced by torch.export, with its own dynamic shapes) is converted as it is.
+    traced = isinstance(module, torch.export.ExportedProgram)
+    if not traced:
+        module.eval()
     args = tuple(torch.from_numpy(example[name]) for name in input_names)
     log = io.StringIO()
     try:
@@ -45,8 +48,8 @@ def export_module(
                 args,
                 dynamo=True,
                 input_names=input_names,
-                output_names=[output_name],
-                dynamic_shapes={name: dynamic.get(name, {}) for name in input_names},
+                output_names=[output_name] if isinstance(output_name, str) else output_name,
+                dynamic_shapes=None if traced else {name: dynamic.get(name, {}) for name in input_names},
                 opset_version=OPSET,
             )
     except Exception as err:

@@ -25,6 +25,7 @@ _LETTERS = list("abcdefghijklmnopqrstuvwxyz0123456789,.")
 SPECIAL_TOKENS = ("<pad>", "</s>", "<unk>")
 
 TEXT_DIM = 32
+IMAGE_DIM = 16  # the replica's CLIP width (ViT-H/14: 1280)
 MAX_SEQUENCE_LENGTH = 512
 
 
@@ -53,8 +54,10 @@ def build_tokenizer():
     )
 
 
-def build_components(seed: int = 0) -> dict[str, object]:
-    """The WanPipeline components at tiny sizes; weights from `seed`, so two builds are identical."""
+def build_components(seed: int = 0, i2v: bool = False) -> dict[str, object]:
+    """The WanPipeline components at tiny sizes (with `i2v`, WanImageToVideoPipeline's: a 36-channel
+    transformer with image attention, a 2-layer CLIP vision tower at 224 px, CLIP's image processor);
+    weights from `seed`, so two builds are identical."""
     from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel
     from transformers import UMT5Config, UMT5EncoderModel
 
@@ -80,8 +83,9 @@ def build_components(seed: int = 0) -> dict[str, object]:
         patch_size=(1, 2, 2),
         num_attention_heads=2,
         attention_head_dim=12,
-        in_channels=16,
+        in_channels=36 if i2v else 16,
         out_channels=16,
+        **({"image_dim": IMAGE_DIM, "added_kv_proj_dim": 24} if i2v else {}),
         text_dim=TEXT_DIM,
         freq_dim=32,
         ffn_dim=48,
@@ -97,10 +101,20 @@ def build_components(seed: int = 0) -> dict[str, object]:
         num_res_blocks=1,
         temperal_downsample=[False, True, True],
     ).eval()
+    image: dict[str, object] = {}
+    if i2v:
+        from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+
+        image = {
+            "image_encoder": CLIPVisionModel(
+                CLIPVisionConfig(hidden_size=IMAGE_DIM, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2, image_size=224, patch_size=14)
+            ).eval(),
+            "image_processor": CLIPImageProcessor(),  # CLIP's defaults: shortest edge 224, crop 224, its mean and std
+        }
     # Random init leaves some parameters at exact constants (zeros, ones); nudge every one so the
     # parity check exercises each weight.
     with torch.no_grad():
-        for module in (text_encoder, transformer, vae):
+        for module in (text_encoder, transformer, vae, *([image["image_encoder"]] if i2v else [])):
             for p in module.parameters():
                 p.add_(torch.randn_like(p) * 0.02)
     # Wan 2.1's own scheduler_config.json (diffusers' Wan-AI/Wan2.1-T2V-*-Diffusers).
@@ -122,13 +136,14 @@ def build_components(seed: int = 0) -> dict[str, object]:
         "transformer": transformer,
         "vae": vae,
         "scheduler": scheduler,
+        **image,
     }
 
 
-def save_tiny_checkpoint(out: Path, seed: int = 0) -> Path:
-    """Writes the replica as `WanPipeline.save_pretrained` lays out a published checkpoint."""
-    from diffusers import WanPipeline
+def save_tiny_checkpoint(out: Path, seed: int = 0, i2v: bool = False) -> Path:
+    """Writes the replica as `WanPipeline.save_pretrained` (or WanImageToVideoPipeline's) lays out a published checkpoint."""
+    from diffusers import WanImageToVideoPipeline, WanPipeline
 
-    pipe = WanPipeline(**build_components(seed))  # type: ignore[arg-type]
+    pipe = (WanImageToVideoPipeline if i2v else WanPipeline)(**build_components(seed, i2v))  # type: ignore[arg-type]
     pipe.save_pretrained(str(out))
     return out

@@ -7,7 +7,9 @@ import { parseArgs, promisify } from "node:util";
 import { chunkBench } from "./chunk-bench.js";
 import { encodeBench } from "./encode-bench.js";
 import { externalDataBench } from "./external-data-bench.js";
+import { previewBench } from "./preview-bench.js";
 import { queueBench } from "./queue-bench.js";
+import { sentinelBench } from "./sentinel-bench.js";
 import type { BenchRow } from "./stats.js";
 import { sseBench } from "./sse-bench.js";
 import { stepBench } from "./step-bench.js";
@@ -30,6 +32,8 @@ const benches: Record<string, () => Promise<BenchRow[]>> = {
   sse: () => sseBench(quick ? 500 : 2000),
   "external-data": () => externalDataBench(quick ? 1 : 3),
   chunk: () => chunkBench(quick ? 3 : 9),
+  sentinel: () => sentinelBench(quick ? 30 : 150, quick ? 1 : 3),
+  preview: () => previewBench(quick ? 5 : 20),
 };
 
 /** Each bench runs in a fresh process, so one's garbage, JIT state and child processes cannot slow the next. */

@@ -10,7 +10,7 @@ let p: Platform;
 before(async () => {
   p = await Platform.start({
     env: { RATE_LIMIT_PER_MINUTE: "1", RATE_LIMIT_BURST: "2", MAX_QUEUED_PER_MODEL: "3", API_KEY_CACHE_SECONDS: "3600" },
-    extraTinyModels: ["ratelim", "capped"],
+    extraTinyModels: ["ratelim", "capped", "paged"],
   });
 });
 after(() => p?.stop());
@@ -97,6 +97,7 @@ test("auth matrix: every route x {no key, wrong key, revoked key, jobs:read, job
     { route: "GET /admin/queues", expect: [401, 401, 401, 403, 403, 200] },
     { route: "GET /v1/models", expect: [401, 401, 401, 200, 200, 200] },
     { route: "GET /v1/models/tiny", expect: [401, 401, 401, 200, 200, 200] },
+    { route: "GET /v1/hosts", expect: [401, 401, 401, 200, 200, 200] },
     { route: "POST /v1/models/tiny/load", expect: [401, 401, 401, 403, 403, 503] }, // 503: no worker to load it
     { route: "POST /v1/models/tiny/unload", expect: [401, 401, 401, 403, 403, 503] },
     { route: "POST /v1/models/tiny/generate", body: { prompt: "x", duration: 500 }, expect: [401, 401, 401, 403, 400, 400] },
@@ -105,6 +106,7 @@ test("auth matrix: every route x {no key, wrong key, revoked key, jobs:read, job
     { route: `GET /v1/jobs/${J}`, expect: [401, 401, 401, 404, 403, 200] },
     { route: `GET /v1/jobs/${J}/video`, expect: [401, 401, 401, 404, 403, 409] }, // 409: not completed
     { route: `GET /v1/jobs/${J}/poster.jpg`, expect: [401, 401, 401, 404, 403, 404] }, // 404: no poster before completion
+    { route: `GET /v1/jobs/${J}/preview.jpg`, expect: [401, 401, 401, 404, 403, 404] }, // 404: no preview (never ran)
     { route: `GET /v1/jobs/${J}/events`, expect: [401, 401, 401, 404, 403, 200] },
     { route: "GET /v1/keys", expect: [401, 401, 401, 403, 403, 200] },
     { route: "POST /v1/keys", body: { scopes: ["jobs:read"], name: "matrix" }, expect: [401, 401, 401, 403, 403, 201] },
@@ -170,7 +172,7 @@ test("a key sees only its own jobs; the same Idempotency-Key from two keys is tw
   assert.equal(own.status, 200);
   assert.equal(own.body.params.prompt, JOB.prompt);
   const missing = await p.request("GET", "/v1/jobs/tiny-00000000-0000-0000-0000-000000000000", undefined, bearer(a.key));
-  for (const [method, suffix] of [["GET", ""], ["GET", "/video"], ["GET", "/poster.jpg"], ["GET", "/events"], ["DELETE", ""], ["POST", "/retry"]] as const) {
+  for (const [method, suffix] of [["GET", ""], ["GET", "/video"], ["GET", "/poster.jpg"], ["GET", "/preview.jpg"], ["GET", "/events"], ["DELETE", ""], ["POST", "/retry"]] as const) {
     const other = await p.request(method, `/v1/jobs/${jb.body.id}${suffix}`, undefined, bearer(a.key));
     assert.equal(other.status, 404, `${method} another key's job${suffix}`);
     assert.equal(other.body.error.code, missing.body.error.code, "indistinguishable from a job that does not exist");
@@ -185,6 +187,61 @@ test("a key sees only its own jobs; the same Idempotency-Key from two keys is tw
   assert.deepEqual(await ids(bearer(a.key), "?model=capped"), []);
   const all = await ids(bearer(keys.admin!.key), "?model=tiny");
   assert.ok(all.includes(ja.body.id) && all.includes(jb.body.id), "an admin key sees every job");
+});
+
+test("GET /v1/jobs pages per key: each key's pages hold only its own jobs, in order, to the end", async () => {
+  // This file's limits allow two submissions per key; a second API on the same Redis and keys admits more.
+  const port = String(await freePort());
+  const roomy = spawnNode("api-roomy", API_MAIN, { ...p.env, PORT: port, RATE_LIMIT_BURST: "20", MAX_QUEUED_PER_MODEL: "20" });
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    await waitFor(`the second API to answer\n${roomy.output}`, () => fetch(`${base}/healthz`).then((r) => r.ok || undefined, () => undefined), 20000);
+    const call = async (key: Key, method: string, url: string, body?: unknown) => {
+      const res = await fetch(`${base}${url}`, {
+        method,
+        headers: { ...bearer(key.key), ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    const a = await p.createKey("jobs:read,jobs:write", "pager-a");
+    const b = await p.createKey("jobs:read,jobs:write", "pager-b");
+    const made: Record<string, string[]> = { [a.id]: [], [b.id]: [] };
+    // Interleaved, so that one list of every job would mix the two keys on each page.
+    for (let i = 0; i < 5; i++) {
+      for (const key of [a, b]) {
+        const res = await call(key, "POST", "/v1/jobs", { ...JOB, model: "paged", seed: i });
+        assert.equal(res.status, 202, JSON.stringify(res.body));
+        made[key.id]!.push(res.body.id);
+      }
+    }
+    for (const [key, other] of [[a, b], [b, a]] as const) {
+      const seen: string[] = [];
+      let before: string | undefined;
+      let pages = 0;
+      do {
+        const res = await call(key, "GET", `/v1/jobs?model=paged&limit=2${before ? `&before=${before}` : ""}`);
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        const ids = (res.body.jobs as { id: string }[]).map((j) => j.id);
+        assert.ok(ids.length <= 2);
+        for (const id of ids) assert.ok(!made[other.id]!.includes(id), `page ${pages} of ${key.id} holds ${other.id}'s job ${id}`);
+        seen.push(...ids);
+        before = res.body.next_before;
+        pages++;
+      } while (before && pages < 10);
+      assert.deepEqual(seen, [...made[key.id]!].reverse(), "every own job once, newest first");
+      assert.equal(pages, 3, "pages of 2, 2 and 1");
+      // Another key's job is no cursor here: the page it would start is not shown.
+      const foreign = await call(key, "GET", `/v1/jobs?model=paged&limit=2&before=${made[other.id]![2]}`);
+      assert.equal(foreign.status, 400);
+      assert.equal(foreign.body.error.details[0].field, "before");
+      // With a status filter too, pages stay the key's own.
+      const queued = await call(key, "GET", `/v1/jobs?status=queued&limit=3&before=${made[key.id]![4]}`);
+      assert.deepEqual((queued.body.jobs as { id: string }[]).map((j) => j.id), [...made[key.id]!].reverse().slice(1, 4));
+    }
+  } finally {
+    await roomy.stop();
+  }
 });
 
 const limitedJobs: string[] = [];

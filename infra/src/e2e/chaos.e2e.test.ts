@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { hostname } from "node:os";
 import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
-import { redisKeys } from "@videosdgx/shared";
+import { liveReservations, redisKeys } from "@videosdgx/shared";
 import { seededRandom, waitFor } from "@videosdgx/shared/testing";
 import { Platform, finishedOutputs } from "./platform.js";
 
@@ -69,5 +69,5 @@ test("random jobs, random SIGKILLs of workers and a Redis restart: every job don
   assert.ok(Number(await redis.get(keys.gpu(hostname()).highWater)) <= 2, "never more generations than GPU slots");
   for (const m of MODELS) await p.request("POST", `/v1/models/${m}/unload`);
   await waitFor("the ledger to empty (unloads, and leases of killed workers)", async () =>
-    Object.keys(await redis.hgetall(keys.memory(hostname()).reservations)).length === 0, 20000, 200);
+    Object.keys(await liveReservations(redis, keys.memory(hostname()))).length === 0, 20000, 200);
 });

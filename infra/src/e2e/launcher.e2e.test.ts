@@ -1,18 +1,14 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { test, type TestContext } from "node:test";
 import { Redis } from "ioredis";
 import { ExitCode } from "@videosdgx/shared";
-import { ManagedProcess, TestRedis, freePort, makeTempDir, testEnv, waitFor } from "@videosdgx/shared/testing";
+import { ManagedProcess, TestRedis, freePort, makeTempDir, waitFor } from "@videosdgx/shared/testing";
+import { killGroup, spawnLauncher } from "./launcher-process.js";
 import { finishedOutputs } from "./platform.js";
 
-/** The launcher `npm start` execs, run the way a service manager runs it: its own process group. */
-const START_MAIN = fileURLToPath(new URL("../start.js", import.meta.url));
-const ROOT = path.resolve(path.dirname(START_MAIN), "..", "..");
 /** A launcher that keeps running where it should have exited fails its test instead of hanging it. */
 const LIMIT = { timeout: 240000 };
 
@@ -39,21 +35,9 @@ async function newStack(t: TestContext): Promise<Stack> {
 }
 
 function launch(s: Stack, env: Record<string, string> = {}): ManagedProcess {
-  const vars = { DATA_DIR: s.dir, PORT: String(s.port), OWN_REDIS_PORT: String(s.redisPort), LOG_LEVEL: "debug", ...env };
-  const child = spawn(process.execPath, [START_MAIN], { cwd: ROOT, env: testEnv(vars), detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  const launcher = new ManagedProcess("start", child);
+  const launcher = spawnLauncher({ DATA_DIR: s.dir, PORT: String(s.port), OWN_REDIS_PORT: String(s.redisPort), LOG_LEVEL: "debug", ...env });
   s.launchers.push(launcher);
   return launcher;
-}
-
-function killGroup(p: ManagedProcess): Promise<unknown> {
-  if (p.child.exitCode !== null || p.child.signalCode !== null) return Promise.resolve();
-  try {
-    process.kill(-p.pid, "SIGKILL");
-  } catch {
-    // already gone
-  }
-  return p.exited;
 }
 
 /** The pid of the redis-server the launcher runs on this stack's data dir, from the record it keeps. */

@@ -92,6 +92,7 @@ test("a tinymagi job's video can be downloaded and played while it runs and grow
   const poster = await fetch(`${p.base}/v1/jobs/${id}/poster.jpg`);
   assert.equal(poster.status, 200);
   assert.equal(poster.headers.get("content-type"), "image/jpeg");
+  await poster.arrayBuffer(); // read to the end: the socket goes back to the pool
 
   // The frames are tinymagi's analytic video: each chunk conditioned on the one before it.
   const decoded = await decodeToRgb(done.file, SIZE.width, SIZE.height);

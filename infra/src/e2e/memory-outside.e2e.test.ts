@@ -38,7 +38,7 @@ test("memory held outside the platform makes the job wait, visibly, until it is 
     assert.ok(waiting.progress.memory.available_bytes < needed);
     assert.match(waiting.progress.memory.message, /held outside the platform/);
     const metrics = await p.request("GET", "/metrics");
-    assert.match(metrics.body, /vdgx_jobs_waiting_for_memory\{model="tinyh"\} 1/);
+    assert.ok((metrics.body as string).split("\n").includes(`vdgx_jobs_waiting_for_memory{host="${waiting.progress.memory.host}",model="tinyh"} 1`), metrics.body);
 
     await hog.stop("SIGKILL");
     const done = await p.waitForTerminal(res.body.id, 60000);

@@ -68,6 +68,12 @@ test("a model running a job is never evicted; the waiting job says why and goes 
   assert.match(seen.progress.memory.message, /every loaded model is running a job/);
   assert.equal(seen.progress.memory.needed_bytes, 2.4 * GB);
   assert.equal(seen.progress.memory.budget_bytes, BUDGET);
+  assert.equal(seen.progress.memory.host, hostname(), "the host whose memory it waits for");
+  // The first scrape already shows the wait: the bytes are read in the same scrape as the count.
+  const metrics = (await p.request("GET", "/metrics")).body as string;
+  const lines = metrics.split("\n");
+  assert.ok(lines.includes(`vdgx_jobs_waiting_for_memory{host="${hostname()}",model="tinyb"} 1`), metrics);
+  assert.ok(lines.includes(`vdgx_memory_wait_bytes{host="${hostname()}",model="tinyb",kind="needed"} ${2.4 * GB}`), metrics);
 
   assert.equal((await p.request("GET", `/v1/jobs/${long}`)).body.status, "running", "the busy model kept running");
   const first = await p.waitForTerminal(long);

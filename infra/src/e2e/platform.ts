@@ -3,7 +3,7 @@ import path from "node:path";
 import { ExitCode, posterFileOf } from "@videosdgx/shared";
 import { ManagedProcess, TestRedis, freePort, makeTempDir, spawnNode, waitFor } from "@videosdgx/shared/testing";
 import { generateTinyModel, type TinyModelOptions } from "@videosdgx/workers/tiny";
-import { API_MAIN, KEYS_MAIN, WEBHOOKS_MAIN, WORKER_MAIN } from "../entry-points.js";
+import { API_MAIN, CLI_MAIN, WEBHOOKS_MAIN, WORKER_MAIN } from "../entry-points.js";
 
 export interface HttpAnswer<T = any> {
   status: number;
@@ -19,6 +19,14 @@ export interface PlatformOptions {
   env?: Record<string, string>;
   /** Copies of the tiny model under other names, with declared footprints. */
   extraTinyModels?: (string | TinyModelOptions)[];
+  /** Started in the platform's dir instead of its own TestRedis (e.g. TestSentinelSet.start); stopped with it. */
+  redis?: (dir: string) => Promise<ExternalRedis>;
+}
+
+/** A Redis the platform does not run itself: the environment that points its processes at it. */
+export interface ExternalRedis {
+  readonly env: Record<string, string>;
+  stop(): Promise<void>;
 }
 
 export interface WorkerOptions {
@@ -40,7 +48,7 @@ export class Platform {
   readonly recycled: { model: string; pid: number }[] = [];
   private stopping = false;
   private constructor(
-    readonly redis: TestRedis,
+    private readonly store: TestRedis | ExternalRedis,
     readonly dataDir: string,
     readonly env: NodeJS.ProcessEnv,
     readonly base: string,
@@ -49,7 +57,7 @@ export class Platform {
 
   static async start(opts: PlatformOptions = {}): Promise<Platform> {
     const { dir, remove } = await makeTempDir("vdgx-e2e");
-    const redis = await TestRedis.start(path.join(dir, "redis"));
+    const redis = opts.redis ? await opts.redis(path.join(dir, "redis")) : await TestRedis.start(path.join(dir, "redis"));
     await generateTinyModel(path.join(dir, "models", "tiny"));
     for (const extra of opts.extraTinyModels ?? []) {
       const options = typeof extra === "string" ? { name: extra } : extra;
@@ -57,7 +65,7 @@ export class Platform {
     }
     const port = await freePort();
     const env = {
-      REDIS_URL: redis.url,
+      ...(redis instanceof TestRedis ? { REDIS_URL: redis.url } : redis.env),
       DATA_DIR: dir,
       HOST: "127.0.0.1",
       PORT: String(port),
@@ -70,13 +78,25 @@ export class Platform {
     return p;
   }
 
+  /** The platform's own Redis (not there when it was given an ExternalRedis). */
+  get redis(): TestRedis {
+    if (!(this.store instanceof TestRedis)) throw new Error("this platform runs on an external Redis; use that one");
+    return this.store;
+  }
+
   get outputsDir(): string {
     return path.join(this.dataDir, "outputs");
   }
 
-  async startApi(): Promise<void> {
+  /** `awaitRedis: false`: returns once it listens, for a test of the API answering while its Redis is away. */
+  async startApi({ awaitRedis = true } = {}): Promise<void> {
     this.api = spawnNode("api", API_MAIN, this.env);
-    // Ready for tests once its Redis connection is up (workers may legitimately be absent).
+    if (awaitRedis) await this.apiReachesRedis();
+    else await this.api.waitForOutput(/api listening/);
+  }
+
+  /** Ready for tests once the API's Redis connection is up (workers may legitimately be absent). */
+  async apiReachesRedis(): Promise<void> {
     await waitFor(`the API to reach Redis\n${this.api.output}`, () =>
       fetch(`${this.base}/readyz`).then(async (r) => ((await r.json()) as { redis: string }).redis === "ok", () => false),
     20000);
@@ -126,7 +146,7 @@ export class Platform {
 
   /** Runs `npm run keys -- <args>` as a real process against this platform's Redis. */
   async keysCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
-    const cli = spawnNode("keys", KEYS_MAIN, { ...this.env, ...env }, args);
+    const cli = spawnNode("keys", CLI_MAIN, { ...this.env, ...env }, ["keys", ...args]);
     // "close", not "exit": all of its output has been read by then.
     const code = await new Promise<number | null>((resolve) => cli.child.once("close", resolve));
     return { code, output: cli.output };
@@ -145,7 +165,13 @@ export class Platform {
       init.body = typeof body === "string" ? body : JSON.stringify(body);
       (init.headers as Record<string, string>)["content-type"] ??= "application/json";
     }
-    const res = await fetch(`${this.base}${url}`, init);
+    const res = await fetch(`${this.base}${url}`, init).catch((err: Error) => {
+      // A kept-alive socket the API closed while this test's event loop was busy (a long frame comparison)
+      // is still in the pool when the next request takes it. The API closes idle sockets only between
+      // requests, so this one was not taken: it is sent again on a new connection.
+      if ((err.cause as { code?: string } | undefined)?.code !== "UND_ERR_SOCKET") throw err;
+      return fetch(`${this.base}${url}`, init);
+    });
     const type = res.headers.get("content-type") ?? "";
     const parsed = type.includes("json") ? await res.json() : type.startsWith("text") || type.includes("html") ? await res.text() : Buffer.from(await res.arrayBuffer());
     return { status: res.status, headers: res.headers, body: parsed as T };
@@ -193,7 +219,7 @@ export class Platform {
     this.stopping = true;
     await Promise.all([...this.workers.values(), ...(this.webhooks ? [this.webhooks] : [])].map((w) => w.stop()));
     await this.api?.stop();
-    await this.redis.kill("SIGTERM");
+    await (this.store instanceof TestRedis ? this.store.kill("SIGTERM") : this.store.stop());
     await this.removeDir();
   }
 }

@@ -43,10 +43,17 @@ test("queuePosition and waitingCount agree with the order BullMQ's workers take 
   const { layout, queue, name } = fresh();
   const ids = [];
   for (let i = 0; i < 4; i++) ids.push((await queue.add("generate", { i }, { jobId: `m-job-${i}` })).id!);
-  assert.equal(await layout.waitingCount(server.client, name), 4);
-  const positions = await Promise.all(ids.map((id) => layout.queuePosition(server.client, name, id)));
+  const cancelled = "cancelled:";
+  assert.equal(await layout.waitingCount(server.client, name, cancelled), 4);
+  const positions = await Promise.all(ids.map((id) => layout.queuePosition(server.client, name, id, cancelled)));
   assert.deepEqual(positions, [0, 1, 2, 3]);
-  assert.equal(await layout.queuePosition(server.client, name, "m-not-there"), undefined);
+  assert.equal(await layout.queuePosition(server.client, name, "m-not-there", cancelled), undefined);
+  // A job marked cancelled (still in the list until a worker records it) is ahead of no one.
+  await server.client.set(`${cancelled}${ids[1]}`, "1");
+  const after = await Promise.all(ids.map((id) => layout.queuePosition(server.client, name, id, cancelled)));
+  assert.deepEqual(after, [0, 1, 1, 2]);
+  assert.equal(await layout.waitingCount(server.client, name, cancelled), 3);
+  await server.client.del(`${cancelled}${ids[1]}`);
 
   // The next job a worker takes is the one at position 0, and nextWaitingSince is its submission time.
   const first = (await queue.getJob(ids[0]!))!;
@@ -66,6 +73,8 @@ test("jobData reads what the producer stored; finishedSince lists jobs by when t
   await queue.add("generate", { prompt: "a cat", n: 7 }, { jobId: "m-data" });
   assert.deepEqual(await layout.jobData(server.client, name, "m-data"), { prompt: "a cat", n: 7 });
   assert.equal(await layout.jobData(server.client, name, "m-missing"), undefined);
+  assert.equal(await layout.jobExists(server.client, name, "m-data"), true);
+  assert.equal(await layout.jobExists(server.client, name, "m-missing"), false);
 
   const worker = new Worker(name, async (job: Job) => {
     if (job.data.n === 8) throw new Error("no");
@@ -76,6 +85,8 @@ test("jobData reads what the producer stored; finishedSince lists jobs by when t
   assert.deepEqual(await layout.finishedSince(server.client, name, "completed", before), ["m-data"]);
   assert.deepEqual(await layout.finishedSince(server.client, name, "failed", before), ["m-fails"]);
   assert.deepEqual(await layout.finishedSince(server.client, name, "completed", Date.now() + 60000), []);
+  await (await queue.getJob("m-data"))!.remove();
+  assert.equal(await layout.jobExists(server.client, name, "m-data"), false, "a removed job (retention) no longer exists");
   await queue.close();
 });
 
@@ -105,6 +116,13 @@ test("the events stream is where QueueEvents reads from, and its entries read as
   const progress = read.find((r) => r.event === "progress")!;
   assert.deepEqual(JSON.parse(progress.data!), { phase: "denoising", step: 1 });
   assert.equal(read.find((r) => r.event === "failed")!.failedReason, '{"code":"inference_failed"}');
+  await queue.close();
+});
+
+test("EVENTS_MAX_LEN is the events cap BullMQ records for a queue", async () => {
+  const { layout, queue, name } = fresh();
+  await queue.add("generate", {});
+  assert.equal(Number(await server.client.hget(`${layout.prefix}:${name}:meta`, "opts.maxLenEvents")), BullLayout.EVENTS_MAX_LEN);
   await queue.close();
 });
 

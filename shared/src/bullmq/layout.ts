@@ -1,4 +1,7 @@
 import type { Redis } from "ioredis";
+import { luaScript } from "../memory/lua-scripts.js";
+
+const WAITING_AHEAD = luaScript("waiting-ahead");
 
 /** One entry of a queue's events stream, as BullMQ's scripts write it. */
 export interface StreamEvent {
@@ -34,7 +37,13 @@ export class BullLayout {
     return { wait: this.key(queue, "wait"), paused: this.key(queue, "paused"), prioritized: this.key(queue, "prioritized"), delayed: this.key(queue, "delayed") };
   }
 
-  /** The queue's events stream (BullMQ caps it at about 10 000 entries). */
+  /**
+   * BullMQ's cap on a queue's events stream (its default `streams.events.maxLen`). A custom event
+   * published with a smaller cap would trim the stream for every reader, so ours use this one.
+   */
+  static readonly EVENTS_MAX_LEN = 10000;
+
+  /** The queue's events stream (BullMQ caps it at EVENTS_MAX_LEN entries, approximately). */
   events(queue: string): string {
     return this.key(queue, "events");
   }
@@ -43,16 +52,18 @@ export class BullLayout {
     return this.key(queue, jobId);
   }
 
-  /** Jobs ahead of `jobId` in the wait list (0 = next): workers take from the list's tail. */
-  async queuePosition(redis: Redis, queue: string, jobId: string): Promise<number | undefined> {
-    const wait = this.key(queue, "wait");
-    const [[, index], [, length]] = (await redis.multi().lpos(wait, jobId).llen(wait).exec()) as [[null, number | null], [null, number]];
-    return index === null ? undefined : length - 1 - index;
+  /**
+   * Jobs ahead of `jobId` in the wait list (0 = next; workers take from the list's tail), not counting
+   * those whose `<cancelledPrefix><id>` key exists: cancelled, waiting only for a worker to record it.
+   */
+  async queuePosition(redis: Redis, queue: string, jobId: string, cancelledPrefix: string): Promise<number | undefined> {
+    const n = (await redis.eval(WAITING_AHEAD, 1, this.key(queue, "wait"), jobId, cancelledPrefix)) as number | null;
+    return n ?? undefined;
   }
 
-  /** Jobs in the wait list (priority 0, not delayed): the queue depth shown to users. */
-  waitingCount(redis: Redis, queue: string): Promise<number> {
-    return redis.llen(this.key(queue, "wait"));
+  /** Jobs in the wait list (priority 0, not delayed) but the cancelled ones: the queue depth shown to users. */
+  async waitingCount(redis: Redis, queue: string, cancelledPrefix: string): Promise<number> {
+    return (await redis.eval(WAITING_AHEAD, 1, this.key(queue, "wait"), "", cancelledPrefix)) as number;
   }
 
   /** Submission time (ms) of the job a worker takes next, undefined when none waits. */
@@ -61,6 +72,11 @@ export class BullLayout {
     if (!id) return undefined;
     const ts = Number(await redis.hget(this.jobHash(queue, id), "timestamp"));
     return Number.isFinite(ts) && ts > 0 ? ts : undefined;
+  }
+
+  /** Whether the job still exists (not yet removed by retention). */
+  async jobExists(redis: Redis, queue: string, jobId: string): Promise<boolean> {
+    return (await redis.exists(this.jobHash(queue, jobId))) === 1;
   }
 
   /** A job's data as stored (JSON, unparsed by schema), undefined when the job is gone. */

@@ -13,7 +13,7 @@ export const queueName = (model: string): string => `generate-${model}`;
 export const GENERATE_JOB = "generate";
 
 export const PhaseSchema = z.enum([
-  "queued", "waiting_for_environment", "waiting_for_gpu", "waiting_for_memory", "loading", "encoding_text", "denoising", "decoding", "encoding_video", "done",
+  "queued", "waiting_for_environment", "waiting_for_gpu", "waiting_for_memory", "loading", "encoding_text", "encoding_image", "denoising", "decoding", "encoding_video", "done",
 ]);
 export type Phase = z.infer<typeof PhaseSchema>;
 
@@ -24,6 +24,8 @@ export const TimingsSchema = z
     wait_for_memory_ms: z.number().optional(),
     load_ms: z.number().optional(),
     encode_text_ms: z.number().optional(),
+    /** Image to video: decoding the image, the image encoder and the VAE encoder. */
+    encode_image_ms: z.number().optional(),
     denoise_ms: z.number().optional(),
     decode_ms: z.number().optional(),
     encode_video_ms: z.number().optional(),
@@ -33,6 +35,8 @@ export type Timings = z.infer<typeof TimingsSchema>;
 
 /** Why a job waits before loading its model: the host's memory as the worker last saw it. */
 export const MemoryWaitSchema = z.object({
+  /** The host whose memory the job waits for (its worker's HOST_ID). */
+  host: z.string(),
   available_bytes: z.number(),
   needed_bytes: z.number(),
   held_by_others_bytes: z.number(),
@@ -46,7 +50,7 @@ export type MemoryWait = z.infer<typeof MemoryWaitSchema>;
  * outputs folder unwritable or full). Jobs wait, their attempts untouched, until it is fixed.
  */
 export const EnvironmentProblemSchema = z.object({
-  code: z.enum(["ffmpeg_missing", "ffmpeg_encoder_missing", "outputs_not_writable", "disk_full"]),
+  code: z.enum(["ffmpeg_missing", "ffmpeg_encoder_missing", "outputs_not_writable", "disk_full", "store_unreachable", "store_refused"]),
   message: z.string(),
 });
 export type EnvironmentProblem = z.infer<typeof EnvironmentProblemSchema>;
@@ -65,10 +69,16 @@ export const ProgressSchema = z.object({
   chunks_total: z.number().int().optional(),
   /** Frames a download of the running job's video holds now. */
   frames_ready: z.number().int().optional(),
-  /** The growing fragmented MP4 (in OUTPUTS_DIR) and how many of its bytes are a playable file. */
+  /** The growing fragmented MP4 (in OUTPUTS_DIR, or as part objects under its name in the output store) and how many of its bytes are a playable file. */
   partial_video: z.object({ file: z.string(), bytes: z.number().int() }).optional(),
+  /** The host (HOST_ID) whose worker is running the job. */
+  host: z.string().optional(),
   /** Set on the report that announces chunk `chunk` (0-based) downloadable: sent as a `chunk` event. */
   chunk: z.number().int().optional(),
+  /** The latest preview of the job's x0 estimate (PREVIEW_EVERY_STEPS): the step it shows and where to get it. */
+  preview: z.object({ step: z.number().int(), url: z.string() }).optional(),
+  /** Set on the report that announces a new preview: sent as a `preview` event. */
+  new_preview: z.literal(true).optional(),
 });
 export type Progress = z.infer<typeof ProgressSchema>;
 
@@ -88,6 +98,10 @@ export const EffectiveParamsSchema = z
     seed: z.number().int(),
     /** Whether the video gets its sound track: present only for models with sound (capabilities.audio). */
     audio: z.boolean().optional(),
+    /** The conditioning image of an image-to-video job (capabilities.i2v), as the API checked it. */
+    image: z
+      .object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), media_type: z.string(), width: z.number().int(), height: z.number().int() })
+      .optional(),
   });
 export type EffectiveParams = z.infer<typeof EffectiveParamsSchema>;
 
@@ -95,6 +109,8 @@ export type EffectiveParams = z.infer<typeof EffectiveParamsSchema>;
 export const JobDataSchema = EffectiveParamsSchema.extend({
   /** Who is told about the job. */
   webhook: WebhookSubscriptionSchema.optional(),
+  /** Where the image's bytes are kept (the input store's key); the worker checks them against params.image.sha256. */
+  image_key: z.string().optional(),
   /** Id of the API key that submitted the job; absent for anonymous (loopback, no keys) submissions. */
   owner: z.string().optional(),
 });
@@ -119,12 +135,20 @@ export const JobOutputSchema = z.object({
   sha256: z.string(),
   /** Frames in the video (chunk-wise models report it while running too, in progress). */
   frames_ready: z.number().int().optional(),
+  /** The host (HOST_ID) whose worker made the video. */
+  host: z.string().optional(),
   timings: TimingsSchema,
 });
 export type JobOutput = z.infer<typeof JobOutputSchema>;
 
 /** The poster image written beside a job's video (`<id>.mp4` -> `<id>.jpg`): one name for the worker and the API. */
 export const posterFileOf = (videoFile: string): string => `${videoFile.replace(/\.mp4$/, "")}.jpg`;
+
+/** The latest preview JPEG of a running job, in OUTPUTS_DIR: one name for the worker and the API. */
+export const previewFileOf = (jobId: string): string => `${jobId}.preview.jpg`;
+
+/** Where the API serves it. */
+export const previewUrlOf = (jobId: string): string => `/v1/jobs/${jobId}/preview.jpg`;
 
 export const generateQueue: QueueContract<JobData, JobOutput, typeof GENERATE_JOB> = {
   kind: "generation",

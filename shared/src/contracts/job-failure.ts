@@ -6,6 +6,7 @@ import { parseJsonOrUndefined } from "../json.js";
 export const JOB_FAILURE_CODES = [
   "cancelled",
   "invalid_job_data",
+  "invalid_image",
   "model_missing",
   "model_invalid",
   "model_load_failed",

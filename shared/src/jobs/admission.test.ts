@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { Queue } from "bullmq";
 import { TooManyRequestsError } from "../errors.js";
 import { queueName } from "../contracts/generate-queue.js";
+import { redisKeys } from "../queues.js";
 import { redisForTests } from "../testing/unit-redis.js";
 import { SubmissionGate, type Admission, type AdmissionLimits } from "./admission.js";
 
@@ -44,6 +45,23 @@ test("the queue cap is exact under concurrent submissions and counts BullMQ's wa
   await ok[1]!.release();
   assert.ok(admitted(await attempt(g, "m")), "a place given back without a job is free again");
   assert.ok(admitted(await attempt(g, "other")), "each model has its own cap");
+  await queue.close();
+});
+
+test("a job cancelled while queued holds no place, in any of BullMQ's not-started states", async () => {
+  const { prefix, gate: g } = gate({ maxQueuedPerModel: 3 });
+  const queue = new Queue(queueName("m"), { connection: server.client, prefix });
+  const jobs = [await queue.add("generate", { n: 1 }), await queue.add("generate", { n: 2 }, { priority: 5 }), await queue.add("generate", { n: 3 }, { delay: 60000 })];
+  // Each admission is held: the cap stays full but for the place the next cancellation frees.
+  const held: Admission[] = [];
+  for (const job of jobs) {
+    assert.ok(!admitted(await attempt(g, "m")), "the cap is full");
+    await server.client.set(redisKeys(prefix).cancel(job.id!), "1");
+    const admission = await attempt(g, "m");
+    assert.ok(admitted(admission), `cancelling the ${job.opts.priority ? "prioritized" : job.opts.delay ? "delayed" : "waiting"} job frees its place`);
+    held.push(admission);
+  }
+  for (const admission of held) await admission.release();
   await queue.close();
 });
 

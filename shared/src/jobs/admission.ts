@@ -64,7 +64,7 @@ export class SubmissionGate {
     const token = randomUUID();
     const [verdict, value] = await this.redis.admitJob(
       admissions, lists.wait, lists.paused, lists.prioritized, lists.delayed, this.keys.rateLimit(principal ?? "anonymous"),
-      token, this.lifetimeMs, cap, perMinute, this.limits.burst,
+      token, this.lifetimeMs, cap, perMinute, this.limits.burst, this.keys.cancel(""),
     );
     if (verdict === 1) throw this.rateLimited(value);
     if (verdict === 2) {
@@ -87,7 +87,7 @@ export class SubmissionGate {
     const perMinute = this.perMinuteFor(principal);
     if (perMinute === 0) return;
     const bucket = this.keys.rateLimit(principal ?? "anonymous");
-    const [verdict, value] = await this.redis.admitJob(bucket, bucket, bucket, bucket, bucket, bucket, "", this.lifetimeMs, 0, perMinute, this.limits.burst);
+    const [verdict, value] = await this.redis.admitJob(bucket, bucket, bucket, bucket, bucket, bucket, "", this.lifetimeMs, 0, perMinute, this.limits.burst, "");
     if (verdict === 1) throw this.rateLimited(value);
   }
 

@@ -52,8 +52,8 @@ export class JobReader {
    * BullMQ waits for a connection that is not ready yet; a request must not. Once connected, a producer
    * connection fails fast on its own (no offline queue).
    */
-  protected requireRedis(): void {
-    if (this.redis.status !== "ready") throw new ServiceUnavailableError(`the job store (Redis) is unreachable (${this.redis.status}); try again shortly`);
+  protected requireRedis(redis: Redis = this.redis): void {
+    if (redis.status !== "ready") throw new ServiceUnavailableError(`the job store (Redis) is unreachable (${redis.status}); try again shortly`);
   }
 
   /**
@@ -80,7 +80,7 @@ export class JobReader {
 
   /** Jobs ahead of this one (0 = next). */
   queuePosition(model: string, id: string): Promise<number | undefined> {
-    return this.bull.queuePosition(this.redis, queueName(model), id);
+    return this.bull.queuePosition(this.redis, queueName(model), id, this.keys.cancel(""));
   }
 
   /** `deliveries: false` leaves out the webhook delivery log, for a caller that would drop it (a webhook's own body). */

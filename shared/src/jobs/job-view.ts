@@ -77,6 +77,7 @@ export function toJobResource(
       bytes: out.bytes,
       sha256: out.sha256,
       ...(out.frames_ready === undefined ? {} : { frames_ready: out.frames_ready }),
+      ...(out.host === undefined ? {} : { host: out.host }),
     },
     ...(!failure && status !== "completed" ? lastError(job) : {}),
     ...(failure

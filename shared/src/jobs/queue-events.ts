@@ -2,8 +2,12 @@ import { ProgressSchema, type Progress } from "../contracts/generate-queue.js";
 import type { JobResource, JobStatus } from "../schemas/job-resource.js";
 import { parseJsonOrUndefined } from "../json.js";
 
-/** The BullMQ events the platform follows in each queue's events stream. */
-export const QUEUE_EVENT_KINDS = ["waiting", "active", "progress", "completed", "failed", "delayed"] as const;
+/**
+ * The events the platform follows in each queue's events stream: BullMQ's own, and `cancelled`, which
+ * the API publishes (a custom event) when it cancels a job that has not started, so every listener
+ * learns it then and not when a worker reaches the job.
+ */
+export const QUEUE_EVENT_KINDS = ["waiting", "active", "progress", "completed", "failed", "delayed", "cancelled"] as const;
 export type QueueEventKind = (typeof QUEUE_EVENT_KINDS)[number];
 
 export const isQueueEventKind = (s: string | undefined): s is QueueEventKind => QUEUE_EVENT_KINDS.includes(s as QueueEventKind);
@@ -43,12 +47,17 @@ export function progressOf(kind: QueueEventKind, data: unknown): Progress | unde
   return ProgressSchema.safeParse(typeof data === "string" ? parseJsonOrUndefined(data) : data).data;
 }
 
-/** A progress report announcing a chunk's frames downloadable is a client's `chunk` event (job.chunk). */
+/**
+ * A progress report announcing a chunk's frames downloadable is a client's `chunk` event (job.chunk), one
+ * announcing a new preview its `preview` event.
+ */
 export function clientEventOf(kind: QueueEventKind, progress: Progress | undefined): string {
-  return kind === "progress" && progress?.chunk !== undefined ? "chunk" : kind;
+  if (kind !== "progress") return kind;
+  if (progress?.chunk !== undefined) return "chunk";
+  return progress?.new_preview ? "preview" : kind;
 }
 
-const STATUS_AT: Partial<Record<QueueEventKind, JobStatus>> = { waiting: "queued", delayed: "queued", active: "running", progress: "running" };
+const STATUS_AT: Partial<Record<QueueEventKind, JobStatus>> = { waiting: "queued", delayed: "queued", active: "running", progress: "running", cancelled: "cancelled" };
 
 /**
  * The job as the event saw it. A resource is read when an event is sent, which for a replayed or late

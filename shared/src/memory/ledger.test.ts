@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Redis } from "ioredis";
 import { redisForTests } from "../testing/unit-redis.js";
+import { redisKeys } from "../queues.js";
 import { MemoryLedger } from "./ledger.js";
 
 const GB = 1_000_000_000;
@@ -45,6 +46,15 @@ test("a dead holder's lease runs out and frees its memory; its stale grant canno
   assert.equal(await l.renew(dead.grant), false, "expired holder cannot renew");
   assert.equal(await l.release(dead.grant), false);
   assert.deepEqual((await l.state()).reservations, { live: 5 * GB });
+});
+
+test("every view frees an expired lease's memory at once, with no new reservation to do it", async () => {
+  const l = ledger(10 * GB, 300);
+  assert.ok((await l.reserve("killed", 8 * GB)).granted);
+  assert.equal((await l.state()).sum, 8 * GB);
+  await new Promise((r) => setTimeout(r, 400));
+  assert.deepEqual((await l.state()).reservations, {});
+  assert.equal(await server.client.zcard(redisKeys(`t${n - 1}`).memory("host-a").leases), 0, "its lease is gone too");
 });
 
 test("a new grant fences off the holder's earlier one", async () => {

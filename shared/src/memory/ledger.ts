@@ -1,6 +1,8 @@
 import type { Redis } from "ioredis";
-import { redisKeys } from "../queues.js";
+import { redisKeys, type RedisKeys } from "../queues.js";
 import { luaScript } from "./lua-scripts.js";
+
+type MemoryKeys = ReturnType<RedisKeys["memory"]>;
 
 export interface Grant {
   holder: string;
@@ -17,12 +19,30 @@ export interface LedgerState {
   highWater: number;
 }
 
-const SCRIPTS = { reserve: "ledger-reserve", renew: "ledger-renew", release: "ledger-release" } as const;
+const SCRIPTS = { reserve: "ledger-reserve", renew: "ledger-renew", release: "ledger-release", live: "ledger-live" } as const;
 type LedgerRedis = Redis & {
   ledgerReserve(...args: (string | number)[]): Promise<[number, number | string, number]>;
   ledgerRenew(...args: (string | number)[]): Promise<number>;
   ledgerRelease(...args: (string | number)[]): Promise<number>;
+  ledgerLive(...args: string[]): Promise<string[]>;
 };
+
+/** Every ledger script starts with ledger-expire.lua, so no grant outlives its lease in any reply. */
+function defineLedgerScripts(redis: Redis): LedgerRedis {
+  for (const [name, file] of Object.entries(SCRIPTS)) {
+    const command = `ledger${name[0]!.toUpperCase()}${name.slice(1)}`;
+    if (!(command in redis)) redis.defineCommand(command, { numberOfKeys: name === "reserve" ? 5 : 3, lua: luaScript("ledger-expire") + luaScript(file) });
+  }
+  return redis as LedgerRedis;
+}
+
+/** One host's live reservations (holder -> bytes); those of holders whose lease ran out are freed first. */
+export async function liveReservations(redis: Redis, keys: MemoryKeys): Promise<Record<string, number>> {
+  const flat = await defineLedgerScripts(redis).ledgerLive(keys.reservations, keys.leases, keys.tokens);
+  const held: Record<string, number> = {};
+  for (let i = 0; i < flat.length; i += 2) held[flat[i]!] = Number(flat[i + 1]);
+  return held;
+}
 
 /**
  * One host's memory budget held in Redis: reservations are leases with fencing tokens, granted only
@@ -35,11 +55,7 @@ export class MemoryLedger {
 
   constructor(redis: Redis, prefix: string, readonly host: string, readonly budget: number, readonly leaseMs: number) {
     this.keys = redisKeys(prefix).memory(host);
-    for (const [name, file] of Object.entries(SCRIPTS)) {
-      const command = `ledger${name[0]!.toUpperCase()}${name.slice(1)}`;
-      if (!(command in redis)) redis.defineCommand(command, { numberOfKeys: name === "reserve" ? 5 : 3, lua: luaScript(file) });
-    }
-    this.redis = redis as LedgerRedis;
+    this.redis = defineLedgerScripts(redis);
   }
 
   private get leaseKeys(): string[] {
@@ -68,12 +84,11 @@ export class MemoryLedger {
   }
 
   async state(): Promise<LedgerState> {
-    const [reservations, high] = await Promise.all([this.redis.hgetall(this.keys.reservations), this.redis.get(this.keys.highWater)]);
-    const parsed = Object.fromEntries(Object.entries(reservations).map(([k, v]) => [k, Number(v)]));
+    const [reservations, high] = await Promise.all([liveReservations(this.redis, this.keys), this.redis.get(this.keys.highWater)]);
     return {
       budget: this.budget,
-      reservations: parsed,
-      sum: Object.values(parsed).reduce((a, b) => a + b, 0),
+      reservations,
+      sum: Object.values(reservations).reduce((a, b) => a + b, 0),
       highWater: Number(high ?? 0),
     };
   }

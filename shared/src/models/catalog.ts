@@ -77,7 +77,9 @@ const CATALOG: ManifestInput[] = [
     schema_version: 1,
     name: "magi1",
     family: "magi",
-    display_name: "MAGI-1 24B (fp8) with T5-v1.1-XXL",
+    // The 4.5B base model: the distilled and fp8 checkpoints guide and compute in ways the magi contract does
+    // not carry, and 24B base in float32 (about 96 GB a copy) does not fit the export on a 128 GB machine.
+    display_name: "MAGI-1 4.5B base with T5-v1.1-XXL",
     license: "Apache-2.0",
     weights_public: true,
     constraints: {
@@ -85,17 +87,18 @@ const CATALOG: ManifestInput[] = [
       frames: { step: 24, offset: 0, min: 24, max: 1440, default: 96 },
       resolution: {
         multiple: 16, min_width: 256, max_width: 1280, min_height: 256, max_height: 1280,
-        default_width: 1280, default_height: 720,
+        default_width: 720, default_height: 720,
       },
       fps: { min: 1, max: 60, default: 24 },
-      steps: { min: 4, max: 100, default: 32 },
+      steps: { min: 4, max: 100, default: 64 },
       guidance: { min: 0, max: 20, default: 7.5 },
     },
     latent: { channels: 16, spatial_factor: 8, temporal_factor: 4, patch: [1, 2, 2] },
     text: { max_tokens: 800 },
     // MAGI splits each chunk's steps evenly over its window of 4.
     sampling: { steps_multiple: 4 },
-    memory: { resident_bytes: 34 * GB, load_peak_factor: 2 },
+    // float32 graphs: the 4.5B DiT (18 GB), T5-XXL's encoder (19 GB), the VAE decoder.
+    memory: { resident_bytes: 38 * GB, load_peak_factor: 2 },
     capabilities: { audio: false, chunked: true },
   },
   {
@@ -131,7 +134,7 @@ export const WEIGHTS_NOT_PUBLIC_REASON =
  * The models the project generates itself (workers/src/builtin writes them; `npm start` regenerates one
  * that is missing, outdated or damaged) rather than downloads.
  */
-export const BUILTIN_MODEL_NAMES = ["tiny", "tinywan", "tinyltx2", "tinymagi"] as const;
+export const BUILTIN_MODEL_NAMES = ["tiny", "tinywan", "tinywani2v", "tinyltx2", "tinymagi"] as const;
 export type BuiltinModelName = (typeof BUILTIN_MODEL_NAMES)[number];
 
 export const isBuiltinModel = (name: string): name is BuiltinModelName => (BUILTIN_MODEL_NAMES as readonly string[]).includes(name);

@@ -92,3 +92,14 @@ test("audio: on by default for a model with sound, off on request; asking a sile
   assert.deepEqual(v.map((x) => x.field), ["audio"]);
   assert.match((v[0] as unknown as { message: string }).message, /model tiny makes no sound/);
 });
+
+test("image: shown in params for an i2v model, required there, refused by a model without i2v", () => {
+  const i2v = { ...wanModel, capabilities: { ...wanModel.capabilities, i2v: true } };
+  const image = { sha256: "a".repeat(64), type: "image/png" as const, width: 640, height: 480 };
+  assert.deepEqual(resolveJobParams(i2v, { model: "wan21", prompt: "x" }, undefined, image).image, { sha256: image.sha256, media_type: "image/png", width: 640, height: 480 });
+  assert.deepEqual(violations(() => resolveJobParams(i2v, { model: "wan21", prompt: "x" })).map((x) => x.field), ["image"]);
+  const v = violations(() => resolveJobParams(wanModel, { model: "wan21", prompt: "x" }, undefined, image));
+  assert.deepEqual(v.map((x) => x.field), ["image"]);
+  assert.match((v[0] as unknown as { message: string }).message, /capabilities\.i2v is false/);
+  assert.equal("image" in resolveJobParams(wanModel, { model: "wan21", prompt: "x" }), false);
+});

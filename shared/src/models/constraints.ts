@@ -5,6 +5,7 @@ import { SEED_MAX } from "../schemas/job-request.js";
 import type { EffectiveParams } from "../contracts/generate-queue.js";
 import { defaultNegativePrompt } from "./families/registry.js";
 import type { FrameRule, Manifest } from "./manifest.js";
+import type { CheckedImage } from "../images/image-input.js";
 
 export interface RuleViolation {
   field: string;
@@ -70,7 +71,13 @@ function checkRange(field: string, value: number, range: { min: number; max: num
  * and the nearest valid values, a seed chosen when none was given (so every video can be reproduced), and
  * the manifest's (or its family's) negative prompt when none was given.
  */
-export function resolveJobParams(manifest: Manifest, req: CreateJobRequest, restate: RestateViolations = (v) => v): EffectiveParams {
+export function resolveJobParams(
+  manifest: Manifest,
+  req: CreateJobRequest,
+  restate: RestateViolations = (v) => v,
+  /** The request's image, already checked (checkImage): its bytes are not the rules' business, only that it is there. */
+  image?: Pick<CheckedImage, "sha256" | "type" | "width" | "height">,
+): EffectiveParams {
   const c = manifest.constraints;
   const violations: RuleViolation[] = [];
   const res = c.resolution;
@@ -146,6 +153,23 @@ export function resolveJobParams(manifest: Manifest, req: CreateJobRequest, rest
     });
   }
 
+  // Image to video needs its image; a model that cannot take one is told so rather than ignoring it.
+  if (image !== undefined && !manifest.capabilities.i2v) {
+    violations.push({
+      field: "image",
+      message: `image cannot be given: model ${req.model} makes video from text only (capabilities.i2v is false)`,
+      rule: "image only for models with capabilities.i2v",
+      nearest: [],
+    });
+  } else if (image === undefined && manifest.capabilities.i2v) {
+    violations.push({
+      field: "image",
+      message: `image is required: model ${req.model} makes video from an image (a data URL, or a multipart file part named image)`,
+      rule: "models with capabilities.i2v need an image",
+      nearest: [],
+    });
+  }
+
   if (violations.length > 0) {
     const stated = restate(violations);
     const summary = stated.map((v) => v.message).join("; ");
@@ -164,5 +188,6 @@ export function resolveJobParams(manifest: Manifest, req: CreateJobRequest, rest
     guidance,
     seed: req.seed ?? randomInt(0, SEED_MAX),
     ...(manifest.capabilities.audio ? { audio: req.audio ?? true } : {}),
+    ...(image ? { image: { sha256: image.sha256, media_type: image.type, width: image.width, height: image.height } } : {}),
   };
 }

@@ -54,6 +54,18 @@ test("a manifest with a broken rule is refused", () => {
   assert.equal(ManifestSchema.safeParse(bad).success, false);
 });
 
+test("a preview projection needs one RGB row per latent channel; its bias defaults to 0", () => {
+  const tiny = KNOWN_MODELS.get("tiny")!; // 4 latent channels
+  const rows = (n: number) => Array.from({ length: n }, () => [0.1, 0.2, 0.3]);
+  const ok = ManifestSchema.parse({ ...tiny, preview: { latent_rgb_factors: rows(4) } });
+  assert.deepEqual(ok.preview?.latent_rgb_bias, [0, 0, 0]);
+  const bad = ManifestSchema.safeParse({ ...tiny, preview: { latent_rgb_factors: rows(3) } });
+  assert.equal(bad.success, false);
+  assert.deepEqual(bad.error?.issues[0]?.path, ["preview", "latent_rgb_factors"]);
+  assert.match(bad.error!.issues[0]!.message, /one row per latent channel \(latent.channels 4\), got 3/);
+  assert.equal(ManifestSchema.safeParse({ ...tiny, preview: { latent_rgb_factors: [[1, 2]] } }).success, false);
+});
+
 test("inspection says exactly which file is missing or wrong", async (t) => {
   const root = await mkdtemp(path.join(tmpdir(), "inspect-"));
   t.after(() => rm(root, { recursive: true, force: true }));

@@ -1,7 +1,7 @@
 import { open, readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { isBuiltinModel, KNOWN_MODELS, WEIGHTS_NOT_PUBLIC_REASON } from "./catalog.js";
-import { checkGraph, type GraphContract } from "./families/contract.js";
+import { checkGraph, contractFor, type GraphContract } from "./families/contract.js";
 import { FAMILY_CONTRACTS } from "./families/registry.js";
 import { MANIFEST_FILE, ManifestSchema, type Manifest } from "./manifest.js";
 import { readOnnxGraph } from "./onnx-structure.js";
@@ -65,10 +65,12 @@ async function checkGraphFile(dir: string, rel: string, contract: GraphContract,
  * structure, inputs and outputs. `advise` adds how to repair to what is wrong with the files themselves.
  */
 async function checkFamilyContract(dir: string, manifest: Manifest, advise: (what: string) => string): Promise<string | undefined> {
-  const family = FAMILY_CONTRACTS.get(manifest.family);
-  if (!family) {
+  const known = FAMILY_CONTRACTS.get(manifest.family);
+  if (!known) {
     return `${MANIFEST_FILE} names family "${manifest.family}", which is not supported yet (supported: ${[...FAMILY_CONTRACTS.keys()].join(", ")})`;
   }
+  if (manifest.capabilities.i2v && !known.variantFor) return `${MANIFEST_FILE}: capabilities.i2v is true, but family ${known.name} has no image-to-video pipeline`;
+  const family = contractFor(known, manifest);
   for (const rel of family.files) {
     const reason = await checkFile(dir, rel);
     if (reason) return advise(reason);

@@ -58,6 +58,20 @@ export const X0GuidanceSchema = z.object({
 });
 export type X0Guidance = z.output<typeof X0GuidanceSchema>;
 
+const rgb = z.tuple([z.number(), z.number(), z.number()]);
+
+/**
+ * A linear latent-to-RGB projection for previews while sampling (ComfyUI's `latent_rgb_factors` and
+ * `latent_rgb_factors_bias`): `rgb[j] = sum_k x0[k] * factors[k][j] + bias[j]`, in [-1, 1] like a VAE's
+ * output, on the sampler's own latent (before any denormalisation the family applies for the decoder).
+ */
+export const LatentPreviewSchema = z.object({
+  /** One [R, G, B] row per latent channel. */
+  latent_rgb_factors: z.array(rgb).min(1),
+  latent_rgb_bias: rgb.default([0, 0, 0]),
+});
+export type LatentPreview = z.output<typeof LatentPreviewSchema>;
+
 /** The platform's own manifest, `videosdgx.json`, kept beside the diffusers/Optimum ONNX folders. */
 export const ManifestSchema = z.object({
   schema_version: z.literal(1),
@@ -104,7 +118,19 @@ export const ManifestSchema = z.object({
     /** Peak during load as a multiple of resident bytes (weights read to CPU, then uploaded). */
     load_peak_factor: z.number().min(1).max(4),
   }),
-  capabilities: z.object({ audio: z.boolean(), chunked: z.boolean() }),
+  capabilities: z.object({
+    audio: z.boolean(),
+    chunked: z.boolean(),
+    /** Image to video: requests carry an `image` (required) and the folder holds image_encoder/ and vae_encoder/ (family wan). */
+    i2v: z.boolean().default(false),
+  }),
+  /** Previews while sampling (PREVIEW_EVERY_STEPS); a model without it gets none. */
+  preview: LatentPreviewSchema.optional(),
+}).superRefine((m, ctx) => {
+  const rows = m.preview?.latent_rgb_factors.length;
+  if (rows !== undefined && rows !== m.latent.channels) {
+    ctx.addIssue({ code: "custom", path: ["preview", "latent_rgb_factors"], message: `must have one row per latent channel (latent.channels ${m.latent.channels}), got ${rows}` });
+  }
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 /** A manifest as written: `family` may be left out. */

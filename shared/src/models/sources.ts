@@ -25,6 +25,7 @@ export type ModelSource =
 const SOURCES: Record<string, ModelSource> = {
   tiny: { kind: "generated", family: "generic", how: "npm start generates it (or npm run tiny -w @videosdgx/workers -- <dir> --force)" },
   tinywan: { kind: "generated", family: "wan", how: "npm start generates it" },
+  tinywani2v: { kind: "generated", family: "wan", how: "npm start generates it" },
   tinyltx2: { kind: "generated", family: "ltx2", how: "npm start generates it" },
   tinymagi: { kind: "generated", family: "magi", how: "npm start generates it" },
   wan21: {
@@ -63,12 +64,13 @@ const SOURCES: Record<string, ModelSource> = {
   magi1: {
     kind: "hub",
     family: "magi",
-    layout: "Sand AI's own checkpoint layout (ckpt/), not diffusers: 24B distilled fp8, VAE, T5",
+    layout: "Sand AI's own checkpoint layout (ckpt/), not diffusers: 4.5B base, VAE, T5; the export also needs Sand AI's example/4.5B/4.5B_base_config.json as magi_config.json",
     parts: [
       {
         repo: "sand-ai/MAGI-1",
         revision: "main",
-        include: ["ckpt/magi/24B_distill_quant/**", "ckpt/vae/**", "ckpt/t5/**"],
+        // The base checkpoint: the distilled and fp8 ones are refused by the export (README "MAGI-1 export").
+        include: ["ckpt/magi/4.5B_base/**", "ckpt/vae/**", "ckpt/t5/**"],
       },
     ],
   },

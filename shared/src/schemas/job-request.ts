@@ -15,6 +15,12 @@ const commonFields = (maxPromptChars: number) => ({
   seed: z.number().int().min(0).max(SEED_MAX).optional(),
   /** Sound with the video (models whose manifest says capabilities.audio; default on there). false skips the audio passes. */
   audio: z.boolean().optional(),
+  /**
+   * The first frame, for image-to-video models (capabilities.i2v): a JPEG, PNG or WebP as a data URL
+   * ("data:image/png;base64,..."); or, in a multipart/form-data submission, a file part named `image`.
+   * The routes take it out of the body and check it (api/src/http/job-form.ts) before this schema runs.
+   */
+  image: z.string().optional(),
   /** Where to POST the job's events (Standard Webhooks, signed); checked against private destinations at submit. */
   webhook: WebhookRequestSchema.optional(),
 });

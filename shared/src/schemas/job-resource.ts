@@ -71,3 +71,6 @@ export const GenerateResponseSchema = z
     params: EffectiveParamsSchema,
     links: z.object({ self: z.string(), video: z.string() }),
   });
+
+/** `GET /v1/jobs`: a page of jobs, newest first; next_before, when present, is the `before` of the next page. */
+export const JobListSchema = z.object({ jobs: z.array(JobResourceSchema), next_before: z.string().optional() });

@@ -4,7 +4,20 @@ import { jobRetentionSeconds, type RedisKeys } from "../queues.js";
 import type { WebhookDeliveryView, WebhookView } from "../schemas/job-resource.js";
 import type { WebhookEvent, WebhookSubscription } from "./subscription.js";
 
-export type DeliveryOutcome = "delivered" | "retrying" | "dead" | "gone" | "skipped";
+export const DELIVERY_OUTCOMES = ["delivered", "retrying", "dead", "gone", "skipped"] as const;
+export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
+
+/** The platform's delivery totals (`keys.webhookTotals`): attempts per outcome and their summed duration. */
+export interface DeliveryTotals {
+  outcomes: Record<DeliveryOutcome, number>;
+  attemptSeconds: number;
+}
+
+export async function readDeliveryTotals(redis: Redis, keys: RedisKeys): Promise<DeliveryTotals> {
+  const raw = await redis.hgetall(keys.webhookTotals);
+  const outcomes = Object.fromEntries(DELIVERY_OUTCOMES.map((o) => [o, Number(raw[o] ?? 0)])) as Record<DeliveryOutcome, number>;
+  return { outcomes, attemptSeconds: Number(raw.attempt_ms ?? 0) / 1000 };
+}
 
 /** One attempt (or a skip) of one message, as kept on the job. */
 export interface DeliveryLogEntry {
@@ -35,7 +48,16 @@ export class WebhookDeliveryLog {
 
   async record(jobId: string, entry: DeliveryLogEntry): Promise<void> {
     const key = this.keys.webhook(jobId).log;
-    await this.redis.multi().rpush(key, JSON.stringify(entry)).ltrim(key, -MAX_ENTRIES, -1).expire(key, this.ttlSeconds).exec();
+    const totals = this.keys.webhookTotals;
+    // The totals change in the same transaction as the log: /metrics never counts an entry the log lacks.
+    await this.redis
+      .multi()
+      .rpush(key, JSON.stringify(entry))
+      .ltrim(key, -MAX_ENTRIES, -1)
+      .expire(key, this.ttlSeconds)
+      .hincrby(totals, entry.outcome, 1)
+      .hincrby(totals, "attempt_ms", Math.round(entry.duration_ms ?? 0))
+      .exec();
   }
 
   async view(jobId: string, subscription: WebhookSubscription): Promise<WebhookView> {

@@ -4,6 +4,7 @@ import { generateTinyModel, isTinyModelCurrent } from "../tiny/generate.js";
 import { generateTinyLtx2Model, isTinyLtx2ModelCurrent } from "../tinyltx2/generate.js";
 import { generateTinyMagiModel, isTinyMagiModelCurrent } from "../tinymagi/generate.js";
 import { generateTinyWanModel, isTinyWanModelCurrent } from "../tinywan/generate.js";
+import { generateTinyWanI2vModel, isTinyWanI2vModelCurrent } from "../tinywani2v/generate.js";
 
 /**
  * The generator of each built-in model (shared's BUILTIN_MODEL_NAMES: the type makes both lists one).
@@ -12,6 +13,7 @@ import { generateTinyWanModel, isTinyWanModelCurrent } from "../tinywan/generate
 const GENERATORS: Record<BuiltinModelName, { isCurrent: (dir: string) => Promise<boolean>; generate: (dir: string) => Promise<void> }> = {
   tiny: { isCurrent: isTinyModelCurrent, generate: (dir) => generateTinyModel(dir) },
   tinywan: { isCurrent: isTinyWanModelCurrent, generate: (dir) => generateTinyWanModel(dir) },
+  tinywani2v: { isCurrent: isTinyWanI2vModelCurrent, generate: (dir) => generateTinyWanI2vModel(dir) },
   tinyltx2: { isCurrent: isTinyLtx2ModelCurrent, generate: (dir) => generateTinyLtx2Model(dir) },
   tinymagi: { isCurrent: isTinyMagiModelCurrent, generate: (dir) => generateTinyMagiModel(dir) },
 };

@@ -1,13 +1,18 @@
 import { WaitingError, type Job } from "bullmq";
+import path from "node:path";
 import type { Redis } from "ioredis";
 import {
   JobFailure,
+  previewFileOf,
+  previewUrlOf,
   type Config,
   type EnvironmentProblem,
+  type InputStore,
   type JobData,
   type JobOutput,
   type Logger,
   type MemoryWait,
+  type OutputStore,
   type Phase,
   type Progress,
   type RedisKeys,
@@ -18,8 +23,10 @@ import type { GpuGate } from "../runtime/gpu-gate.js";
 import type { MemoryGuard } from "../runtime/memory-guard.js";
 import type { ModelHost } from "../runtime/model-host.js";
 import { removeStalePartials } from "../video/mp4-encoder.js";
+import { storeOutputs } from "./store-outputs.js";
 import { backToWaiting } from "./environment-wait.js";
 import { classifyFailure, toQueueError } from "./failure.js";
+import { readJobInputs } from "./job-inputs.js";
 import { WaitReports } from "./wait-reports.js";
 
 export interface ProcessorDeps {
@@ -32,7 +39,11 @@ export interface ProcessorDeps {
   log: Logger;
   /** Aborted when the process must stop now: ends a running ffmpeg. */
   shutdown: AbortSignal;
-  /** Checks ffmpeg and OUTPUTS_DIR now; a problem found has already paused the worker. */
+  /** Jobs' input files (image-to-video images). */
+  inputs: InputStore;
+  /** Where finished files go (OUTPUT_STORE); the job completes only once they are there. */
+  store: OutputStore;
+  /** Checks ffmpeg, OUTPUTS_DIR and the output store now; a problem found has already paused the worker. */
   environment: { check(): Promise<EnvironmentProblem | undefined> };
 }
 
@@ -52,9 +63,12 @@ export function createProcessor(deps: ProcessorDeps) {
     };
     // A chunk-wise job's streaming state, carried by every report after its first chunk.
     let streamed: Omit<ChunkReport, "chunk"> | undefined;
-    const progress = async (phase: Phase, step: number, total: number, t: Timings, memory?: MemoryWait, chunk?: number) => {
+    // The latest preview, likewise carried by every report after it.
+    let previewed: Progress["preview"];
+    type Announcement = Partial<Pick<Progress, "chunk" | "new_preview">>;
+    const progress = async (phase: Phase, step: number, total: number, t: Timings, memory?: MemoryWait, announces: Announcement = {}) => {
       await throwIfCancelled();
-      const p: Progress = { phase, step, total, timings: t, ...(memory ? { memory } : {}), ...streamed, ...(chunk === undefined ? {} : { chunk }) };
+      const p: Progress = { phase, step, total, timings: t, host: config.HOST_ID, ...(memory ? { memory } : {}), ...streamed, ...(previewed ? { preview: previewed } : {}), ...announces };
       await job.updateProgress(p);
     };
     let lastStep = { phase: "denoising" as Phase, step: 0, total: params.steps };
@@ -63,8 +77,38 @@ export function createProcessor(deps: ProcessorDeps) {
       await progress(phase, step, total, t, memory);
     };
     const onChunk = async ({ chunk, ...state }: ChunkReport) => {
+      // The new fragments are readable from the store before anyone is told they exist.
+      const growing = state.partial_video;
+      await deps.store.putPart(growing.file, path.join(config.OUTPUTS_DIR, growing.file), streamed?.partial_video.bytes ?? 0, growing.bytes);
       streamed = state;
-      await progress(lastStep.phase, lastStep.step, lastStep.total, timings, undefined, chunk);
+      await progress(lastStep.phase, lastStep.step, lastStep.total, timings, undefined, { chunk });
+    };
+    const previewName = previewFileOf(jobId);
+    let previewsUnstored = false;
+    const preview = {
+      everySteps: config.PREVIEW_EVERY_STEPS,
+      file: path.join(config.OUTPUTS_DIR, previewName),
+      // Called from the previewer's own chain beside the denoising loop, so the upload never holds a step.
+      published: async (step: number) => {
+        // With OUTPUT_STORE=s3 the API (on any host) serves previews from the store: each is there, under
+        // the job's key (a rerun replaces it), before it is announced. A store that fails one costs that
+        // preview only: the job goes on, the next preview tries again, the job's end stores the latest.
+        try {
+          await deps.store.put(previewName, preview.file, "image/jpeg");
+        } catch (err) {
+          // Once per outage, not once per preview (they may come every step).
+          if (!previewsUnstored) log.warn("previews cannot be stored; none is announced until the store takes one", { step, error: (err as Error).message });
+          previewsUnstored = true;
+          return;
+        }
+        if (previewsUnstored) log.info("previews are stored again", { step });
+        previewsUnstored = false;
+        previewed = { step, url: previewUrlOf(jobId) };
+        await progress(lastStep.phase, lastStep.step, lastStep.total, timings, undefined, { new_preview: true });
+      },
+      failed: (err: Error) => {
+        if (!(err instanceof JobFailure && err.code === "cancelled")) log.warn("previews stopped for this job", { error: err.message });
+      },
     };
     // Every wake-up checks for cancellation; only a changed wait state becomes a progress event.
     const waitReports = new WaitReports();
@@ -83,9 +127,11 @@ export function createProcessor(deps: ProcessorDeps) {
       await throwIfCancelled();
       // A job this host cannot finish goes back to the queue before any work, not through a failed attempt.
       const before = await deps.environment.check();
-      if (before) await backToWaiting(job, token, before, timings);
+      if (before) await backToWaiting(job, token, before, timings, config.HOST_ID);
       // A killed earlier attempt may have left a half-written file; this attempt writes its own.
       await removeStalePartials(config.OUTPUTS_DIR, outputName);
+      await deps.store.removePartials(`${outputName}.`);
+      const inputs = await readJobInputs(deps.inputs, params);
       const gpuWaitStarted = performance.now();
       let waitedForGpu = false;
       await deps.gpu.acquire({ priority: job.opts.priority ?? 0, since: job.timestamp }, host.loaded, async () => {
@@ -103,13 +149,16 @@ export function createProcessor(deps: ProcessorDeps) {
           params,
           outputName,
           { outputsDir: config.OUTPUTS_DIR, preset: config.X264_PRESET, crf: config.X264_CRF, threads: config.FFMPEG_THREADS },
-          { progress: onProgress, chunk: onChunk, signal: deps.shutdown },
+          { progress: onProgress, chunk: onChunk, preview, signal: deps.shutdown },
           timings,
+          inputs,
         );
       });
+      await storeOutputs(deps.store, config.OUTPUTS_DIR, jobId);
+      if (streamed) await deps.store.removePartials(`${outputName}.`);
       timings.total_ms = Math.round(performance.now() - started);
       const frames = streamed ? { chunks_done: streamed.chunks_done, chunks_total: streamed.chunks_total, frames_ready: streamed.frames_ready } : {};
-      await job.updateProgress({ phase: "done", step: params.steps, total: params.steps, timings, ...frames } satisfies Progress);
+      await job.updateProgress({ phase: "done", step: params.steps, total: params.steps, timings, host: config.HOST_ID, ...frames, ...(previewed ? { preview: previewed } : {}) } satisfies Progress);
       return {
         video_file: outputName,
         width: params.width,
@@ -120,6 +169,7 @@ export function createProcessor(deps: ProcessorDeps) {
         bytes: video.bytes,
         sha256: video.sha256,
         ...(streamed ? { frames_ready: streamed.frames_ready } : {}),
+        host: config.HOST_ID,
         timings,
       };
     } catch (err) {
@@ -129,7 +179,7 @@ export function createProcessor(deps: ProcessorDeps) {
       const problem = cancelled ? undefined : await deps.environment.check().catch(() => undefined);
       if (problem) {
         log.warn("job back to waiting: the environment broke during it", { code: problem.code, reason: (err as Error).message });
-        await backToWaiting(job, token, problem, timings);
+        await backToWaiting(job, token, problem, timings, config.HOST_ID);
       }
       const failure = classifyFailure(err);
       const retried = failure.retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1);

@@ -5,6 +5,7 @@ import { WaitReports } from "./wait-reports.js";
 
 const GB = 1e9;
 const wait = (available: number, message = "waiting for memory: the rest is held outside the platform"): MemoryWait => ({
+  host: "spark-1",
   available_bytes: available,
   needed_bytes: 10 * GB,
   held_by_others_bytes: 0,

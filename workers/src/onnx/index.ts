@@ -1,3 +1,2 @@
 export { DataType, GraphBuilder } from "./graph-builder.js";
-export { GraphBoundary } from "./graph-boundary.js";
-export { float16ToFloat32, float32ToFloat16 } from "./float16.js";
+export { HeldTensor, LentTensor, ModelSession, type SessionFeeds } from "./session-thread.js";

@@ -1,6 +1,6 @@
 import ort from "onnxruntime-node";
-import { GraphBoundary } from "../onnx/graph-boundary.js";
 import { latentDims, type LatentShape } from "./latent-shape.js";
+import type { ModelSession } from "../onnx/session-thread.js";
 
 export interface FrameSize {
   frames: number;
@@ -9,12 +9,12 @@ export interface FrameSize {
 }
 
 async function runDecoder(
-  vaeDecoder: ort.InferenceSession,
+  vaeDecoder: ModelSession,
   latent: Float32Array,
   shape: LatentShape,
   extra: Record<string, ort.Tensor> = {},
 ): Promise<ort.Tensor | undefined> {
-  const out = await new GraphBoundary(vaeDecoder).run({ ...extra, latent_sample: new ort.Tensor("float32", latent, latentDims(shape, 1)) });
+  const out = await vaeDecoder.run({ ...extra, latent_sample: new ort.Tensor("float32", latent, latentDims(shape, 1)) });
   return out.sample;
 }
 
@@ -24,7 +24,7 @@ const describe = (t: ort.Tensor | undefined) => `${t?.type ?? "missing"} [${t?.d
  * Runs a decoder that ends in uint8 RGB frames laid out [frames, height, width, 3] (the generic family's):
  * a quarter of the bytes of float32 cross the binding, and ffmpeg takes them as rawvideo with no JS loop.
  */
-export async function decodeToRgb(vaeDecoder: ort.InferenceSession, latent: Float32Array, shape: LatentShape, size: FrameSize): Promise<Uint8Array> {
+export async function decodeToRgb(vaeDecoder: ModelSession, latent: Float32Array, shape: LatentShape, size: FrameSize): Promise<Uint8Array> {
   const frames = await runDecoder(vaeDecoder, latent, shape);
   const want = [size.frames, size.height, size.width, 3];
   if (!frames || frames.type !== "uint8" || frames.dims.join("x") !== want.join("x")) {
@@ -38,7 +38,7 @@ export async function decodeToRgb(vaeDecoder: ort.InferenceSession, latent: Floa
  * `extra` feeds the decoder's other inputs (LTX-2's decode `timestep`).
  */
 export async function decodeToVideo(
-  vaeDecoder: ort.InferenceSession,
+  vaeDecoder: ModelSession,
   latent: Float32Array,
   shape: LatentShape,
   size: FrameSize,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import ort from "onnxruntime-node";
+import { ModelSession } from "../onnx/session-thread.js";
 import { DataType, GraphBuilder } from "../onnx/graph-builder.js";
 import { denoise } from "./denoise.js";
 import type { LatentShape } from "./latent-shape.js";
@@ -42,7 +43,7 @@ const SCHEDULERS = {
 };
 
 async function sample(half: boolean, raw: object, guidance = 5) {
-  const session = await ort.InferenceSession.create(transformer(half));
+  const session = await ModelSession.open(transformer(half));
   try {
     const { latent } = await denoise({
       transformer: session,

@@ -1,12 +1,14 @@
 import ort from "onnxruntime-node";
-import { GraphBoundary } from "../onnx/graph-boundary.js";
+import { frameX0, previewLatentFrame, type FrameTerm } from "../preview/frame-x0.js";
+import type { PreviewSink } from "../preview/preview-sink.js";
 import type { SchedulerConfig } from "./scheduler-config.js";
 import { createSampler } from "./sampler.js";
 import { gaussianNoise } from "./noise.js";
 import { latentDims, latentSize, type LatentShape } from "./latent-shape.js";
+import { LentTensor, type ModelSession } from "../onnx/session-thread.js";
 
 export interface DenoiseInput {
-  transformer: ort.InferenceSession;
+  transformer: ModelSession;
   scheduler: SchedulerConfig;
   shape: LatentShape;
   /** [uncond, cond] when guidance is on, [cond] otherwise: as returned by encodePrompts. */
@@ -18,6 +20,15 @@ export interface DenoiseInput {
   afterStep: (step: number, total: number) => Promise<void>;
   /** The transformer's velocity output, as the family's contract names it. */
   outputName: string;
+  /**
+   * Channels fed after the latent's own in `hidden_states`, the same every step and for every batch item
+   * (Wan I2V: 4 mask + 16 image-latent channels), laid out [C_cond, F, H, W] on the latent's grid.
+   */
+  condition?: Float32Array;
+  /** More transformer inputs, the same every step, already batched (Wan I2V: encoder_hidden_states_image). */
+  extraInputs?: Record<string, ort.Tensor>;
+  /** Takes the middle latent frame's x0 estimate at the steps it wants. */
+  preview?: PreviewSink;
 }
 
 export interface DenoiseResult {
@@ -30,7 +41,7 @@ export interface DenoiseResult {
  * The `timestep` input, one value per batch item, in the graph's own type: exports take the scheduler's
  * timesteps as float or as int64 (UniPC's are integers already, so nothing is rounded away).
  */
-function timestepFeed(transformer: ort.InferenceSession, batch: number): { tensor: ort.Tensor; set(t: number): void } {
+function timestepFeed(transformer: ModelSession, batch: number): { tensor: ort.Tensor; set(t: number): void } {
   const meta = transformer.inputMetadata.find((m) => m.name === "timestep");
   if (meta?.isTensor && meta.type === "int64") {
     const data = new BigInt64Array(batch);
@@ -40,6 +51,24 @@ function timestepFeed(transformer: ort.InferenceSession, batch: number): { tenso
   return { tensor: new ort.Tensor("float32", data, [batch]), set: (t) => data.fill(t) };
 }
 
+/**
+ * The middle latent frame's x0 = x - sigma * v before the step moves x, v the guided velocity
+ * `uncond + g (cond - uncond)` when `guidance` is given (`velocities` then holds [uncond, cond]).
+ */
+function previewX0(shape: LatentShape, x: Float32Array, velocities: Float32Array, sigma: number, guidance: number | undefined): Float32Array {
+  const plane = shape.height * shape.width;
+  const frame = previewLatentFrame(shape.frames);
+  const at = (c: number) => (c * shape.frames + frame) * plane;
+  const n = x.length;
+  const terms: FrameTerm[] = [{ data: x, weight: 1, offset: at }];
+  if (guidance === undefined) terms.push({ data: velocities, weight: -sigma, offset: at });
+  else {
+    terms.push({ data: velocities, weight: -sigma * (1 - guidance), offset: at });
+    terms.push({ data: velocities, weight: -sigma * guidance, offset: (c) => n + at(c) });
+  }
+  return frameX0(shape.channels, plane, 1, terms);
+}
+
 /** Diffusers turns guidance on only above 1: at 1 the unconditional pass changes nothing. */
 export const usesGuidance = (guidance: number): boolean => guidance > 1;
 
@@ -47,44 +76,52 @@ export const usesGuidance = (guidance: number): boolean => guidance > 1;
  * Sampling with the model's scheduler (a fresh sampler, so a fresh multistep state, per run). With
  * guidance, one batched transformer call evaluates the unconditional and conditional velocities together
  * (as diffusers does); guidance and the sampler's update are one fused pass over the latent. The latent
- * stays float32; a float16 transformer gets its inputs converted at the graph boundary.
+ * stays float32; a float16 transformer gets its inputs converted at the graph boundary (on the session thread).
  */
 export async function denoise(input: DenoiseInput): Promise<DenoiseResult> {
-  const { shape, steps, guidance } = input;
+  const { shape, steps, guidance, transformer } = input;
   const guided = usesGuidance(guidance);
   const batch = guided ? 2 : 1;
   const n = latentSize(shape);
   const sampler = createSampler(input.scheduler, { steps, size: n, imageSeqLen: shape.tokens });
-  const transformer = new GraphBoundary(input.transformer);
-  // Text states are the same every step: converted to the graph's type once.
-  const textStates = transformer.toInput("encoder_hidden_states", input.textStates);
-  // The latent lives in the transformer's input buffer: with guidance its second half is a copy kept
-  // up to date by the fused step, so no per-step copies are needed.
-  const batched = new Float32Array(n * batch);
-  const x = batched.subarray(0, n);
+  // The latent lives in the transformer's input buffer: with guidance the second item's latent is a copy
+  // kept up to date by the fused step, so no per-step copies are needed. A condition follows each latent.
+  const condition = input.condition ?? new Float32Array(0);
+  const plane = n / shape.channels;
+  if (condition.length % plane !== 0) throw new Error(`the condition has ${condition.length} values, not whole channels of ${plane}`);
+  const item = n + condition.length;
+  // Moved to the session thread for each forward and back, not copied: views are taken again after it.
+  const hidden = new LentTensor(new Float32Array(item * batch), latentDims({ ...shape, channels: shape.channels + condition.length / plane }, batch));
+  const views = () => ({ x: hidden.data.subarray(0, n), mirror: guided ? hidden.data.subarray(item, item + n) : undefined });
+  let { x, mirror } = views();
   x.set(gaussianNoise(n, input.seed));
-  const mirror = guided ? batched.subarray(n) : undefined;
-  mirror?.set(x);
-  const hidden = new ort.Tensor("float32", batched, latentDims(shape, batch));
-  const timestep = timestepFeed(input.transformer, batch);
-  const { outputName } = input;
-  let runtimeMs = 0;
-
-  for (let i = 0; i < steps; i++) {
-    timestep.set(sampler.timesteps[i]!);
-    const started = performance.now();
-    const out = await transformer.run({
-      hidden_states: hidden,
-      timestep: timestep.tensor,
-      encoder_hidden_states: textStates,
-    });
-    runtimeMs += performance.now() - started;
-    const v = out[outputName]?.data;
-    if (!(v instanceof Float32Array) || v.length !== n * batch) {
-      throw new Error(`transformer output ${outputName} must be float32 or float16 with ${n * batch} values`);
-    }
-    sampler.step(i, x, guided ? { uncond: v.subarray(0, n), cond: v.subarray(n, 2 * n), guidance } : { v }, mirror);
-    await input.afterStep(i + 1, steps);
+  hidden.data.set(condition, n);
+  if (mirror) {
+    mirror.set(x);
+    hidden.data.set(condition, item + n);
   }
-  return { latent: x.slice(), runtimeMs };
+  const timestep = timestepFeed(transformer, batch);
+  const { outputName } = input;
+  const runtimeBefore = transformer.runtimeMs;
+  // Text states and extra inputs are the same every step: held on the session thread, converted once.
+  const held = Object.fromEntries(
+    await Promise.all([["encoder_hidden_states", input.textStates] as const, ...Object.entries(input.extraInputs ?? {})].map(async ([name, t]) => [name, await transformer.hold(name, t)] as const)),
+  );
+  try {
+    for (let i = 0; i < steps; i++) {
+      timestep.set(sampler.timesteps[i]!);
+      const out = await transformer.run({ ...held, hidden_states: hidden, timestep: timestep.tensor });
+      ({ x, mirror } = views());
+      const v = out[outputName]?.data;
+      if (!(v instanceof Float32Array) || v.length !== n * batch) {
+        throw new Error(`transformer output ${outputName} must be float32 or float16 with ${n * batch} values`);
+      }
+      if (input.preview?.wants(i + 1)) input.preview.offer(i + 1, previewX0(shape, x, v, sampler.sigmas[i]!, guided ? guidance : undefined));
+      sampler.step(i, x, guided ? { uncond: v.subarray(0, n), cond: v.subarray(n, 2 * n), guidance } : { v }, mirror);
+      await input.afterStep(i + 1, steps);
+    }
+  } finally {
+    await Promise.all(Object.values(held).map((h) => h.release()));
+  }
+  return { latent: x.slice(), runtimeMs: transformer.runtimeMs - runtimeBefore };
 }

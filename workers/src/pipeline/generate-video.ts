@@ -1,6 +1,7 @@
 import path from "node:path";
 import type { EffectiveParams, Phase, Progress, Timings } from "@videosdgx/shared";
-import type { FamilyPipeline, StageRun } from "../families/family.js";
+import type { FamilyPipeline, JobInputs, StageRun } from "../families/family.js";
+import { Previewer } from "../preview/previewer.js";
 import type { LoadedModel } from "../runtime/loaded-model.js";
 import { GrowingMp4 } from "../video/fragmented-mp4.js";
 import { encodeMp4, type EncodeOptions, type EncodedVideo, type X264Settings } from "../video/mp4-encoder.js";
@@ -18,6 +19,19 @@ export interface GenerationHooks {
   signal: AbortSignal;
   /** A chunk-wise job's chunk is downloadable: its state goes into every progress report from now on. */
   chunk?(report: ChunkReport): Promise<void>;
+  /** Previews while sampling, for models whose manifest has a projection. */
+  preview?: PreviewHooks;
+}
+
+export interface PreviewHooks {
+  /** PREVIEW_EVERY_STEPS (0: none). */
+  everySteps: number;
+  /** Where the latest preview is written. */
+  file: string;
+  /** A preview of `step` is in place. */
+  published(step: number): Promise<void>;
+  /** Previews stopped for this job; the job goes on. */
+  failed(err: Error): void;
 }
 
 /** The streaming fields of a progress report (shared/src/contracts/generate-queue.ts). */
@@ -31,9 +45,10 @@ export interface GeneratedVideo {
 }
 
 /** Reports each stage's phase (with the steps done so far) and records its time. */
-function stageRun(total: number, hooks: GenerationHooks, timings: Timings): StageRun {
+function stageRun(total: number, hooks: GenerationHooks, timings: Timings, preview: Previewer | undefined): StageRun {
   let done = 0;
   return {
+    ...(preview ? { preview } : {}),
     async stage(phase, key, fn) {
       await hooks.progress(phase, done, total, timings);
       const started = performance.now();
@@ -58,19 +73,38 @@ export async function generateVideo(
   video: VideoSettings,
   hooks: GenerationHooks,
   timings: Timings,
+  inputs: JobInputs = {},
 ): Promise<GeneratedVideo> {
-  const run = stageRun(params.steps, hooks, timings);
+  const preview = await previewerFor(model, params, hooks.preview);
+  const run = stageRun(params.steps, hooks, timings, preview);
   const file = path.join(video.outputsDir, outputName);
   const x264: X264Settings = { width: params.width, height: params.height, fps: params.fps, preset: video.preset, crf: video.crf, threads: video.threads };
   const { pipeline } = model;
   let encoded: EncodedVideo;
-  if (pipeline.stream) {
-    encoded = await streamVideo(pipeline.stream.bind(pipeline), params, run, new GrowingMp4(file, x264, hooks.signal), hooks, timings);
-  } else {
-    const { frames, audio } = pipeline.renderWithSound ? await pipeline.renderWithSound(params, run) : { frames: await pipeline.render(params, run) };
-    encoded = await wholeVideo(frames, run, { ...x264, outPath: file, signal: hooks.signal, audio });
+  try {
+    if (pipeline.stream) {
+      encoded = await streamVideo(pipeline.stream.bind(pipeline), params, run, new GrowingMp4(file, x264, hooks.signal), hooks, timings);
+    } else {
+      const { frames, audio } = pipeline.renderWithSound ? await pipeline.renderWithSound(params, run) : { frames: await pipeline.render(params, run, inputs) };
+      // The last preview is published before the video's encode, so it never lands after the job ends.
+      await preview?.close();
+      encoded = await wholeVideo(frames, run, { ...x264, outPath: file, signal: hooks.signal, audio });
+    }
+  } finally {
+    await preview?.close();
   }
   return { file, bytes: encoded.bytes, sha256: encoded.sha256, timings };
+}
+
+/** The job's previewer when previews are on and the model's manifest gives a projection. */
+async function previewerFor(model: LoadedModel, params: EffectiveParams, hooks: PreviewHooks | undefined): Promise<Previewer | undefined> {
+  const projection = model.manifest.preview;
+  if (!hooks || hooks.everySteps === 0 || !projection) return undefined;
+  const sf = model.manifest.latent.spatial_factor;
+  return Previewer.create({
+    projection, everySteps: hooks.everySteps, file: hooks.file, published: hooks.published, failed: hooks.failed,
+    latent: { width: params.width / sf, height: params.height / sf },
+  });
 }
 
 /** A pipeline's finished frames, encoded in one go. */

@@ -1,13 +1,13 @@
 import ort from "onnxruntime-node";
-import { GraphBoundary } from "../onnx/graph-boundary.js";
 import type { TokenBatch } from "./tokenize.js";
+import type { ModelSession } from "../onnx/session-thread.js";
 
 /**
  * Runs the text encoder once for the whole batch with the attention mask. Returns `last_hidden_state`
  * as float32 [batch, context, dim] (a float16 encoder's states are converted at its boundary).
  */
-export async function encodeText(encoder: ort.InferenceSession, tokens: TokenBatch): Promise<ort.Tensor> {
-  const out = await new GraphBoundary(encoder).run({
+export async function encodeText(encoder: ModelSession, tokens: TokenBatch): Promise<ort.Tensor> {
+  const out = await encoder.run({
     input_ids: new ort.Tensor("int64", tokens.ids, tokens.dims),
     attention_mask: new ort.Tensor("int64", tokens.mask, tokens.dims),
   });

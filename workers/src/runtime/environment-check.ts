@@ -1,9 +1,9 @@
 import { execFile } from "node:child_process";
 import { constants } from "node:fs";
-import { access, mkdir, open, rm, stat, statfs } from "node:fs/promises";
+import { access, mkdir, open, readdir, rm, stat, statfs } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import type { EnvironmentProblem } from "@videosdgx/shared";
+import type { EnvironmentProblem, OutputStore } from "@videosdgx/shared";
 
 const run = promisify(execFile);
 
@@ -20,6 +20,8 @@ export interface EnvironmentSettings {
   ffmpegPath: string | undefined;
   /** The PATH to search, read at each check so a binary installed meanwhile is found. */
   searchPath: () => string;
+  /** Where finished files go (OUTPUT_STORE): asked whether it can store one now. */
+  store: Pick<OutputStore, "check">;
 }
 
 export type EnvironmentCheck = { ok: true; ffmpeg: string } | { ok: false; problem: EnvironmentProblem };
@@ -90,14 +92,41 @@ function writeProblem(dir: string, err: NodeJS.ErrnoException): EnvironmentProbl
   return { code: "outputs_not_writable", message: `OUTPUTS_DIR ${dir} cannot be written: ${err.message}; make it a writable folder` };
 }
 
-/** A real write under OUTPUTS_DIR (write, fsync, remove), then its free space: what encoding a video needs. */
+const PROBE_PREFIX = ".write-probe-";
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Probes left by workers killed mid-probe, removed once per process (before this fix a probe could stay). */
+let sweptDir: string | undefined;
+async function removeDeadProbes(dir: string): Promise<void> {
+  if (sweptDir === dir) return;
+  sweptDir = dir;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const pid = Number(name.slice(PROBE_PREFIX.length));
+    if (name.startsWith(PROBE_PREFIX) && Number.isInteger(pid) && !isAlive(pid)) await rm(path.join(dir, name), { force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * A real write under OUTPUTS_DIR (write and fsync to a file removed right after it is opened, so that a
+ * worker killed mid-probe leaves nothing beside the videos), then its free space: what encoding needs.
+ */
 async function checkOutputs(s: EnvironmentSettings): Promise<EnvironmentProblem | undefined> {
   const dir = s.outputsDir;
-  const probe = path.join(dir, `.write-probe-${process.pid}`);
+  const probe = path.join(dir, `${PROBE_PREFIX}${process.pid}`);
   try {
     await mkdir(dir, { recursive: true });
+    await removeDeadProbes(dir);
     const handle = await open(probe, "w");
     try {
+      await rm(probe, { force: true });
       await handle.write(Buffer.alloc(PROBE_BYTES));
       await handle.sync();
     } finally {
@@ -116,10 +145,11 @@ async function checkOutputs(s: EnvironmentSettings): Promise<EnvironmentProblem 
   return undefined;
 }
 
-/** Whether this host can run a job to the end: ffmpeg with its encoders, and a writable OUTPUTS_DIR with room. */
+/** Whether this host can run a job to the end: ffmpeg with its encoders, a writable OUTPUTS_DIR with room, and the output store. */
 export async function checkEnvironment(s: EnvironmentSettings): Promise<EnvironmentCheck> {
-  const [ffmpeg, outputs] = await Promise.all([checkFfmpeg(s), checkOutputs(s)]);
+  const [ffmpeg, outputs, store] = await Promise.all([checkFfmpeg(s), checkOutputs(s), s.store.check()]);
   if (!ffmpeg.ok) return ffmpeg;
-  if (outputs) return { ok: false, problem: outputs };
+  const problem = outputs ?? store;
+  if (problem) return { ok: false, problem };
   return ffmpeg;
 }

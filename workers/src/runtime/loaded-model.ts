@@ -1,5 +1,5 @@
 import type ort from "onnxruntime-node";
-import { inspectModel, JobFailure, type Manifest } from "@videosdgx/shared";
+import { contractFor, inspectModel, JobFailure, type Manifest } from "@videosdgx/shared";
 import type { FamilyModule, FamilyPipeline } from "../families/family.js";
 import { FAMILIES } from "../families/registry.js";
 import { ModelFolder } from "./model-folder.js";
@@ -25,7 +25,7 @@ export async function loadModel(
   // Inspection refuses a family without a contract; a contract without a module here is a build mistake.
   const family = FAMILIES.get(manifest.family);
   if (!family) throw new JobFailure("model_invalid", `model ${name}: this worker has no module for family ${manifest.family}`, false);
-  const folder = new ModelFolder(name, dir, manifest, family.contract, options);
+  const folder = new ModelFolder(name, dir, manifest, contractFor(family.contract, manifest), options);
   try {
     const pipeline = await family.load(folder);
     return { name, manifest, family, pipeline, release: () => folder.release() };

@@ -79,13 +79,13 @@ export class MemoryGuard {
         }
         await this.giveBackWanted(result.grant);
         wait = {
-          available_bytes: availableBytes, needed_bytes: needed, held_by_others_bytes: result.sum - needed, budget_bytes: ledger.budget,
+          host: ledger.host, available_bytes: availableBytes, needed_bytes: needed, held_by_others_bytes: result.sum - needed, budget_bytes: ledger.budget,
           message: `waiting for memory: loading ${name} needs ${gb(needed)}, the host has ${gb(availableBytes)} available (the rest is held outside the platform)`,
         };
       } else {
         const victim = await this.askIdleToUnload();
         wait = {
-          available_bytes: availableBytes, needed_bytes: needed, held_by_others_bytes: result.heldByOthers, budget_bytes: ledger.budget,
+          host: ledger.host, available_bytes: availableBytes, needed_bytes: needed, held_by_others_bytes: result.heldByOthers, budget_bytes: ledger.budget,
           message:
             `waiting for memory: loading ${name} needs ${gb(needed)}, ${gb(result.heldByOthers)} of the ${gb(ledger.budget)} budget is held by loaded models; ` +
             (victim ? `asked idle model ${victim} to unload` : "every loaded model is running a job"),

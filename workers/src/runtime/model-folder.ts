@@ -5,13 +5,14 @@ import { Tokenizer } from "@huggingface/tokenizers";
 import { checkGraph, JobFailure, type FamilyContract, type Manifest } from "@videosdgx/shared";
 import { isOutOfMemory } from "../jobs/failure.js";
 import { parseSchedulerConfig, type SchedulerConfig } from "../pipeline/scheduler-config.js";
+import { ModelSession } from "../onnx/session-thread.js";
 
 /**
  * An inspected model folder as a family module loads it: its configs, tokenizer and sessions, each
  * checked against the family's contract. Every session it opens is released by `release()`.
  */
 export class ModelFolder {
-  private readonly sessions: ort.InferenceSession[] = [];
+  private readonly sessions: ModelSession[] = [];
 
   constructor(
     readonly name: string,
@@ -67,11 +68,11 @@ export class ModelFolder {
    * Opens `<component>/model.onnx` from its path (external weights beside it are found without an extra
    * in-memory copy) and checks its inputs and outputs against the contract, by name, type and rank.
    */
-  async session(component: string): Promise<ort.InferenceSession> {
+  async session(component: string): Promise<ModelSession> {
     const rel = `${component}/model.onnx`;
-    let session: ort.InferenceSession;
+    let session: ModelSession;
     try {
-      session = await ort.InferenceSession.create(path.join(this.dir, rel), this.options);
+      session = await ModelSession.open(path.join(this.dir, rel), this.options);
     } catch (err) {
       const message = (err as Error).message;
       const oom = isOutOfMemory(message);
@@ -94,7 +95,7 @@ export class ModelFolder {
 }
 
 /** A loaded session's inputs and outputs in the shape inspection reads them from a file. */
-function sessionSignature(session: ort.InferenceSession) {
+function sessionSignature(session: ModelSession) {
   const describe = (m: ort.InferenceSession.ValueMetadata) => ({
     name: m.name,
     type: m.isTensor ? m.type : "non-tensor",

@@ -83,7 +83,14 @@ export function sessionOptions(config: Config): ort.InferenceSession.SessionOpti
     graphOptimizationLevel: "all",
     ...(config.ORT_INTRA_OP_THREADS > 0 ? { intraOpNumThreads: config.ORT_INTRA_OP_THREADS } : {}),
     ...(config.ORT_INTER_OP_THREADS > 0 ? { interOpNumThreads: config.ORT_INTER_OP_THREADS } : {}),
-    // Repacking copies every weight at load; left off, external data is used where it lies (see .env.example).
-    ...(config.ORT_PREPACK_WEIGHTS ? {} : { extra: { session: { disable_prepacking: "1" } } }),
+    extra: {
+      session: {
+        // Repacking copies every weight at load; left off, external data is used where it lies (see .env.example).
+        ...(config.ORT_PREPACK_WEIGHTS ? {} : { disable_prepacking: "1" }),
+        // Threads spinning after a run take the cores the sampler's pass between forwards needs.
+        intra_op: { allow_spinning: config.ORT_SPIN_WAIT ? "1" : "0" },
+        inter_op: { allow_spinning: config.ORT_SPIN_WAIT ? "1" : "0" },
+      },
+    },
   };
 }

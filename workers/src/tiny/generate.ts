@@ -1,7 +1,8 @@
 import { KNOWN_MODELS, MANIFEST_FILE, type Manifest } from "@videosdgx/shared";
+import { decoderPreview } from "../builtin/decoder-preview.js";
 import { isGeneratedFolderCurrent, writeGeneratedFolder } from "../builtin/write-folder.js";
 import { textEncoderGraph, transformerGraph, vaeDecoderGraph, type BallastWeights } from "./graphs.js";
-import { TINY_GENERATOR_VERSION } from "./spec.js";
+import { BRIGHTNESS_MIX, CHANNELS, TINY_GENERATOR_VERSION } from "./spec.js";
 import { tinyTokenizerConfig, tinyTokenizerJson } from "./tokenizer-json.js";
 
 export interface TinyModelOptions {
@@ -24,6 +25,8 @@ function manifest(o: TinyModelOptions): Manifest {
       resident_bytes: o.residentBytes ?? base.memory.resident_bytes,
       load_peak_factor: o.loadPeakFactor ?? base.memory.load_peak_factor,
     },
+    // The decoder's rgb = x[0:3] + 0.1 x[3] exactly: the preview of the final x0 is the decoded frame.
+    preview: decoderPreview(CHANNELS, (j, k) => (k === j ? 1 : k === 3 ? BRIGHTNESS_MIX : 0), () => 1),
   };
 }
 

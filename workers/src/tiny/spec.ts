@@ -13,7 +13,7 @@
  *   VAE decoder: rgb = x[0:3] + 0.1 x[3], pixel = round(127.5 rgb + 127.5) clipped to 0..255, each latent
  *   cell repeated 8x8; output frame 0 from latent frame 0, frames 4(j-1)+1 .. 4j from latent frame j.
  */
-export const TINY_GENERATOR_VERSION = "tiny-3";
+export const TINY_GENERATOR_VERSION = "tiny-4";
 export const EMBED_DIM = 8;
 export const CHANNELS = 4;
 export const SPATIAL_FACTOR = 8;

@@ -1,11 +1,12 @@
 import { LTX2_AUDIO_VAE_CONFIG, LTX2_VAE_CONFIG, LTX2_VOCODER_CONFIG, MANIFEST_FILE, ManifestSchema, type Manifest } from "@videosdgx/shared";
+import { decoderPreview } from "../builtin/decoder-preview.js";
 import { isGeneratedFolderCurrent, writeGeneratedFolder } from "../builtin/write-folder.js";
 import { tinyTokenizerConfig, tinyTokenizerJson } from "../tiny/tokenizer-json.js";
 import { audioVaeDecoderGraph, connectorsGraph, textEncoderGraph, transformerGraph, vaeDecoderGraph, vocoderGraph } from "./graphs.js";
 import {
   AUDIO_CHANNELS, AUDIO_LATENTS_MEAN, AUDIO_LATENTS_STD, AUDIO_SAMPLE_RATE, CHANNELS, LATENTS_MEAN, LATENTS_STD, MAX_TOKENS,
   MEL_BINS, MEL_HOP, OUTPUT_SAMPLE_RATE, SPATIAL_FACTOR, TEMPORAL_FACTOR, TEXT_DIM, TEXT_LAYERS, TINYLTX2_GENERATOR_VERSION,
-  TINYLTX2_NAME,
+  TINYLTX2_NAME, mixBias, mixWeight,
 } from "./spec.js";
 
 export interface TinyLtx2Options {
@@ -44,6 +45,8 @@ export function tinyLtx2Manifest(name = TINYLTX2_NAME): Manifest {
     },
     memory: { resident_bytes: 64 * 1024 * 1024, load_peak_factor: 2 },
     capabilities: { audio: true, chunked: false },
+    // The video decoder's mix before its tanh, on the latent before denormalisation (z = x std / 1.0 + mean).
+    preview: decoderPreview(CHANNELS, mixWeight, (k) => LATENTS_STD[k]!, (k) => LATENTS_MEAN[k]!, mixBias),
   });
 }
 

@@ -21,7 +21,7 @@ import { embedding } from "../tiny/spec.js";
  *   vocoder: a tone, f = 440 * 2^tanh(mean of the mel) Hz, 0.5 sin(2 pi f n / 24000 + ch pi / 2),
  *   240 samples a mel frame: so the prompt (through c_a and guidance) sets the pitch, 220 to 880 Hz.
  */
-export const TINYLTX2_GENERATOR_VERSION = "tinyltx2-1";
+export const TINYLTX2_GENERATOR_VERSION = "tinyltx2-2";
 export const TINYLTX2_NAME = "tinyltx2";
 
 export const TEXT_DIM = 8;

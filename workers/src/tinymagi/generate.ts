@@ -1,11 +1,12 @@
 import { MAGI_CONFIG, MANIFEST_FILE, ManifestSchema, type Manifest } from "@videosdgx/shared";
+import { decoderPreview } from "../builtin/decoder-preview.js";
 import { isGeneratedFolderCurrent, writeGeneratedFolder } from "../builtin/write-folder.js";
 import { tinyTokenizerConfig, tinyTokenizerJson } from "../tiny/tokenizer-json.js";
 import { textEncoderGraph } from "../tinywan/graphs.js";
 import { transformerGraph, vaeDecoderGraph } from "./graphs.js";
 import {
   CHANNELS, CHUNK_WIDTH, MAX_TOKENS, SPATIAL_FACTOR, TEMPORAL_FACTOR, TEXT_DIM, TINYMAGI_GENERATOR_VERSION, TINYMAGI_NAME,
-  TINYMAGI_RUNTIME_CONFIG,
+  TINYMAGI_RUNTIME_CONFIG, SCALE_FACTOR, mixWeight,
 } from "./spec.js";
 
 const CHUNK_FRAMES = CHUNK_WIDTH * TEMPORAL_FACTOR;
@@ -35,6 +36,8 @@ export function tinyMagiManifest(name = TINYMAGI_NAME): Manifest {
     sampling: { steps_multiple: TINYMAGI_RUNTIME_CONFIG.window_size },
     memory: { resident_bytes: 64 * 1024 * 1024, load_peak_factor: 2 },
     capabilities: { audio: false, chunked: true },
+    // The decoder's mix before its tanh, on the latent before MAGI's division by scale_factor.
+    preview: decoderPreview(CHANNELS, mixWeight, () => 1 / SCALE_FACTOR),
   });
 }
 

@@ -24,7 +24,7 @@ export { MAX_TOKENS, TEXT_DIM, TEXT_GAIN } from "../tinywan/spec.js";
  *     latent frame repeated 4 times and each cell 8x8 (MAGI's VAE has no extra first frame).
  * slice_point (RoPE positions in a real export) does not change the replica's output.
  */
-export const TINYMAGI_GENERATOR_VERSION = "tinymagi-2";
+export const TINYMAGI_GENERATOR_VERSION = "tinymagi-3";
 export const TINYMAGI_NAME = "tinymagi";
 
 export const CHANNELS = 16;

@@ -1,10 +1,11 @@
 import { MANIFEST_FILE, ManifestSchema, WAN_NEGATIVE_PROMPT, WAN_VAE_CONFIG, type Manifest } from "@videosdgx/shared";
+import { decoderPreview } from "../builtin/decoder-preview.js";
 import { isGeneratedFolderCurrent, writeGeneratedFolder } from "../builtin/write-folder.js";
 import { tinyTokenizerConfig, tinyTokenizerJson } from "../tiny/tokenizer-json.js";
 import { textEncoderGraph, transformerGraph, vaeDecoderGraph } from "./graphs.js";
 import {
   CHANNELS, LATENTS_MEAN, LATENTS_STD, MAX_TOKENS, SPATIAL_FACTOR, TEMPORAL_FACTOR, TEXT_DIM,
-  TINYWAN_GENERATOR_VERSION, TINYWAN_NAME,
+  TINYWAN_GENERATOR_VERSION, TINYWAN_NAME, mixBias, mixWeight,
 } from "./spec.js";
 
 export interface TinyWanOptions {
@@ -37,6 +38,8 @@ export function tinyWanManifest(name = TINYWAN_NAME): Manifest {
     sampling: { flow_shift_by_size: { "512x512": 5.0 } },
     memory: { resident_bytes: 64 * 1024 * 1024, load_peak_factor: 2 },
     capabilities: { audio: false, chunked: false },
+    // The decoder's mix before its tanh, on the latent before denormalisation (z = x std + mean).
+    preview: decoderPreview(CHANNELS, mixWeight, (k) => LATENTS_STD[k]!, (k) => LATENTS_MEAN[k]!, mixBias),
   });
 }
 
@@ -82,12 +85,12 @@ export const tinyWanVaeConfig = (mean = LATENTS_MEAN, std = LATENTS_STD) => ({
   latents_std: std,
 });
 
-const json = (v: unknown) => JSON.stringify(v, null, 2);
+export const json = (v: unknown) => JSON.stringify(v, null, 2);
 
-/** Writes tinywan in the Wan folder layout (wan-contract.md), atomically. */
-export async function generateTinyWanModel(outDir: string, options: TinyWanOptions = {}): Promise<void> {
+/** tinywan's files in the Wan folder layout (the README's model-folder section), with the given manifest. */
+export function tinyWanFiles(manifest: Manifest): Record<string, string | Uint8Array> {
   const tokenizer = tinyTokenizerJson({ closingEos: true }) as { model: { vocab: unknown[] } };
-  const files: Record<string, string | Uint8Array> = {
+  return {
     "model_index.json": json({
       _class_name: "WanPipeline",
       _diffusers_version: "0.33.0",
@@ -108,9 +111,13 @@ export async function generateTinyWanModel(outDir: string, options: TinyWanOptio
     }),
     "vae_decoder/model.onnx": vaeDecoderGraph(),
     [WAN_VAE_CONFIG]: json(tinyWanVaeConfig()),
-    [MANIFEST_FILE]: json(tinyWanManifest(options.name)),
+    [MANIFEST_FILE]: json(manifest),
   };
-  await writeGeneratedFolder(outDir, files, TINYWAN_GENERATOR_VERSION);
+}
+
+/** Writes tinywan, atomically. */
+export async function generateTinyWanModel(outDir: string, options: TinyWanOptions = {}): Promise<void> {
+  await writeGeneratedFolder(outDir, tinyWanFiles(tinyWanManifest(options.name)), TINYWAN_GENERATOR_VERSION);
 }
 
 export const isTinyWanModelCurrent = (outDir: string): Promise<boolean> => isGeneratedFolderCurrent(outDir, TINYWAN_GENERATOR_VERSION);

@@ -6,7 +6,7 @@ import {
 } from "./spec.js";
 
 const TAU = 2 * Math.PI;
-const toFloat = (g: GraphBuilder, v: string) => g.op("Cast", [v], { to: { int: DataType.FLOAT } });
+export const toFloat = (g: GraphBuilder, v: string) => g.op("Cast", [v], { to: { int: DataType.FLOAT } });
 
 export interface PaddedEmbedding {
   vocabSize: number;
@@ -39,16 +39,8 @@ export function textEncoderGraph(vocabSize: number): Uint8Array {
   return g.build();
 }
 
-/**
- * hidden_states f16 [B, 16, F, H, W], timestep int64 [B], encoder_hidden_states f16 [B, L, 16] ->
- * out_sample f16: the exact flow velocity toward the prompt's analytic target (spec.ts).
- */
-export function transformerGraph(): Uint8Array {
-  const g = new GraphBuilder("tinywan_transformer");
-  const latentDims = ["batch", CHANNELS, "num_frames", "height", "width"];
-  const x = toFloat(g, g.input("hidden_states", DataType.FLOAT16, latentDims));
-  const timestep = toFloat(g, g.input("timestep", DataType.INT64, ["batch"]));
-  const text = toFloat(g, g.input("encoder_hidden_states", DataType.FLOAT16, ["batch", "sequence", TEXT_DIM]));
+/** The prompt's analytic target latent x0 [B, 16, F, H, W] on the grid of `x` (spec.ts), from the text states. */
+export function analyticLatent(g: GraphBuilder, x: string, text: string): string {
   const summed = g.op("ReduceSum", [text, g.ints([1])], { keepdims: { int: 0 } });
   const c = g.op("Tanh", [g.op("Mul", [summed, g.scalar(TEXT_GAIN)])]);
   const shape = g.op("Shape", [x]);
@@ -60,9 +52,26 @@ export function transformerGraph(): Uint8Array {
   const offsets = Float32Array.from({ length: CHANNELS }, (_, k) => (TAU * k) / CHANNELS);
   phase = g.op("Add", [phase, g.constant(offsets, [1, CHANNELS, 1, 1, 1])]);
   const level = g.op("Reshape", [g.op("Mul", [c, g.scalar(LEVEL_SCALE)]), g.ints([-1, CHANNELS, 1, 1, 1])]);
-  const x0 = g.op("Add", [level, g.op("Mul", [g.op("Sin", [phase]), g.scalar(PATTERN_SCALE)])]);
+  return g.op("Add", [level, g.op("Mul", [g.op("Sin", [phase]), g.scalar(PATTERN_SCALE)])]);
+}
+
+/** The exact flow velocity (x - x0) / sigma toward x0, sigma = timestep / 1000 (float timesteps). */
+export function flowVelocity(g: GraphBuilder, x: string, x0: string, timestep: string): string {
   const sigma = g.op("Reshape", [g.op("Max", [g.op("Div", [timestep, g.scalar(1000)]), g.scalar(1e-6)]), g.ints([-1, 1, 1, 1, 1])]);
-  const velocity = g.op("Div", [g.op("Sub", [x, x0]), sigma]);
+  return g.op("Div", [g.op("Sub", [x, x0]), sigma]);
+}
+
+/**
+ * hidden_states f16 [B, 16, F, H, W], timestep int64 [B], encoder_hidden_states f16 [B, L, 16] ->
+ * out_sample f16: the exact flow velocity toward the prompt's analytic target (spec.ts).
+ */
+export function transformerGraph(): Uint8Array {
+  const g = new GraphBuilder("tinywan_transformer");
+  const latentDims = ["batch", CHANNELS, "num_frames", "height", "width"];
+  const x = toFloat(g, g.input("hidden_states", DataType.FLOAT16, latentDims));
+  const timestep = toFloat(g, g.input("timestep", DataType.INT64, ["batch"]));
+  const text = toFloat(g, g.input("encoder_hidden_states", DataType.FLOAT16, ["batch", "sequence", TEXT_DIM]));
+  const velocity = flowVelocity(g, x, analyticLatent(g, x, text), timestep);
   g.output(g.op("Cast", [velocity], { to: { int: DataType.FLOAT16 } }), "out_sample", DataType.FLOAT16, latentDims);
   return g.build();
 }

@@ -18,7 +18,7 @@ import { embedding } from "../tiny/spec.js";
  *   each latent cell repeated 8x8; frame 0 from latent frame 0, frames 4(i-1)+1 .. 4i from latent frame i.
  *   b cancels the default latents_mean, so other means in the config move the picture.
  */
-export const TINYWAN_GENERATOR_VERSION = "tinywan-1";
+export const TINYWAN_GENERATOR_VERSION = "tinywan-2";
 export const TINYWAN_NAME = "tinywan";
 
 export const TEXT_DIM = 16;

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { copyFile, open, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
+import { promisify } from "node:util";
 import { makeTempDir } from "@videosdgx/shared/testing";
 import { GrowingMp4 } from "./fragmented-mp4.js";
 import { decodeToRgb, probeVideo } from "./probe.js";
@@ -89,4 +92,63 @@ test("a discarded video leaves no file", async () => {
   await video.append(chunkFrames(0));
   await video.discard();
   assert.ok(!(await readdir(dir)).some((n) => n.startsWith("gone.mp4")));
+});
+
+/** `frames` handed over in parts of `sizes` frames each, as a converter hands them. */
+function inParts(frames: Uint8Array, sizes: number[]): { count: number; parts: AsyncIterable<Uint8Array> } {
+  const frameBytes = SETTINGS.width * SETTINGS.height * 3;
+  return {
+    count: frames.length / frameBytes,
+    parts: (async function* () {
+      let at = 0;
+      for (const n of sizes) {
+        yield frames.subarray(at, at + n * frameBytes);
+        at += n * frameBytes;
+      }
+    })(),
+  };
+}
+
+test("frames appended in parts as they come make the same file as the whole chunk at once", async () => {
+  const whole = new GrowingMp4(path.join(dir, "whole.mp4"), SETTINGS);
+  const parted = new GrowingMp4(path.join(dir, "parted.mp4"), SETTINGS);
+  for (let c = 0; c < 2; c++) {
+    await whole.append(chunkFrames(c));
+    const state = await parted.append(inParts(chunkFrames(c), [4, 4, 4, 4, 4, 3, 1]));
+    assert.equal(state.frames, 24 * (c + 1));
+  }
+  const [a, b] = await Promise.all([whole.finish(), parted.finish()]);
+  assert.equal(b.sha256, a.sha256);
+});
+
+test("parts that are not the announced whole frames fail the append and leave the ready bytes as they were", async () => {
+  const video = new GrowingMp4(path.join(dir, "short.mp4"), SETTINGS);
+  const first = await video.append(chunkFrames(0));
+  const frameBytes = SETTINGS.width * SETTINGS.height * 3;
+  const short = { count: 24, parts: inParts(chunkFrames(1), [4, 4]).parts };
+  await assert.rejects(video.append(short), /frame parts held 8 frames, not 24/);
+  const torn = { count: 24, parts: (async function* () { yield chunkFrames(1).subarray(0, frameBytes + 5); })() };
+  await assert.rejects(video.append(torn), /does not fit 24 whole rgb24 frames/);
+  const failing = { count: 24, parts: (async function* () { yield chunkFrames(1).subarray(0, frameBytes); throw new Error("converter died"); })() };
+  await assert.rejects(video.append(failing), /converter died/);
+  assert.deepEqual(video.state, first);
+  await video.discard();
+});
+
+/** The ffmpeg processes this test process has started and not yet reaped. */
+async function ffmpegChildren(): Promise<number> {
+  const { stdout } = await promisify(execFile)("ps", ["-o", "comm=", "--ppid", String(process.pid)]).catch(() => ({ stdout: "" }));
+  return stdout.split("\n").filter((c) => c.trim() === "ffmpeg").length;
+}
+
+test("the encoder started ahead for the next chunk is stopped by finish and by discard", async () => {
+  for (const end of ["finish", "discard"] as const) {
+    const video = new GrowingMp4(path.join(dir, `ahead-${end}.mp4`), SETTINGS);
+    await video.append(chunkFrames(0));
+    assert.equal(await ffmpegChildren(), 1, "one encoder waits for the next chunk");
+    await video[end]();
+    let left = await ffmpegChildren();
+    for (let i = 0; i < 100 && left > 0; i++, left = await ffmpegChildren()) await delay(20); // a killed child is reaped soon after
+    assert.equal(left, 0, `after ${end}`);
+  }
 });

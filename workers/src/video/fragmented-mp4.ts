@@ -1,29 +1,64 @@
 import { spawn } from "node:child_process";
 import { mkdir, open, rm, type FileHandle } from "node:fs/promises";
 import path from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { FrameParts } from "./frame-parts.js";
 import { ffmpegBinary, partOf, publishEncoded, VideoEncodeError, writePoster, x264Args, type EncodedVideo, type X264Settings } from "./mp4-encoder.js";
 
 const STDERR_BYTES = 4000;
 
-/** One ffmpeg run: `input` on stdin, `args` around it, stdout collected. Killed when `signal` aborts. */
-function ffmpegBuffer(args: string[], input: Uint8Array | undefined, signal?: AbortSignal): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(ffmpegBinary(), args, { stdio: [input ? "pipe" : "ignore", "pipe", "pipe"], signal });
-    const out: Buffer[] = [];
-    let stderr = "";
-    child.stdout!.on("data", (b: Buffer) => out.push(b));
-    child.stderr!.on("data", (b: Buffer) => (stderr = (stderr + b.toString()).slice(-STDERR_BYTES)));
+/** An ffmpeg process, started before its input is ready. */
+interface FfmpegRun {
+  /** Feeds `input` on stdin, part after part as they come (with backpressure); resolves with stdout at exit. */
+  run(input?: AsyncIterable<Uint8Array>): Promise<Buffer>;
+  /** Kills a run that is not wanted any more; its outcome is ignored. */
+  cancel(): void;
+}
+
+/**
+ * Starts ffmpeg with `args`. Until `run`, it neither holds the process open (its handles are unref'd)
+ * nor has anyone waiting on it. Killed when `signal` aborts, or when its input fails (that failure is
+ * then the answer).
+ */
+function startFfmpeg(args: string[], takesInput: boolean, signal?: AbortSignal): FfmpegRun {
+  const child = spawn(ffmpegBinary(), args, { stdio: [takesInput ? "pipe" : "ignore", "pipe", "pipe"], signal });
+  const handles = [child, child.stdin, child.stdout, child.stderr] as ({ ref(): void; unref(): void } | null)[];
+  for (const h of handles) h?.unref();
+  const out: Buffer[] = [];
+  let stderr = "";
+  let inputFailure: Error | undefined;
+  child.stdout!.on("data", (b: Buffer) => out.push(b));
+  child.stderr!.on("data", (b: Buffer) => (stderr = (stderr + b.toString()).slice(-STDERR_BYTES)));
+  const result = new Promise<Buffer>((resolve, reject) => {
     child.on("error", (err) => reject(signal?.aborted ? signal.reason : err));
     child.on("close", (code) => {
       if (signal?.aborted) reject(signal.reason);
+      else if (inputFailure) reject(inputFailure);
       else if (code === 0) resolve(Buffer.concat(out));
       else reject(new VideoEncodeError(`exit code ${code}`, stderr.trim().split("\n").slice(-10).join("\n")));
     });
-    if (input) {
-      child.stdin!.on("error", () => {}); // a failing ffmpeg closes its stdin: the exit code tells why
-      child.stdin!.end(Buffer.from(input.buffer, input.byteOffset, input.length));
-    }
   });
+  result.catch(() => {}); // a run cancelled, or dead before it was wanted, has no one waiting on it
+  return {
+    run(input) {
+      for (const h of handles) h?.ref();
+      if (input) {
+        async function* bytes(): AsyncGenerator<Buffer> {
+          try {
+            for await (const part of input!) yield Buffer.from(part.buffer, part.byteOffset, part.length);
+          } catch (err) {
+            inputFailure = err as Error;
+            child.kill("SIGKILL");
+          }
+        }
+        // A failing ffmpeg closes its stdin: the exit code tells why.
+        pipeline(Readable.from(bytes()), child.stdin!).catch(() => {});
+      }
+      return result;
+    },
+    cancel: () => void child.kill("SIGKILL"),
+  };
 }
 
 /** The project's x264 settings, written as fragmented MP4 (an empty moov, then one moof+mdat per keyframe). */
@@ -105,6 +140,11 @@ export class GrowingMp4 {
   private frameTicks: bigint | undefined;
   /** The poster: the middle frame of the first chunk, the first frames anyone can watch. */
   private posterFrame: Uint8Array | undefined;
+  /**
+   * The next chunk's encoder, started when the last chunk was in: its process start (about 60-90 ms of
+   * CPU here) is then off the path from a chunk's last step to its download.
+   */
+  private spare: FfmpegRun | undefined;
   readonly state: GrowingVideoState;
 
   constructor(
@@ -121,16 +161,20 @@ export class GrowingMp4 {
     return path.join(path.dirname(this.outPath), this.state.file);
   }
 
-  /** Appends rgb24 frames [f, H, W, 3]; resolves when they are in the file and counted in `state`. */
-  async append(frames: Uint8Array): Promise<GrowingVideoState> {
+  /**
+   * Appends rgb24 frames [f, H, W, 3], whole or in parts that ffmpeg takes as they come; resolves when
+   * they are in the file and counted in `state`.
+   */
+  async append(frames: Uint8Array | FrameParts): Promise<GrowingVideoState> {
     const frameBytes = this.settings.width * this.settings.height * 3;
-    if (frames.length === 0 || frames.length % frameBytes !== 0) {
-      throw new RangeError(`frames hold ${frames.length} bytes, not a whole number of ${this.settings.width}x${this.settings.height} rgb24 frames`);
+    const whole = frames instanceof Uint8Array;
+    const count = whole ? frames.length / frameBytes : frames.count;
+    if (count <= 0 || !Number.isInteger(count)) {
+      throw new RangeError(`frames hold ${whole ? `${frames.length} bytes` : `${count} frames`}, not a whole number of ${this.settings.width}x${this.settings.height} rgb24 frames`);
     }
-    const count = frames.length / frameBytes;
-    const middle = Math.floor(count / 2) * frameBytes;
-    this.posterFrame ??= frames.slice(middle, middle + frameBytes);
-    const encoded = await ffmpegBuffer(fragmentArgs(this.settings), frames, this.signal);
+    const encoder = this.spare ?? startFfmpeg(fragmentArgs(this.settings), true, this.signal);
+    this.spare = undefined;
+    const encoded = await encoder.run(this.checked(whole ? [frames] : frames.parts, count, frameBytes));
     const boxes = boxesOf(encoded);
     const parts: Buffer[] = [];
     if (!this.handle) {
@@ -153,18 +197,35 @@ export class GrowingMp4 {
     this.decodeTime += BigInt(count) * this.frameTicks!;
     this.state.bytes += bytes;
     this.state.frames += count;
+    this.spare = startFfmpeg(fragmentArgs(this.settings), true, this.signal);
     return { ...this.state };
+  }
+
+  /** `parts` passed through, checked to hold `count` whole frames; the poster frame kept on the way. */
+  private async *checked(parts: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, count: number, frameBytes: number): AsyncGenerator<Uint8Array> {
+    const middle = Math.floor(count / 2) * frameBytes;
+    let at = 0;
+    for await (const part of parts) {
+      if (part.length % frameBytes !== 0 || at + part.length > count * frameBytes) throw new RangeError(`frame part of ${part.length} bytes at byte ${at} does not fit ${count} whole rgb24 frames`);
+      if (!this.posterFrame && middle >= at && middle < at + part.length) this.posterFrame = part.slice(middle - at, middle - at + frameBytes);
+      at += part.length;
+      yield part;
+    }
+    if (at !== count * frameBytes) throw new RangeError(`frame parts held ${at / frameBytes} frames, not ${count}`);
   }
 
   /** The complete faststart MP4 at the final path (atomic rename), then the growing file removed. */
   async finish(): Promise<EncodedVideo> {
     if (!this.handle) throw new Error("no frames were appended");
+    this.spare?.cancel();
+    this.spare = undefined;
     await this.handle.sync();
     await this.handle.close();
     this.handle = undefined;
     const temp = partOf(this.outPath);
     try {
-      await ffmpegBuffer(["-v", "error", "-i", this.growingPath, "-c", "copy", "-movflags", "+faststart", "-fflags", "+bitexact", "-f", "mp4", "-y", temp], undefined, this.signal);
+      const remux = ["-v", "error", "-i", this.growingPath, "-c", "copy", "-movflags", "+faststart", "-fflags", "+bitexact", "-f", "mp4", "-y", temp];
+      await startFfmpeg(remux, false, this.signal).run();
       const encoded = await publishEncoded(temp, this.outPath);
       await rm(this.growingPath, { force: true });
       await writePoster(this.posterFrame!, this.settings, this.outPath, this.signal);
@@ -177,6 +238,8 @@ export class GrowingMp4 {
 
   /** Removes what was written (a failed or cancelled job). */
   async discard(): Promise<void> {
+    this.spare?.cancel();
+    this.spare = undefined;
     await this.handle?.close().catch(() => {});
     this.handle = undefined;
     await rm(this.growingPath, { force: true });

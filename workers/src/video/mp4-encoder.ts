@@ -8,7 +8,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as delay } from "node:timers/promises";
 import { promisify } from "node:util";
-import { posterFileOf } from "@videosdgx/shared";
+import { posterFileOf, previewFileOf } from "@videosdgx/shared";
 import ffmpeg from "fluent-ffmpeg";
 
 const execFileAsync = promisify(execFile);
@@ -52,7 +52,7 @@ export class VideoEncodeError extends Error {
   }
 }
 
-const PART_SUFFIX = ".part";
+export const PART_SUFFIX = ".part";
 const CHUNK_BYTES = 1 << 20;
 const STDERR_LINES = 10;
 
@@ -287,13 +287,13 @@ export async function writePoster(frame: Uint8Array, s: X264Settings, videoPath:
 /** Where encodeMp4 writes the poster of the video at `videoPath`. */
 export const posterPathOf = (videoPath: string) => path.join(path.dirname(videoPath), posterFileOf(path.basename(videoPath)));
 
-/** Removes temporary files (video, sound pipe and poster) a killed worker left for `finalName` in `dir`; a missing dir is fine. */
+/** Removes temporary files (video, sound pipe, poster and preview) a killed worker left for `finalName` in `dir`; a missing dir is fine. */
 export async function removeStalePartials(dir: string, finalName: string): Promise<void> {
   const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === "ENOENT") return [];
     throw err;
   });
-  const prefixes = [`${finalName}.`, `${posterFileOf(finalName)}.`];
+  const prefixes = [`${finalName}.`, `${posterFileOf(finalName)}.`, `${previewFileOf(finalName.replace(/\.mp4$/, ""))}.`];
   const stale = names.filter((n) => prefixes.some((p) => n.startsWith(p)) && n.endsWith(PART_SUFFIX));
   await Promise.all(stale.map((n) => rm(path.join(dir, n), { force: true })));
 }

@@ -1,4 +1,4 @@
-"""Reads a diffusers Wan 2.1 checkpoint (the `WanPipeline.save_pretrained` layout) and loads its parts."""
+"""Reads a diffusers Wan 2.1 checkpoint (`WanPipeline` or `WanImageToVideoPipeline.save_pretrained`) and loads its parts."""
 
 from __future__ import annotations
 
@@ -10,8 +10,12 @@ from typing import Any
 import torch
 
 from ..errors import ExportError
+from ..folder_install import load_component
 
-SUPPORTED_PIPELINES = ("WanPipeline",)
+SUPPORTED_PIPELINES = ("WanPipeline", "WanImageToVideoPipeline")
+I2V_PIPELINE = "WanImageToVideoPipeline"
+# What WanImageToVideoPipeline.save_pretrained adds: CLIP's vision tower and its image processor.
+I2V_FILES = ("image_encoder/config.json", "image_processor/preprocessor_config.json")
 
 # Files each component folder must hold before anything is loaded (weights are checked by the loader:
 # a checkpoint may be sharded or use .bin files).
@@ -64,8 +68,12 @@ class WanCheckpoint:
         if pipeline not in SUPPORTED_PIPELINES:
             raise ExportError(
                 f"{root}/model_index.json names pipeline {pipeline!r}; this exporter handles "
-                f"{', '.join(SUPPORTED_PIPELINES)} (text to video; image to video is not supported yet)"
+                f"{', '.join(SUPPORTED_PIPELINES)} (Wan 2.1 text to video and image to video)"
             )
+        if pipeline == I2V_PIPELINE:
+            for rel in I2V_FILES:
+                if not (root / rel).is_file():
+                    raise ExportError(f"{root} is a WanImageToVideoPipeline checkpoint without {rel}")
         if index.get("transformer_2") not in (None, [None, None]):
             raise ExportError(f"{root} has a transformer_2 (Wan 2.2's two-stage model): not supported")
         return cls(
@@ -77,11 +85,17 @@ class WanCheckpoint:
             scheduler_config=_read_json(root / "scheduler/scheduler_config.json"),
         )
 
+    @property
+    def is_i2v(self) -> bool:
+        return self.model_index.get("_class_name") == I2V_PIPELINE
+
+    def image_encoder(self, dtype: torch.dtype) -> torch.nn.Module:
+        from transformers import CLIPVisionModel
+
+        return self._load("image_encoder", CLIPVisionModel, dtype=dtype, attn_implementation="eager")
+
     def _load(self, component: str, loader: Any, **kwargs: Any) -> Any:
-        try:
-            return loader.from_pretrained(str(self.root / component), **kwargs).eval()
-        except Exception as err:  # the libraries raise many kinds; the user needs the component and cause
-            raise ExportError(f"cannot load {component}/ from {self.root}: {type(err).__name__}: {err}") from None
+        return load_component(self.root, component, loader, **kwargs)
 
     def text_encoder(self, dtype: torch.dtype) -> torch.nn.Module:
         from transformers import UMT5EncoderModel

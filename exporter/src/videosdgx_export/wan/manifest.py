@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from ..errors import ExportError
+from ..footprint import manifest_memory
 
 NAME_RULE = re.compile(r"^[a-z][a-z0-9]{1,31}$")
 
@@ -40,6 +41,21 @@ FLOW_SHIFT_BY_SIZE: dict[str, dict[str, float]] = {
 }
 
 
+# The Wan 2.1 VAE's latent-to-RGB preview (videosdgx.json `preview`, on the normalised latent, RGB in [-1, 1]):
+# ComfyUI's published Latent2RGB factors, comfy/latent_formats.py class Wan21 (Comfy-Org/ComfyUI at
+# 75399d78ddcc01f46f9b94521b29f1fe8a90ed53). Only for the real VAE: the replicas' random VAEs are not it.
+WAN21_PREVIEW: dict[str, list] = {
+    "latent_rgb_factors": [
+        [-0.1299, -0.1692, 0.2932], [0.0671, 0.0406, 0.0442], [0.3568, 0.2548, 0.1747], [0.0372, 0.2344, 0.1420],
+        [0.0313, 0.0189, -0.0328], [0.0296, -0.0956, -0.0665], [-0.3477, -0.4059, -0.2925], [0.0166, 0.1902, 0.1975],
+        [-0.0412, 0.0267, -0.1364], [-0.1293, 0.0740, 0.1636], [0.0680, 0.3019, 0.1128], [0.0032, 0.0581, 0.0639],
+        [-0.1251, 0.0927, 0.1699], [0.0060, -0.0633, 0.0005], [0.3477, 0.2275, 0.2950], [0.1984, 0.0913, 0.1861],
+    ],
+    "latent_rgb_bias": [-0.1835, -0.0868, -0.3360],
+}
+PREVIEW: dict[str, dict[str, list] | None] = {"wan21": WAN21_PREVIEW, "replica": None}
+
+
 def check_name(name: str) -> str:
     if not NAME_RULE.match(name):
         raise ExportError(f"model name {name!r} must be 2 to 32 lowercase letters and digits, starting with a letter")
@@ -56,9 +72,8 @@ def wan_manifest(
     max_sequence_length: int,
     memory: dict[str, int],
     export_record: dict[str, Any],
+    i2v: bool = False,
 ) -> dict[str, Any]:
-    resident = max(1, memory["after"] - memory["before"])
-    peak = max(resident, memory["peak"] - memory["before"])
     return {
         "schema_version": 1,
         "name": name,
@@ -75,8 +90,9 @@ def wan_manifest(
         },
         "text": {"max_tokens": max_sequence_length},
         **({"sampling": {"flow_shift_by_size": FLOW_SHIFT_BY_SIZE[limits]}} if FLOW_SHIFT_BY_SIZE[limits] else {}),
-        # Measured: RSS of a fresh process before and after creating the three ONNX Runtime sessions.
-        "memory": {"resident_bytes": resident, "load_peak_factor": round(min(4.0, max(1.0, peak / resident)), 3)},
-        "capabilities": {"audio": False, "chunked": False, "i2v": False},
+        # Measured: RSS of a fresh process before and after creating the ONNX Runtime sessions.
+        "memory": manifest_memory(memory),
+        "capabilities": {"audio": False, "chunked": False, "i2v": i2v},
+        **({"preview": PREVIEW[limits]} if PREVIEW[limits] else {}),
         "export": export_record,
     }

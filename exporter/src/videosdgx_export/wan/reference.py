@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import ExportError
+from ..reference_tensors import ReferenceTensors
 from .checkpoint import WanCheckpoint
 
 FORMAT = "videosdgx-wan-reference/1"
@@ -47,6 +48,8 @@ class ReferenceRequest:
     max_sequence_length: int = 512
     # Raw little-endian float32 initial latents (e.g. the platform's own seeded noise) instead of torch's.
     latents_file: str | None = None
+    # The first frame (an image file) for a WanImageToVideoPipeline checkpoint.
+    image: str | None = None
 
 
 def _token_ids(tokenizer: Any, text: str, max_len: int) -> list[int]:
@@ -55,16 +58,29 @@ def _token_ids(tokenizer: Any, text: str, max_len: int) -> list[int]:
 
 
 def write_reference(source: Path, out: Path, req: ReferenceRequest) -> Path:
-    from diffusers import WanPipeline
+    from diffusers import WanImageToVideoPipeline, WanPipeline
 
-    WanCheckpoint.open(source)
+    ckpt = WanCheckpoint.open(source)
     if req.frames % 4 != 1 or req.width % 16 or req.height % 16:
         raise ExportError(f"frames must be 4k+1 and the size a multiple of 16 (got {req.frames}, {req.width}x{req.height})")
-    pipe = WanPipeline.from_pretrained(str(source), dtype=torch.float32)
+    if ckpt.is_i2v != (req.image is not None):
+        raise ExportError("--image is needed for, and only for, a WanImageToVideoPipeline checkpoint")
+    image_args: dict[str, Any] = {}
+    if req.image is not None:
+        from diffusers.pipelines.wan import pipeline_wan, pipeline_wan_i2v
+        from PIL import Image
+
+        # diffusers 0.42.1's I2V `basic_clean` calls ftfy even when it is not installed (the T2V one checks,
+        # and the platform does not port ftfy): the T2V cleaning, which without ftfy is the same text.
+        pipeline_wan_i2v.basic_clean = pipeline_wan.basic_clean
+
+        image_args["image"] = Image.open(req.image).convert("RGB")
+    pipe = (WanImageToVideoPipeline if ckpt.is_i2v else WanPipeline).from_pretrained(str(source), dtype=torch.float32)
     pipe.set_progress_bar_config(disable=True)
     negative = WAN_NEGATIVE_PROMPT if req.negative_prompt is None else req.negative_prompt
     f_lat = (req.frames - 1) // pipe.vae_scale_factor_temporal + 1
-    shape = (1, pipe.transformer.config.in_channels, f_lat, req.height // 8, req.width // 8)
+    # The noise has the VAE's channels (an I2V transformer takes 20 more, the condition, beside them).
+    shape = (1, pipe.vae.config.z_dim, f_lat, req.height // 8, req.width // 8)
     if req.latents_file is None:
         latents = torch.randn(shape, generator=torch.Generator().manual_seed(req.seed), dtype=torch.float32)
     else:
@@ -95,18 +111,11 @@ def write_reference(source: Path, out: Path, req: ReferenceRequest) -> Path:
             output_type="np",
             max_sequence_length=req.max_sequence_length,
             callback_on_step_end=keep_latents,
+            **image_args,
         ).frames[0]
 
-    out.mkdir(parents=True, exist_ok=True)
-    tensors: dict[str, dict[str, Any]] = {}
-
-    def put(name: str, array: np.ndarray) -> None:
-        array = np.ascontiguousarray(array)
-        suffix = "u8" if array.dtype == np.uint8 else "f32"
-        if suffix == "f32":
-            array = array.astype("<f4")
-        (out / f"{name}.{suffix}").write_bytes(array.tobytes())
-        tensors[name] = {"file": f"{name}.{suffix}", "dtype": "uint8" if suffix == "u8" else "float32", "shape": list(array.shape)}
+    tensors = ReferenceTensors(out)
+    put = tensors.put
 
     put("latents", latents.numpy())
     put("prompt_embeds", prompt_embeds.detach().numpy())
@@ -122,7 +131,7 @@ def write_reference(source: Path, out: Path, req: ReferenceRequest) -> Path:
         "timesteps": [float(t) for t in pipe.scheduler.timesteps],
         "prompt_token_ids": _token_ids(pipe.tokenizer, req.prompt, req.max_sequence_length),
         "negative_prompt_token_ids": _token_ids(pipe.tokenizer, negative, req.max_sequence_length),
-        "tensors": tensors,
+        "tensors": tensors.index,
     }
     (out / "reference.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     return out / "reference.json"

@@ -33,7 +33,12 @@ export interface FamilyContract {
   readonly defaultNegativePrompt: string;
   /** Checks config files and manifest fields: a reason naming the file or field, or undefined. */
   checkFolder(manifest: Manifest, readJson: ReadJson): Promise<string | undefined>;
+  /** A variant the manifest selects (wan with capabilities.i2v: more graphs); absent means this contract. */
+  variantFor?(manifest: Manifest): FamilyContract;
 }
+
+/** The contract a folder of this family with this manifest must meet. */
+export const contractFor = (family: FamilyContract, manifest: Manifest): FamilyContract => family.variantFor?.(manifest) ?? family;
 
 const typeList = (types: readonly string[]) => types.join(" or ");
 

@@ -29,7 +29,7 @@ export const genericFamily: FamilyModule = {
         const { latent } = await run.stage("denoising", "denoise_ms", () =>
           denoise({
             transformer, scheduler, shape, textStates, outputName: "out_hidden_states",
-            steps: params.steps, guidance: params.guidance, seed: params.seed, afterStep: run.step,
+            steps: params.steps, guidance: params.guidance, seed: params.seed, afterStep: run.step, preview: run.preview,
           }),
         );
         const size = { frames: params.num_frames, width: params.width, height: params.height };

@@ -1,8 +1,10 @@
 import ort from "onnxruntime-node";
-import { GraphBoundary } from "../../onnx/graph-boundary.js";
 import type { Sampler } from "../../pipeline/sampler.js";
+import { frameX0, previewLatentFrame } from "../../preview/frame-x0.js";
+import type { PreviewSink } from "../../preview/preview-sink.js";
 import { repeatBatch } from "./coords.js";
 import { guidedVelocity, type X0Passes, type X0Scales } from "./guidance.js";
+import { HeldTensor, LentTensor, type ModelSession } from "../../onnx/session-thread.js";
 
 /** The connectors' prompt states, batch [uncond, cond] with text CFG, [cond] without. */
 export interface PromptStates {
@@ -12,7 +14,7 @@ export interface PromptStates {
 }
 
 export interface JointDenoiseInput {
-  transformer: ort.InferenceSession;
+  transformer: ModelSession;
   prompts: PromptStates;
   /** Packed noise: [S_v, C] and [S_a, C_a*M/4]; denoised in place. */
   video: Float32Array;
@@ -29,6 +31,21 @@ export interface JointDenoiseInput {
   videoScales: X0Scales;
   audioScales: X0Scales;
   afterStep: (step: number, total: number) => Promise<void>;
+  /** Takes the middle latent frame's video x0 estimate at the steps it wants. */
+  preview?: PreviewSink;
+}
+
+/** The middle latent frame's x0 = x - sigma * v of the packed video latent [F*H*W, C], before the step moves it. */
+function previewX0(input: JointDenoiseInput, v: Float32Array, sigma: number): Float32Array {
+  const { grid, dims } = input;
+  const plane = grid.height * grid.width;
+  const channels = dims.videoChannels;
+  const first = previewLatentFrame(grid.frames) * plane * channels;
+  const offset = (c: number) => first + c;
+  return frameX0(channels, plane, channels, [
+    { data: input.video, weight: 1, offset },
+    { data: v, weight: -sigma, offset },
+  ]);
 }
 
 /** Which extra transformer passes a step makes: diffusers' do_classifier_free_guidance and friends. */
@@ -60,16 +77,15 @@ export async function jointDenoise(input: JointDenoiseInput): Promise<{ runtimeM
   const batch = passes.cfg ? 2 : 1;
   const nv = dims.videoTokens * dims.videoChannels;
   const na = dims.audioTokens * dims.audioFeatures;
-  // One boundary per batch size: each keeps its float16 conversion buffers at its own sizes.
-  const mainBoundary = new GraphBoundary(input.transformer);
-  const singleBoundary = batch === 1 ? mainBoundary : new GraphBoundary(input.transformer);
+  const { transformer } = input;
+  const runtimeBefore = transformer.runtimeMs;
   const steps = videoSampler.timesteps.length;
 
-  // Inputs fixed through the loop, converted to the graph's types once; the latents' batch buffers are
-  // refreshed each step.
-  const fixed = (b: number, transformer: GraphBoundary) => ({
-    encoder_hidden_states: transformer.toInput("encoder_hidden_states", half(input.prompts.video, b)),
-    audio_encoder_hidden_states: transformer.toInput("audio_encoder_hidden_states", half(input.prompts.audio, b)),
+  // Inputs fixed through the loop (the text states held on the session thread, converted to the graph's
+  // types once); the latents' batch buffers are refreshed each step.
+  const fixed = async (b: number) => ({
+    encoder_hidden_states: await transformer.hold("encoder_hidden_states", half(input.prompts.video, b)),
+    audio_encoder_hidden_states: await transformer.hold("audio_encoder_hidden_states", half(input.prompts.audio, b)),
     encoder_attention_mask: half(input.prompts.mask, b),
     audio_encoder_attention_mask: half(input.prompts.mask, b),
     num_frames: int64(grid.frames),
@@ -80,41 +96,51 @@ export async function jointDenoise(input: JointDenoiseInput): Promise<{ runtimeM
     video_coords: new ort.Tensor("float32", repeatBatch(input.videoCoords, b), [b, 3, dims.videoTokens, 2]),
     audio_coords: new ort.Tensor("float32", repeatBatch(input.audioCoords, b), [b, 1, dims.audioTokens, 2]),
   });
-  const mainFeeds = fixed(batch, mainBoundary);
+  const mainFeeds = await fixed(batch);
   // The extra passes run on the conditional prompt alone, batch 1.
-  const singleFeeds = batch === 1 ? mainFeeds : fixed(1, singleBoundary);
-  const hidden = new Float32Array(nv * batch);
-  const audioHidden = new Float32Array(na * batch);
+  const singleFeeds = batch === 1 ? mainFeeds : await fixed(1);
+  // The latents' batch buffers move to the session thread for each pass and back, not copied.
+  let hidden: Float32Array = new Float32Array(nv * batch);
+  let audioHidden: Float32Array = new Float32Array(na * batch);
   const timestep = new Float32Array(batch);
   const flag = (on: boolean) => new ort.Tensor("bool", Uint8Array.of(on ? 1 : 0), [1]);
   const ones = (b: number) => new ort.Tensor("float32", new Float32Array(b).fill(1), [b]);
   const perturbNone = ones(batch);
   const perturbAll = new ort.Tensor("float32", new Float32Array(1), [1]);
-  let runtimeMs = 0;
-  const halfOutputs = input.transformer.outputMetadata.some((m) => m.isTensor && m.type === "float16");
 
   async function pass(b: number, isolate: boolean, perturb: ort.Tensor): Promise<{ v: Float32Array; a: Float32Array }> {
-    const started = performance.now();
-    const out = await (b === batch ? mainBoundary : singleBoundary).run({
+    const video = new LentTensor(hidden.subarray(0, nv * b), [b, dims.videoTokens, dims.videoChannels]);
+    const audio = new LentTensor(audioHidden.subarray(0, na * b), [b, dims.audioTokens, dims.audioFeatures]);
+    const out = await transformer.run({
       ...(b === batch ? mainFeeds : singleFeeds),
-      hidden_states: new ort.Tensor("float32", b === batch ? hidden : hidden.subarray(0, nv), [b, dims.videoTokens, dims.videoChannels]),
-      audio_hidden_states: new ort.Tensor("float32", b === batch ? audioHidden : audioHidden.subarray(0, na), [b, dims.audioTokens, dims.audioFeatures]),
+      hidden_states: video,
+      audio_hidden_states: audio,
       timestep: new ort.Tensor("float32", timestep.subarray(0, b), [b]),
       sigma: new ort.Tensor("float32", timestep.subarray(0, b), [b]),
       isolate_modalities: flag(isolate),
       perturbation_mask: perturb,
+    }).finally(() => {
+      hidden = new Float32Array(video.data.buffer);
+      audioHidden = new Float32Array(audio.data.buffer);
     });
-    runtimeMs += performance.now() - started;
     const v = out.sample?.data;
     const a = out.audio_sample?.data;
     if (!(v instanceof Float32Array) || v.length !== nv * b || !(a instanceof Float32Array) || a.length !== na * b) {
       throw new Error(`transformer outputs sample and audio_sample must be float32 or float16 with ${nv * b} and ${na * b} values`);
     }
-    // A float16 output comes back in the boundary's conversion buffer, reused by its next run: kept by a
-    // copy. A float32 output is a fresh tensor of the session's.
-    return halfOutputs ? { v: v.slice(), a: a.slice() } : { v, a };
+    // Fresh buffers every run, moved here from the session thread: no copy needed.
+    return { v, a };
   }
 
+  try {
+    await loop();
+  } finally {
+    const held = new Set([...Object.values(mainFeeds), ...Object.values(singleFeeds)].filter((f) => f instanceof HeldTensor));
+    await Promise.all([...held].map((h) => h.release()));
+  }
+  return { runtimeMs: transformer.runtimeMs - runtimeBefore };
+
+  async function loop(): Promise<void> {
   for (let i = 0; i < steps; i++) {
     for (let b = 0; b < batch; b++) {
       hidden.set(input.video, b * nv);
@@ -138,9 +164,10 @@ export async function jointDenoise(input: JointDenoiseInput): Promise<{ runtimeM
     const aOut = audio.cond;
     guidedVelocity(input.video, videoSampler.sigmas[i]!, video, input.videoScales, vOut);
     guidedVelocity(input.audio, audioSampler.sigmas[i]!, audio, input.audioScales, aOut);
+    if (input.preview?.wants(i + 1)) input.preview.offer(i + 1, previewX0(input, vOut, videoSampler.sigmas[i]!));
     videoSampler.step(i, input.video, { v: vOut });
     audioSampler.step(i, input.audio, { v: aOut });
     await input.afterStep(i + 1, steps);
   }
-  return { runtimeMs };
+  }
 }

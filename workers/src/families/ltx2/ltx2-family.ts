@@ -3,7 +3,6 @@ import {
   LTX2_AUDIO_COMPRESSION, LTX2_AUDIO_VAE_CONFIG, LTX2_VAE_CONFIG, LTX2_VOCODER_CONFIG, X0GuidanceSchema,
   ltx2Contract, parseLtx2AudioVaeConfig, parseLtx2VaeConfig, parseLtx2VocoderConfig, type EffectiveParams, type Manifest,
 } from "@videosdgx/shared";
-import { GraphBoundary } from "../../onnx/graph-boundary.js";
 import { decodeToVideo } from "../../pipeline/decode.js";
 import { FlowMatchEulerSampler } from "../../pipeline/flow-match-scheduler.js";
 import { gaussianNoise } from "../../pipeline/noise.js";
@@ -82,9 +81,9 @@ export const ltx2Family: FamilyModule = {
     async function encodePrompts(prompts: string[]): Promise<PromptStates> {
       const tokens = tokenizeToContext(tokenizer, prompts.map((p) => p.trim()), manifest.text.max_tokens, "left");
       const mask = new ort.Tensor("int64", tokens.mask, tokens.dims);
-      const states = (await new GraphBoundary(textEncoder).run({ input_ids: new ort.Tensor("int64", tokens.ids, tokens.dims), attention_mask: mask })).hidden_states;
+      const states = (await textEncoder.run({ input_ids: new ort.Tensor("int64", tokens.ids, tokens.dims), attention_mask: mask })).hidden_states;
       if (!states) throw new Error("text encoder has no output named hidden_states");
-      const out = await new GraphBoundary(connectors).run({ text_encoder_hidden_states: states, attention_mask: mask });
+      const out = await connectors.run({ text_encoder_hidden_states: states, attention_mask: mask });
       const [video, audio, connectorMask] = [out.video_text_embedding, out.audio_text_embedding, out.connector_attention_mask];
       if (!video || !audio || !connectorMask) throw new Error("connectors must output video_text_embedding, audio_text_embedding and connector_attention_mask");
       return { video, audio, mask: connectorMask };
@@ -122,7 +121,7 @@ export const ltx2Family: FamilyModule = {
           audioCoords: audioCoords(audioGrid.frames, LTX2_AUDIO_COMPRESSION, audioVaeConfig.melHopLength, audioVaeConfig.sampleRate),
           videoSampler: samplers.video, audioSampler: samplers.audio,
           videoScales: scales.video, audioScales: scales.audio,
-          afterStep: run.step,
+          afterStep: run.step, preview: run.preview,
         }),
       );
 

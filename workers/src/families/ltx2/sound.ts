@@ -1,7 +1,7 @@
 import ort from "onnxruntime-node";
-import { GraphBoundary } from "../../onnx/graph-boundary.js";
 import type { Waveform } from "../../video/mp4-encoder.js";
 import type { AudioGrid } from "./latents.js";
+import type { ModelSession } from "../../onnx/session-thread.js";
 
 const describe = (t: ort.Tensor | undefined) => `${t?.type ?? "missing"} [${t?.dims.join(", ") ?? ""}]`;
 
@@ -11,20 +11,20 @@ const describe = (t: ort.Tensor | undefined) => `${t?.type ?? "missing"} [${t?.d
  * sound ends with the last frame.
  */
 export async function decodeSound(
-  audioVae: ort.InferenceSession,
-  vocoder: ort.InferenceSession,
+  audioVae: ModelSession,
+  vocoder: ModelSession,
   latent: Float32Array,
   grid: AudioGrid,
   sampleRate: number,
   samples: number,
 ): Promise<Waveform> {
-  const mel = (await new GraphBoundary(audioVae).run({
+  const mel = (await audioVae.run({
     latent_sample: new ort.Tensor("float32", latent, [1, grid.channels, grid.frames, grid.bins]),
   })).sample;
   if (!mel || mel.type !== "float32" || mel.dims.length !== 4 || mel.dims[0] !== 1) {
     throw new Error(`audio VAE decoder output sample is ${describe(mel)}, expected float [1, 2, T, mel_bins]`);
   }
-  const wave = (await new GraphBoundary(vocoder).run({ hidden_states: mel })).waveform;
+  const wave = (await vocoder.run({ hidden_states: mel })).waveform;
   if (!wave || wave.type !== "float32" || wave.dims.length !== 3 || wave.dims[0] !== 1) {
     throw new Error(`vocoder output waveform is ${describe(wave)}, expected float [1, channels, samples]`);
   }

@@ -1,15 +1,16 @@
 import ort from "onnxruntime-node";
 import { JobFailure, MAGI_CONFIG, magiContextChunks, magiContract, parseMagiConfig, type EffectiveParams, type MagiRuntimeConfig, type Manifest } from "@videosdgx/shared";
 import type { Tokenizer } from "@huggingface/tokenizers";
-import { GraphBoundary } from "../../onnx/graph-boundary.js";
-import { decodeToVideo } from "../../pipeline/decode.js";
+import { decodeMagiChunk } from "./vae-tiles.js";
 import { gaussianNoise } from "../../pipeline/noise.js";
 import { encodeText } from "../../pipeline/text-encoding.js";
 import { tokenizeToContext } from "../../pipeline/tokenize.js";
-import { createRgbConverter } from "../../pipeline/rgb-frames-graph.js";
+import { sharedRgbConverter } from "../../pipeline/rgb-frames-thread.js";
+import { frameX0, previewLatentFrame, type FrameTerm } from "../../preview/frame-x0.js";
 import type { ChunkSink, FamilyModule, FamilyPipeline, StageRun } from "../family.js";
 import { chunkScales, guidedStep } from "./guidance.js";
 import { checkMagiSteps, magiForwardCount, magiForwards, magiTimes, type ForwardPlan } from "./schedule.js";
+import type { HeldTensor, ModelSession } from "../../onnx/session-thread.js";
 
 const CHANNELS = 16;
 
@@ -99,27 +100,32 @@ interface Passes {
  * the null caption everywhere. The unconditional pass is each window chunk alone at position 0.
  */
 class MagiTransformer {
-  private readonly conditioned: GraphBoundary;
-  private readonly uncond: GraphBoundary;
-  private readonly uncondText = new Map<number, ReturnType<typeof textFeeds>>();
+  /** The prompt's feeds per batch size, their states held on the session thread for the whole job. */
+  private readonly text = new Map<number, Promise<{ encoder_hidden_states: HeldTensor; encoder_attention_mask: ort.Tensor }>>();
 
   constructor(
-    session: ort.InferenceSession,
+    private readonly transformer: ModelSession,
     private readonly geometry: MagiGeometry,
     private readonly config: MagiRuntimeConfig,
     private readonly times: Float64Array,
     private readonly states: ort.Tensor,
     private readonly mask: BigInt64Array,
-  ) {
-    // Two boundaries: each keeps its own conversion buffers for its own batch shape.
-    this.conditioned = new GraphBoundary(session);
-    this.uncond = new GraphBoundary(session);
+  ) {}
+
+  private textFor(batch: number) {
+    let feeds = this.text.get(batch);
+    if (!feeds) {
+      const { encoder_hidden_states, encoder_attention_mask } = textFeeds(this.states, this.mask, batch);
+      feeds = this.transformer.hold("encoder_hidden_states", encoder_hidden_states).then((held) => ({ encoder_hidden_states: held, encoder_attention_mask }));
+      this.text.set(batch, feeds);
+    }
+    return feeds;
   }
 
-  private readonly pairText = (() => {
-    let feeds: ReturnType<typeof textFeeds> | undefined;
-    return () => (feeds ??= textFeeds(this.states, this.mask, 2));
-  })();
+  async release(): Promise<void> {
+    const feeds = await Promise.allSettled(this.text.values());
+    await Promise.all(feeds.flatMap((f) => (f.status === "fulfilled" ? [f.value.encoder_hidden_states.release()] : [])));
+  }
 
   async run(plan: ForwardPlan, latents: ChunkLatents): Promise<Passes> {
     const { plane, chunkWidth, height, width } = this.geometry;
@@ -138,10 +144,10 @@ class MagiTransformer {
     const dropout = new Uint8Array(2 * m).fill(1);
     for (let j = k; j < m; j++) dropout[j] = 0;
     const kv = [...plan.context.map((_, j) => [j, j + 1]), ...plan.chunks.map((c) => c.kv)].flat();
-    const out = await this.conditioned.run({
+    const out = await this.transformer.run({
       hidden_states: new ort.Tensor("float32", hidden, [2, CHANNELS, m * chunkWidth, height, width]),
       timestep: new ort.Tensor("float32", Float32Array.from([...t, ...t]), [2, m]),
-      ...this.pairText(),
+      ...(await this.textFor(2)),
       caption_dropout: new ort.Tensor("bool", dropout, [2, m]),
       kv_range: int64([...kv, ...kv], [2, m, 2]),
       slice_point: int64([chunks[0]!], [1]),
@@ -149,12 +155,10 @@ class MagiTransformer {
 
     const alone = new Float32Array(n * CHANNELS * plane);
     plan.chunks.forEach((c, b) => alone.set(latents.get(c.chunk), b * CHANNELS * plane));
-    let text = this.uncondText.get(n);
-    if (!text) this.uncondText.set(n, (text = textFeeds(this.states, this.mask, n)));
-    const free = await this.uncond.run({
+    const free = await this.transformer.run({
       hidden_states: new ort.Tensor("float32", alone, [n, CHANNELS, chunkWidth, height, width]),
       timestep: new ort.Tensor("float32", Float32Array.from(plan.chunks, (c) => this.times[c.step]!), [n, 1]),
-      ...text,
+      ...(await this.textFor(n)),
       caption_dropout: new ort.Tensor("bool", new Uint8Array(n).fill(1), [n, 1]),
       kv_range: int64(plan.chunks.flatMap(() => [0, 1]), [n, 1, 2]),
       slice_point: int64([0], [1]),
@@ -194,6 +198,31 @@ function integrate(plan: ForwardPlan, passes: Passes, latents: ChunkLatents, geo
   });
 }
 
+/**
+ * The x0 estimate of the window's most advanced chunk (the next to be ready), its middle latent frame,
+ * before the forward's update moves it: in MAGI's time (0 noise, 1 clean) x0 = x + (1 - t) v, v the
+ * three-way guided velocity integrate applies.
+ */
+function previewX0(plan: ForwardPlan, passes: Passes, latents: ChunkLatents, geometry: MagiGeometry, times: Float64Array, config: MagiRuntimeConfig, guidance: number): Float32Array {
+  const { plane, height, width } = geometry;
+  const pixels = height * width;
+  const frame = previewLatentFrame(geometry.chunkWidth) * pixels;
+  const m = plan.context.length + plan.chunks.length;
+  const lead = plan.chunks[0]!;
+  const j = plan.context.length;
+  const t = times[lead.step]!;
+  const scales = chunkScales(config, t, guidance);
+  const along = 1 - t;
+  const conditioned = (b: number) => (ch: number) => ((b * CHANNELS + ch) * m + j) * plane + frame;
+  const terms: FrameTerm[] = [
+    { data: latents.get(lead.chunk), weight: 1, offset: (ch) => ch * plane + frame },
+    { data: passes.uncond, weight: along * (1 - scales.prev), offset: (ch) => ch * plane + frame },
+    { data: passes.conditioned, weight: along * (scales.prev - scales.text), offset: conditioned(1) },
+    { data: passes.conditioned, weight: along * scales.text, offset: conditioned(0) },
+  ];
+  return frameX0(CHANNELS, pixels, 1, terms);
+}
+
 /** A clean chunk as the VAE takes it: divided by its scale factor (a plain loop: Float32Array.from with a map is slow). */
 function unscaled(latent: Float32Array, scale: number): Float32Array {
   const out = new Float32Array(latent.length);
@@ -206,9 +235,9 @@ export type LatentProbe = (latents: ChunkLatents, chunk: number) => Promise<void
 
 export interface MagiSessions {
   tokenizer: Tokenizer;
-  textEncoder: ort.InferenceSession;
-  transformer: ort.InferenceSession;
-  vaeDecoder: ort.InferenceSession;
+  textEncoder: ModelSession;
+  transformer: ModelSession;
+  vaeDecoder: ModelSession;
 }
 
 /** The pipeline over loaded sessions; `probe` (tests) sees the latents held after each chunk. */
@@ -234,23 +263,34 @@ export function magiPipeline(manifest: Manifest, config: MagiRuntimeConfig, sess
     const total = magiForwardCount(chunkCount, params.steps, config.window_size);
     const shape = { channels: CHANNELS, frames: config.chunk_width, height: geometry.height, width: geometry.width, tokens: 0 };
     const size = { frames: chunkFrames, width: params.width, height: params.height };
-    // Frames to RGB on ONNX Runtime's threads: it is on the path from a chunk's last step to its download.
-    const rgb = await createRgbConverter();
+    // Frames to RGB on a thread of its own, in parts that ffmpeg encodes while the next are converted:
+    // it is on the path from a chunk's last step to its download.
+    const rgb = sharedRgbConverter();
     await run.stage("denoising", "denoise_ms", async () => {
+      try {
+        await denoiseChunks();
+      } finally {
+        await transformer.release();
+      }
+    });
+
+    async function denoiseChunks(): Promise<void> {
       let done = 0;
       for (const plan of magiForwards(chunkCount, params.steps, config)) {
-        integrate(plan, await transformer.run(plan, latents), latents, geometry, times, config, params.guidance);
+        const passes = await transformer.run(plan, latents);
+        if (run.preview?.wants(done + 1)) run.preview.offer(done + 1, previewX0(plan, passes, latents, geometry, times, config, params.guidance));
+        integrate(plan, passes, latents, geometry, times, config, params.guidance);
         await run.step(++done, total);
         if (plan.finishes === undefined) continue;
-        // MAGI's decode_chunk: each clean chunk on its own, divided by the VAE's scale factor.
+        // MAGI's decode_chunk: each clean chunk on its own, divided by the VAE's scale factor, in spatial tiles.
         const latent = unscaled(latents.get(plan.finishes), config.scale_factor);
-        const video = await decodeToVideo(sessions.vaeDecoder, latent, shape, size);
-        const frames = await rgb.toRgb(new ort.Tensor("float32", video, [1, 3, size.frames, size.height, size.width]));
-        await sink.chunk(frames, plan.finishes, chunkCount);
+        const video = await decodeMagiChunk(sessions.vaeDecoder, latent, shape, size, manifest.latent.spatial_factor);
+        const frames = rgb.frames(video, size);
+        await sink.chunk(frames, plan.finishes, chunkCount).finally(() => frames.close());
         latents.dropBefore(plan.finishes + 1 - contextCount);
         await probe?.(latents, plan.finishes);
       }
-    }).finally(() => rgb.release());
+    }
   }
 
   return {
@@ -260,8 +300,10 @@ export function magiPipeline(manifest: Manifest, config: MagiRuntimeConfig, sess
       let at = 0;
       await stream(params, run, {
         chunk: async (frames) => {
-          out.set(frames, at);
-          at += frames.length;
+          for await (const part of frames.parts) {
+            out.set(part, at);
+            at += part.length;
+          }
         },
       });
       return out;

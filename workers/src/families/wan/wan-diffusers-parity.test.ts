@@ -1,30 +1,24 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { after, before, test } from "node:test";
 import { inspectModel, WAN_NEGATIVE_PROMPT, type EffectiveParams } from "@videosdgx/shared";
-import { makeTempDir } from "@videosdgx/shared/testing";
-import type { StageRun } from "../family.js";
+import { makeTempDir, sharedExport } from "@videosdgx/shared/testing";
 import { loadModel, type LoadedModel } from "../../runtime/loaded-model.js";
+import { exporterCli as python, levels, noStages } from "./diffusers-parity.js";
 import { latentShape, latentSize } from "../../pipeline/latent-shape.js";
 import { gaussianNoise } from "../../pipeline/noise.js";
 
 /**
  * The proof that a real Wan export makes the right video: diffusers' own Wan 2.1 classes at tiny sizes
- * with seeded weights (exporter/ builds them: `replica`), exported by the project's exporter, run by our
+ * with seeded weights (exporter/ builds them: `replica`), exported by the project's exporter (the export
+ * pytest checks too, made once per run: exporter/tests/shared_exports.py), run by our
  * `wan` family pipeline and by diffusers' WanPipeline in PyTorch from the same initial latents (the
  * platform's seeded noise, handed to diffusers as `latents=`), the same prompt, negative prompt, steps
  * and guidance. Frames are compared as uint8, what both pipelines hand to the encoder.
  */
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
-const exporter = path.join(root, "exporter/scripts/run.sh");
-const run = promisify(execFile);
-
 const PARAMS: EffectiveParams = {
-  model: "wanparity", prompt: "a red cat walking on the beach at sunset", negative_prompt: WAN_NEGATIVE_PROMPT,
+  model: "wantiny", prompt: "a red cat walking on the beach at sunset", negative_prompt: WAN_NEGATIVE_PROMPT,
   width: 64, height: 48, num_frames: 9, fps: 16, duration_s: 9 / 16, steps: 4, guidance: 5, seed: 7,
 };
 
@@ -33,20 +27,11 @@ let remove: () => Promise<void>;
 let model: LoadedModel | undefined;
 let reference: { frames: Uint8Array; doc: { prompt_token_ids: number[]; timesteps: number[] } };
 
-/** The exporter's CLI in its venv, with an environment built from scratch. */
-async function python(...args: string[]): Promise<void> {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
-  if (process.env.VDGX_PYTHON) env.VDGX_PYTHON = process.env.VDGX_PYTHON;
-  await run("bash", [exporter, ...args], { env, maxBuffer: 16 << 20 });
-}
-
 before(async () => {
   ({ dir, remove } = await makeTempDir("wanparity"));
-  const ckpt = path.join(dir, "checkpoint");
-  await python("replica", "--out", ckpt);
-  await mkdir(path.join(dir, "models"));
-  await python("export", "--family", "wan", "--from", ckpt, "--out", path.join(dir, "models/wanparity"), "--limits", "replica");
-  const state = await inspectModel(path.join(dir, "models"), "wanparity");
+  const { checkpoint: ckpt, modelsDir, name } = await sharedExport("wan");
+  assert.equal(name, PARAMS.model);
+  const state = await inspectModel(modelsDir, name);
   assert.ok(state.installed, state.installed ? "" : state.reason);
   const shape = latentShape(state.manifest, PARAMS.num_frames, PARAMS.width, PARAMS.height);
   await writeFile(path.join(dir, "noise.f32"), gaussianNoise(latentSize(shape), PARAMS.seed));
@@ -57,26 +42,12 @@ before(async () => {
   );
   const doc = JSON.parse(await readFile(path.join(dir, "ref/reference.json"), "utf8"));
   reference = { doc, frames: new Uint8Array(await readFile(path.join(dir, "ref", doc.tensors.frames_uint8.file))) };
-  model = await loadModel(path.join(dir, "models"), "wanparity", {});
+  model = await loadModel(modelsDir, name, {});
 });
 after(async () => {
   await model?.release();
   await remove?.();
 });
-
-const noStages: StageRun = { stage: (_phase, _key, fn) => fn(), step: async () => {} };
-
-function levels(a: Uint8Array, b: Uint8Array): { max: number; offByOne: number } {
-  assert.equal(a.length, b.length);
-  let max = 0;
-  let offByOne = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    max = Math.max(max, d);
-    if (d === 1) offByOne++;
-  }
-  return { max, offByOne: offByOne / a.length };
-}
 
 test("our wan pipeline on the exported folder makes diffusers' WanPipeline frames", async (t) => {
   const frames = await model!.pipeline.render(PARAMS, noStages);

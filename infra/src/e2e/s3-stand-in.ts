@@ -1,0 +1,73 @@
+import path from "node:path";
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import S3rver from "s3rver";
+import { freePort } from "@videosdgx/shared/testing";
+
+const BUCKET = "videos";
+/**
+ * s3rver's own credentials. It refuses a request whose access key id is not this one (InvalidAccessKeyId,
+ * HTTP 403), but does not verify SigV4 signatures (3.7: "unimplemented"), so a wrong secret goes through.
+ */
+const CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
+
+/**
+ * An S3-compatible server for the tests (s3rver: the S3 REST protocol, path-style, ranged GETs,
+ * over its own folder), stoppable and restartable on the same port and objects, like a store that goes
+ * away and comes back. It does not check upload checksums: the tests compare the stored bytes instead.
+ */
+export class S3StandIn {
+  private server: S3rver | undefined;
+  readonly client: S3Client;
+
+  private constructor(readonly port: number, private readonly dir: string) {
+    this.client = new S3Client({ endpoint: this.endpoint, region: "us-east-1", forcePathStyle: true, credentials: CREDENTIALS });
+  }
+
+  static async start(dir: string): Promise<S3StandIn> {
+    const s = new S3StandIn(await freePort(), path.join(dir, "s3"));
+    await s.restart();
+    return s;
+  }
+
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** What a process needs to use this server as its output store. */
+  env(): Record<string, string> {
+    return {
+      OUTPUT_STORE: "s3", S3_ENDPOINT: this.endpoint, S3_BUCKET: BUCKET, S3_REGION: "us-east-1", S3_FORCE_PATH_STYLE: "1",
+      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+    };
+  }
+
+  /** Starts the server unless it runs. */
+  async restart(): Promise<void> {
+    if (this.server) return;
+    this.server = new S3rver({ port: this.port, address: "127.0.0.1", silent: true, directory: this.dir, configureBuckets: [{ name: BUCKET }] });
+    await this.server.run();
+  }
+
+  /** Stops the server (connections refused from now on) unless it is stopped. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    const closed = server.close();
+    // close() waits for open connections, and a worker storing a preview each step keeps its kept-alive
+    // socket busy for good: they are cut, as they are when a store goes away.
+    server.httpServer?.closeAllConnections();
+    await closed;
+  }
+
+  /** The bucket's keys (probes excluded), sorted. */
+  async keys(): Promise<string[]> {
+    const page = await this.client.send(new ListObjectsV2Command({ Bucket: BUCKET }));
+    return (page.Contents ?? []).map((o) => o.Key!).filter((k) => !k.startsWith(".probe/")).sort();
+  }
+
+  async object(key: string): Promise<Buffer> {
+    const answer = await this.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+    return Buffer.from(await answer.Body!.transformToByteArray());
+  }
+}

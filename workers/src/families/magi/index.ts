@@ -1,0 +1,1 @@
+export { decodeMagiChunk } from "./vae-tiles.js";
