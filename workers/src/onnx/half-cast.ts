@@ -28,11 +28,13 @@ function castSession(to: Direction): Promise<ort.InferenceSession> {
   return session;
 }
 
-/** `tensor` (float32 or float16) as a tensor of type `to` with the same dims. */
-export async function castTensor(tensor: ort.Tensor, to: Direction): Promise<ort.Tensor> {
-  if (tensor.type === to) return tensor;
-  if (tensor.type !== "float32" && tensor.type !== "float16") throw new TypeError(`cannot cast a ${tensor.type} tensor to ${to}`);
+/** `tensor` (float32 or float16) as a tensor of type `to` with the same dims, written into `into` when given. */
+export async function castTensor(tensor: ort.Tensor, to: Direction, into?: Float32Array | Uint16Array): Promise<ort.Tensor> {
+  if (tensor.type === to && !into) return tensor;
+  if (tensor.type === to || (tensor.type !== "float32" && tensor.type !== "float16")) throw new TypeError(`cannot cast a ${tensor.type} tensor to ${to}`);
+  if (into && into.length !== tensor.size) throw new RangeError(`cannot cast ${tensor.size} values into a buffer of ${into.length}`);
   const flat = new ort.Tensor(tensor.type, tensor.data as Float32Array | Uint16Array, [tensor.size]);
-  const { y } = await (await castSession(to)).run({ x: flat });
-  return new ort.Tensor(to, y!.data as Float32Array | Uint16Array, tensor.dims);
+  const session = await castSession(to);
+  const { y } = into ? await session.run({ x: flat }, { y: new ort.Tensor(to, into, [tensor.size]) }) : await session.run({ x: flat });
+  return new ort.Tensor(to, into ?? (y!.data as Float32Array | Uint16Array), tensor.dims);
 }

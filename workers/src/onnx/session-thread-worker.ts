@@ -15,7 +15,7 @@ export type WireFeed = (WireTensor & { lent?: true }) | { held: number };
 export type SessionRequest = { id: number } & (
   | { op: "ping" }
   | { op: "open"; source: string | Uint8Array; options: ort.InferenceSession.SessionOptions }
-  | { op: "run"; session: number; feeds: Record<string, WireFeed> }
+  | { op: "run"; session: number; feeds: Record<string, WireFeed>; into?: Record<string, WireTensor> }
   | { op: "hold"; session: number; name: string; tensor: WireTensor }
   | { op: "drop"; held: number }
   | { op: "release"; session: number }
@@ -35,13 +35,20 @@ export interface RunResult {
   runMs: number;
 }
 
-/** `lent`: the lent feeds' buffers, moved back to their owner whether the run succeeded or not. */
-export type SessionReply = { id: number; lent?: Record<string, ort.Tensor.DataType> } & ({ value: OpenedSession | RunResult | number | null } | { error: string });
+/**
+ * `lent`: the lent feeds' buffers (by input name) and `into`'s (by output name), moved back to their
+ * owner whether the run succeeded or not.
+ */
+export type SessionReply = { id: number; lent?: { feeds: Record<string, ort.Tensor.DataType>; into: Record<string, ort.Tensor.DataType> } } & (
+  | { value: OpenedSession | RunResult | number | null }
+  | { error: string }
+);
 
 interface Open {
   session: ort.InferenceSession;
   /** Each input's element type, for converting float32 feeds to a float16 graph's. */
   types: Map<string, ort.Tensor.Type>;
+  outputTypes: Map<string, ort.Tensor.Type>;
   held: Set<number>;
 }
 
@@ -71,8 +78,10 @@ async function handle(req: SessionRequest): Promise<{ value: OpenedSession | Run
       const session = await (typeof source === "string" ? ort.InferenceSession.create(source, options) : ort.InferenceSession.create(source, options));
       const id = ++nextId;
       const types = new Map<string, ort.Tensor.Type>();
+      const outputTypes = new Map<string, ort.Tensor.Type>();
       for (const m of session.inputMetadata) if (m.isTensor) types.set(m.name, m.type);
-      sessions.set(id, { session, types, held: new Set() });
+      for (const m of session.outputMetadata) if (m.isTensor) outputTypes.set(m.name, m.type);
+      sessions.set(id, { session, types, outputTypes, held: new Set() });
       const value: OpenedSession = { session: id, inputNames: session.inputNames, outputNames: session.outputNames, inputMetadata: session.inputMetadata, outputMetadata: session.outputMetadata };
       return { value, transfer: [] };
     }
@@ -86,12 +95,26 @@ async function handle(req: SessionRequest): Promise<{ value: OpenedSession | Run
           feeds[name] = h.tensor;
         } else feeds[name] = await toInput(s, name, tensorOf(feed));
       }
+      // Outputs with a float32 buffer of the caller's: a float32 output is written there by ONNX Runtime,
+      // a float16 one cast into it, so a loop's outputs are no new allocation (and garbage) per run.
+      const into = req.into ?? {};
+      for (const name of Object.keys(into)) if (!s.outputTypes.has(name)) throw new Error(`the graph has no output ${name} (its outputs: ${s.session.outputNames.join(", ")})`);
+      const fetches: Record<string, ort.Tensor | null> = Object.fromEntries(s.session.outputNames.map((name) => {
+        const target = into[name];
+        return [name, target && s.outputTypes.get(name) === "float32" ? tensorOf(target) : null];
+      }));
       const started = performance.now();
-      const out = await s.session.run(feeds);
+      const out = await s.session.run(feeds, fetches);
       const runMs = performance.now() - started;
       const outputs: Record<string, WireTensor> = {};
       const transfer: ArrayBuffer[] = [];
       for (const [name, value] of Object.entries(out)) {
+        const target = into[name];
+        if (target) {
+          if (value.type === "float16") await castTensor(value, "float32", target.data as Float32Array);
+          else if (fetches[name] === null) throw new Error(`output ${name} is ${value.type}, not float32 or float16: it cannot be written into a float32 buffer`);
+          continue; // the caller has it in its own buffer, moved back with the reply
+        }
         const t = value.type === "float16" ? await castTensor(value, "float32") : value;
         const data = t.data as Exclude<ort.Tensor.DataType, string[]>;
         outputs[name] = { type: t.type, dims: t.dims, data };
@@ -130,9 +153,12 @@ async function handle(req: SessionRequest): Promise<{ value: OpenedSession | Run
 let queue = Promise.resolve();
 parentPort!.on("message", (req: SessionRequest) => {
   queue = queue.then(async () => {
-    const lent: Record<string, ort.Tensor.DataType> = {};
-    if (req.op === "run") for (const [name, f] of Object.entries(req.feeds)) if ("lent" in f && f.lent) lent[name] = f.data;
-    const back = [...new Set(Object.values(lent).map((d) => (d as Float32Array).buffer as ArrayBuffer))];
+    const lent = { feeds: {} as Record<string, ort.Tensor.DataType>, into: {} as Record<string, ort.Tensor.DataType> };
+    if (req.op === "run") {
+      for (const [name, f] of Object.entries(req.feeds)) if ("lent" in f && f.lent) lent.feeds[name] = f.data;
+      for (const [name, t] of Object.entries(req.into ?? {})) lent.into[name] = t.data;
+    }
+    const back = [...new Set([...Object.values(lent.feeds), ...Object.values(lent.into)].map((d) => (d as Float32Array).buffer as ArrayBuffer))];
     try {
       const { value, transfer } = await handle(req);
       parentPort!.postMessage({ id: req.id, value, lent } satisfies SessionReply, [...transfer, ...back.filter((b) => !transfer.includes(b))]);

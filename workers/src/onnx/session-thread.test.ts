@@ -82,6 +82,38 @@ test("a lent input moves to the thread and back, never copied, also when the run
   await session.release();
 });
 
+test("outputs written into lent buffers: float32 in place, float16 cast into them, the rest returned", async () => {
+  const session = await ModelSession.open(halfGraph());
+  const y = new LentTensor(new Float32Array(3).fill(-1), [3]);
+  const z = new LentTensor(new Float32Array(3).fill(-1), [3]);
+  const running = session.run({ x: new ort.Tensor("float32", Float32Array.of(1, 2, 0.5), [3]) }, { y, z });
+  assert.equal(y.data.length + z.data.length, 0, "both buffers are on the thread while it runs");
+  const out = await running;
+  assert.deepEqual(Object.keys(out), [], "outputs written into the caller's buffers are not returned again");
+  assert.deepEqual(Array.from(y.data), [3, 6, 1.5], "the float16 output y, converted into y's buffer");
+  assert.deepEqual(Array.from(z.data), [1, 2, 0.5], "the float32 output z, written by ONNX Runtime in place");
+  // Only some outputs lent: the others come back as new tensors.
+  const partly = await session.run({ x: new ort.Tensor("float32", Float32Array.of(2, 2, 2), [3]) }, { z });
+  assert.deepEqual(Object.keys(partly), ["y"]);
+  assert.deepEqual(Array.from(z.data), [2, 2, 2]);
+  await session.release();
+});
+
+test("a buffer for an output the graph does not have, or of the wrong size, is refused and given back", async () => {
+  const session = await ModelSession.open(halfGraph());
+  const feed = () => ({ x: new ort.Tensor("float32", Float32Array.of(1, 2, 3), [3]) });
+  const nope = new LentTensor(new Float32Array(3), [3]);
+  await assert.rejects(session.run(feed(), { nope }), /the graph has no output nope \(its outputs: y, z\)/);
+  assert.equal(nope.data.length, 3, "given back after the refusal");
+  const short = new LentTensor(new Float32Array(2), [2]);
+  await assert.rejects(session.run(feed(), { y: short }), /3 values into a buffer of 2/);
+  assert.equal(short.data.length, 2);
+  const shortZ = new LentTensor(new Float32Array(2), [2]);
+  await assert.rejects(session.run(feed(), { z: shortZ }), /shape|dimension|size/i);
+  assert.equal(shortZ.data.length, 2);
+  await session.release();
+});
+
 /** y = x @ W repeated `depth` times over [n, n]: a forward slow enough to watch the event loop during it. */
 function slowGraph(n: number, depth: number): Uint8Array {
   const g = new GraphBuilder("slow");

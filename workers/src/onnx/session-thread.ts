@@ -12,7 +12,7 @@ type Request = SessionRequest extends infer R ? (R extends { id: number } ? Omit
  */
 class SessionThread {
   private readonly worker = new Worker(new URL("./session-thread-worker.js", import.meta.url));
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; lent: Record<string, LentTensor> }>();
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; lent: Lent }>();
   private next = 0;
   failure: Error | undefined;
 
@@ -23,7 +23,12 @@ class SessionThread {
       const p = this.pending.get(reply.id);
       this.pending.delete(reply.id);
       if (this.pending.size === 0) this.worker.unref();
-      for (const [name, data] of Object.entries(reply.lent ?? {})) if (p?.lent[name]) p.lent[name].data = data as Float32Array;
+      for (const side of ["feeds", "into"] as const) {
+        for (const [name, data] of Object.entries(reply.lent?.[side] ?? {})) {
+          const t = p?.lent[side][name];
+          if (t) t.data = data as Float32Array;
+        }
+      }
       if ("error" in reply) p?.reject(new Error(reply.error));
       else p?.resolve(reply.value);
     });
@@ -39,16 +44,22 @@ class SessionThread {
   }
 
   /** Feeds are copied, but for `lent` ones: their buffers move to the thread and back with the reply. */
-  call<T>(request: Request, lent: Record<string, LentTensor> = {}): Promise<T> {
+  call<T>(request: Request, lent: Lent = { feeds: {}, into: {} }): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
     const id = ++this.next;
     this.worker.ref();
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, lent });
-      const moved = [...new Set(Object.values(lent).map((t) => t.data.buffer as ArrayBuffer))];
+      const moved = [...new Set([...Object.values(lent.feeds), ...Object.values(lent.into)].map((t) => t.data.buffer as ArrayBuffer))];
       this.worker.postMessage({ ...request, id } as SessionRequest, moved);
     });
   }
+}
+
+/** Tensors a run borrows: lent feeds by input name, and the buffers outputs are written into by output name. */
+interface Lent {
+  feeds: Record<string, LentTensor>;
+  into: Record<string, LentTensor>;
 }
 
 let thread: SessionThread | undefined;
@@ -133,17 +144,22 @@ export class ModelSession {
     return new ModelSession(thread, o.session, o.inputNames, o.outputNames, o.inputMetadata, o.outputMetadata);
   }
 
-  async run(feeds: SessionFeeds): Promise<Record<string, ort.Tensor>> {
+  /**
+   * One forward. Outputs named in `into` are written into those float32 buffers (lent like the latent,
+   * converted from a float16 output) and are not in the result; the others come back as new tensors.
+   */
+  async run(feeds: SessionFeeds, into: Record<string, LentTensor> = {}): Promise<Record<string, ort.Tensor>> {
     const sent: Record<string, WireFeed> = {};
-    const lent: Record<string, LentTensor> = {};
+    const lent: Lent = { feeds: {}, into };
     for (const [name, t] of Object.entries(feeds)) {
       if (t instanceof HeldTensor) sent[name] = { held: t.id };
       else if (t instanceof LentTensor) {
         sent[name] = { type: "float32", dims: t.dims, data: t.data, lent: true };
-        lent[name] = t;
+        lent.feeds[name] = t;
       } else sent[name] = wire(t);
     }
-    const { outputs, runMs } = await this.thread.call<RunResult>({ op: "run", session: this.id, feeds: sent }, lent);
+    const targets = Object.fromEntries(Object.entries(into).map(([name, t]) => [name, { type: "float32", dims: t.dims, data: t.data } satisfies WireTensor]));
+    const { outputs, runMs } = await this.thread.call<RunResult>({ op: "run", session: this.id, feeds: sent, into: targets }, lent);
     this.runtimeMs += runMs;
     return Object.fromEntries(Object.entries(outputs).map(([name, w]) => [name, new ort.Tensor(w.type as "float32", w.data as Float32Array, w.dims)]));
   }

@@ -102,6 +102,8 @@ export async function denoise(input: DenoiseInput): Promise<DenoiseResult> {
   }
   const timestep = timestepFeed(transformer, batch);
   const { outputName } = input;
+  // The velocities are written into one buffer lent for every forward: no new output (and garbage) a step.
+  const velocity = new LentTensor(new Float32Array(n * batch), latentDims(shape, batch));
   const runtimeBefore = transformer.runtimeMs;
   // Text states and extra inputs are the same every step: held on the session thread, converted once.
   const held = Object.fromEntries(
@@ -110,12 +112,9 @@ export async function denoise(input: DenoiseInput): Promise<DenoiseResult> {
   try {
     for (let i = 0; i < steps; i++) {
       timestep.set(sampler.timesteps[i]!);
-      const out = await transformer.run({ ...held, hidden_states: hidden, timestep: timestep.tensor });
+      await transformer.run({ ...held, hidden_states: hidden, timestep: timestep.tensor }, { [outputName]: velocity });
       ({ x, mirror } = views());
-      const v = out[outputName]?.data;
-      if (!(v instanceof Float32Array) || v.length !== n * batch) {
-        throw new Error(`transformer output ${outputName} must be float32 or float16 with ${n * batch} values`);
-      }
+      const v = velocity.data;
       if (input.preview?.wants(i + 1)) input.preview.offer(i + 1, previewX0(shape, x, v, sampler.sigmas[i]!, guided ? guidance : undefined));
       sampler.step(i, x, guided ? { uncond: v.subarray(0, n), cond: v.subarray(n, 2 * n), guidance } : { v }, mirror);
       await input.afterStep(i + 1, steps);

@@ -82,3 +82,24 @@ test("the corrector is what disable_corrector turns off", () => {
   });
   assert.notDeepEqual(finals[0], finals[1]);
 });
+
+test("a latent that is not whole 4-float lanes is sampled as the same values in a longer one", () => {
+  // The SIMD kernel pads each buffer to 4 floats: the padding must neither leak in nor be read back.
+  const long = 12;
+  const x = gaussianNoise(long, 5);
+  const uncond = gaussianNoise(long, 6);
+  const cond = gaussianNoise(long, 7);
+  for (const size of [1, 7, 9, 11]) {
+    const a = run(6, long);
+    const b = run(6, size);
+    const xa = x.slice();
+    const xb = x.slice(0, size);
+    const mirror = new Float32Array(size).fill(NaN);
+    for (let k = 0; k < 6; k++) {
+      a.step(k, xa, { uncond, cond, guidance: 4 });
+      b.step(k, xb, { uncond: uncond.subarray(0, size), cond: cond.subarray(0, size), guidance: 4 }, mirror);
+    }
+    assert.deepEqual(Array.from(xb), Array.from(xa.subarray(0, size)), `size ${size}`);
+    assert.deepEqual(Array.from(mirror), Array.from(xb), `size ${size}: the mirror`);
+  }
+});

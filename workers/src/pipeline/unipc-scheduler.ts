@@ -1,6 +1,7 @@
 import { linspace } from "./flow-match-scheduler.js";
 import type { Sampler, Velocity } from "./sampler.js";
 import type { UniPCConfig } from "./unipc-config.js";
+import { UniPCKernel } from "./unipc-kernel.js";
 
 export interface UniPCSchedule {
   /** steps + 1 values, float32-rounded as diffusers keeps them; the last 0 or sigma_min. */
@@ -120,19 +121,14 @@ function bhCoefficients(
 /**
  * diffusers' UniPCMultistepScheduler (flow prediction, predict_x0, B(h) predictor and corrector) for one
  * run. The model outputs (x0 estimates) of the last `solver_order` steps and the sample before the last
- * predictor are its state, kept in buffers allocated once per run and rotated, not copied.
+ * predictor are its state, held by the SIMD kernel that runs each step's fused pass.
  */
 export class UniPCSampler implements Sampler {
   readonly sigmas: Float64Array;
   readonly timesteps: Float32Array;
   private readonly config: UniPCConfig;
   private readonly steps: number;
-  /** Model outputs of earlier steps, newest first; `solver_order` of them. */
-  private readonly history: Float32Array[];
-  /** Where this step's model output goes; after the step it joins `history` and the oldest is reused. */
-  private fresh: Float32Array;
-  /** The sample before the last predictor, which the corrector starts from. */
-  private readonly lastSample: Float32Array;
+  private readonly kernel: UniPCKernel;
   private next = 0;
   /** diffusers' lower_order_nums: how many outputs the warm-up has, up to solver_order. */
   private outputs = 0;
@@ -143,20 +139,18 @@ export class UniPCSampler implements Sampler {
     ({ sigmas: this.sigmas, timesteps: this.timesteps } = uniPCSchedule(config, steps));
     this.config = config;
     this.steps = steps;
-    this.history = Array.from({ length: config.solver_order }, () => new Float32Array(size));
-    this.fresh = new Float32Array(size);
-    this.lastSample = new Float32Array(size);
+    this.kernel = new UniPCKernel(size, config.solver_order);
   }
 
   step(i: number, x: Float32Array, velocity: Velocity, mirror?: Float32Array): void {
     if (i !== this.next) throw new RangeError(`UniPC steps run in order: expected step ${this.next}, got ${i}`);
-    const n = this.fresh.length;
+    const n = this.kernel.size;
     const uncond = velocity.v ?? velocity.uncond;
-    // Without guidance the velocity is `uncond + 0 * (uncond - uncond)`: the same loop, the second read cached.
-    const cond = velocity.v ?? velocity.cond;
+    // Without guidance the velocity is `uncond + 0 * (uncond - uncond)`: the same pass, reading one buffer twice.
+    const cond = velocity.v ? undefined : velocity.cond;
     const guidance = velocity.v ? 0 : velocity.guidance;
-    if (x.length !== n || uncond.length !== n || cond.length !== n || (mirror && mirror.length !== n)) {
-      throw new RangeError(`latent/velocities have ${x.length}/${uncond.length}/${cond.length} values, sampler ${n}`);
+    if (x.length !== n || uncond.length !== n || (cond && cond.length !== n) || (mirror && mirror.length !== n)) {
+      throw new RangeError(`latent/velocities have ${x.length}/${uncond.length}/${cond?.length ?? uncond.length} values, sampler ${n}`);
     }
     const { sigmas, config } = this;
 
@@ -185,44 +179,28 @@ export class UniPCSampler implements Sampler {
       false,
     );
 
-    // Terms a step does not use get coefficient 0 on a buffer the loop reads anyway, so one loop serves all.
-    const h = this.history;
-    const h0 = h[0]!;
-    const h1 = h[1] ?? h0;
-    const h2 = h[2] ?? h1;
+    // Terms a step does not use get coefficient 0 (on a buffer the pass reads anyway), so one pass serves all.
     const c = corrected;
-    const cSample = c ? 0 : 1;
-    const cLast = c?.onSample ?? 0;
-    const cNew = c?.onNew ?? 0;
-    const cM0 = c?.onM0 ?? 0;
-    const c1 = c?.onPrev[0] ?? 0;
-    const c2 = c?.onPrev[1] ?? 0;
-    const pSample = predicted.onSample;
-    const pNew = predicted.onM0;
-    const p0 = predicted.onPrev[0] ?? 0;
-    const p1 = predicted.onPrev[1] ?? 0;
-    const sigma = sigmas[i]!;
-    const m = this.fresh;
-    const last = this.lastSample;
-    const out = mirror ?? x;
-    for (let j = 0; j < n; j++) {
-      const u = uncond[j]!;
-      const xj = x[j]!;
-      // Flow prediction to x0: x0 = x - sigma * v.
-      const mt = xj - sigma * (u + guidance * (cond[j]! - u));
-      const a0 = h0[j]!;
-      const a1 = h1[j]!;
-      const xc = cSample * xj + cLast * last[j]! + cNew * mt + cM0 * a0 + c1 * a1 + c2 * h2[j]!;
-      const next = pSample * xc + pNew * mt + p0 * a0 + p1 * a1;
-      m[j] = mt;
-      last[j] = xc;
-      x[j] = next;
-      out[j] = next;
-    }
-
-    // The new output becomes the newest; the oldest buffer is reused for the next step's.
-    this.fresh = h.pop()!;
-    h.unshift(m);
+    this.kernel.step(
+      x,
+      uncond,
+      cond,
+      {
+        sigma: sigmas[i]!,
+        guidance,
+        cSample: c ? 0 : 1,
+        cLast: c?.onSample ?? 0,
+        cNew: c?.onNew ?? 0,
+        cM0: c?.onM0 ?? 0,
+        c1: c?.onPrev[0] ?? 0,
+        c2: c?.onPrev[1] ?? 0,
+        pSample: predicted.onSample,
+        pNew: predicted.onM0,
+        p0: predicted.onPrev[0] ?? 0,
+        p1: predicted.onPrev[1] ?? 0,
+      },
+      mirror,
+    );
     this.lastOrder = order;
     this.outputs = Math.min(this.outputs + 1, config.solver_order);
     this.next++;
