@@ -108,10 +108,26 @@ export async function jointDenoise(input: JointDenoiseInput): Promise<{ runtimeM
   const perturbNone = ones(batch);
   const perturbAll = new ort.Tensor("float32", new Float32Array(1), [1]);
 
-  async function pass(b: number, isolate: boolean, perturb: ort.Tensor): Promise<{ v: Float32Array; a: Float32Array }> {
+  // Each kind of pass writes its velocities into buffers of its own, lent for every run like the latents:
+  // no new outputs (and garbage) a pass, and each pass's stay valid until the step has used them.
+  const outputs = new Map<string, { sample: LentTensor; audio_sample: LentTensor }>();
+  const outputsOf = (kind: string, b: number) => {
+    let o = outputs.get(kind);
+    if (!o) {
+      o = {
+        sample: new LentTensor(new Float32Array(nv * b), [b, dims.videoTokens, dims.videoChannels]),
+        audio_sample: new LentTensor(new Float32Array(na * b), [b, dims.audioTokens, dims.audioFeatures]),
+      };
+      outputs.set(kind, o);
+    }
+    return o;
+  };
+
+  async function pass(kind: string, b: number, isolate: boolean, perturb: ort.Tensor): Promise<{ v: Float32Array; a: Float32Array }> {
     const video = new LentTensor(hidden.subarray(0, nv * b), [b, dims.videoTokens, dims.videoChannels]);
     const audio = new LentTensor(audioHidden.subarray(0, na * b), [b, dims.audioTokens, dims.audioFeatures]);
-    const out = await transformer.run({
+    const into = outputsOf(kind, b);
+    await transformer.run({
       ...(b === batch ? mainFeeds : singleFeeds),
       hidden_states: video,
       audio_hidden_states: audio,
@@ -119,17 +135,11 @@ export async function jointDenoise(input: JointDenoiseInput): Promise<{ runtimeM
       sigma: new ort.Tensor("float32", timestep.subarray(0, b), [b]),
       isolate_modalities: flag(isolate),
       perturbation_mask: perturb,
-    }).finally(() => {
+    }, into).finally(() => {
       hidden = new Float32Array(video.data.buffer);
       audioHidden = new Float32Array(audio.data.buffer);
     });
-    const v = out.sample?.data;
-    const a = out.audio_sample?.data;
-    if (!(v instanceof Float32Array) || v.length !== nv * b || !(a instanceof Float32Array) || a.length !== na * b) {
-      throw new Error(`transformer outputs sample and audio_sample must be float32 or float16 with ${nv * b} and ${na * b} values`);
-    }
-    // Fresh buffers every run, moved here from the session thread: no copy needed.
-    return { v, a };
+    return { v: into.sample.data, a: into.audio_sample.data };
   }
 
   try {
@@ -147,16 +157,16 @@ export async function jointDenoise(input: JointDenoiseInput): Promise<{ runtimeM
       audioHidden.set(input.audio, b * na);
     }
     timestep.fill(videoSampler.timesteps[i]!);
-    const main = await pass(batch, false, perturbNone);
+    const main = await pass("text", batch, false, perturbNone);
     const video: X0Passes = passes.cfg ? { uncond: main.v.subarray(0, nv), cond: main.v.subarray(nv) } : { cond: main.v };
     const audio: X0Passes = passes.cfg ? { uncond: main.a.subarray(0, na), cond: main.a.subarray(na) } : { cond: main.a };
     if (passes.stg) {
-      const p = await pass(1, false, perturbAll);
+      const p = await pass("stg", 1, false, perturbAll);
       video.perturbed = p.v;
       audio.perturbed = p.a;
     }
     if (passes.modality) {
-      const p = await pass(1, true, ones(1));
+      const p = await pass("modality", 1, true, ones(1));
       video.isolated = p.v;
       audio.isolated = p.a;
     }
