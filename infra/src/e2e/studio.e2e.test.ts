@@ -211,14 +211,14 @@ test("a tiny job from the page: one job for a double click, progress advances, t
 
 test("a long job is cancelled from the page", async () => {
   await openMake();
-  await fill("a long one", { frames: 65, width: 256, height: 256, steps: 400 });
+  await fill("a long one", { frames: 65, width: 256, height: 256, steps: 1000 });
   await page.click("button[type=submit]");
   await page.waitForURL(/#\/jobs\//);
   await page.locator(".phase[data-phase=denoising]").waitFor({ timeout: 60000 });
   // The latest preview (every 20 steps here), fetched with the key as each `preview` event comes.
   const preview = page.locator("img#job-preview");
   await preview.waitFor({ timeout: 60000 });
-  assert.match((await preview.getAttribute("alt")) ?? "", /^Preview of the video being made, at step \d+ of 400$/);
+  assert.match((await preview.getAttribute("alt")) ?? "", /^Preview of the video being made, at step \d+ of 1000$/);
   await page.waitForFunction(() => (document.querySelector("img#job-preview") as HTMLImageElement | null)?.naturalWidth === 256, undefined, { timeout: 30000 });
   // The time left, from the worker's mean step time (progress.step_ms) and the steps left, read in one look.
   await page.locator(".phase .eta").waitFor({ timeout: 60000 });
@@ -227,7 +227,7 @@ test("a long job is cancelled from the page", async () => {
   }));
   assert.match(shown.eta!, /^\d+ s$/);
   assert.ok(shown.stepMs > 0, `the worker's step time: ${shown.stepMs}`);
-  assert.equal(shown.eta, `${Math.ceil(((400 - shown.step) * shown.stepMs) / 1000)} s`);
+  assert.equal(shown.eta, `${Math.ceil(((1000 - shown.step) * shown.stepMs) / 1000)} s`);
   await shot("04-running");
   // Opened afresh (here: away and back), the page shows the time left with its first event: the
   // worker's figure, not one the page must first time over steps of its own.
@@ -245,7 +245,7 @@ test("a long job is cancelled from the page", async () => {
   await page.goto(`${p.base}/#/jobs/${encodeURIComponent(running.id)}`);
   await page.locator(".phase[data-phase=denoising]").waitFor({ timeout: 30000 });
   const [first] = await page.evaluate(() => (window as any).__firstDenoising as string[]);
-  assert.match(first ?? "", /Denoising — step \d+ of 400 · about \d+ s left/);
+  assert.match(first ?? "", /Denoising — step \d+ of 1000 · about \d+ s left/);
   await page.click("button.danger");
   await page.locator("article.job[data-status=cancelled]").waitFor({ timeout: 60000 });
   const [job] = await jobsWithPrompt("a long one");
