@@ -99,9 +99,11 @@ function retryAfterMs(res) {
  * Last-Event-ID as EventSource does; read with fetch because EventSource cannot send the key. A broken
  * stream, an unreachable API or a passing refusal (5xx, 429: after its Retry-After) is tried again with a
  * capped backoff; any other refusal (401, 403, 404, 400) is final and goes to `onError`.
- * `onJob(job, eventType)` gets the job resource of every event. Returns a function that stops it.
+ * `onJob(job, eventType)` gets the job resource of every event. `onConnection(lost)` is told when a try
+ * fails, `lost` being `{ status, retryInMs }` (status undefined: no answer, or the stream broke off), and
+ * with `undefined` once a stream is open again. Returns a function that stops it.
  */
-export function followJob(id, onJob, onError) {
+export function followJob(id, onJob, onError, onConnection = () => {}) {
   const controller = new AbortController();
   let lastId;
   let ended = false;
@@ -109,6 +111,8 @@ export function followJob(id, onJob, onError) {
   const run = async () => {
     while (!ended && !controller.signal.aborted) {
       let wait;
+      let failed = false;
+      let status;
       try {
         const extra = { Accept: "text/event-stream" };
         if (lastId) extra["Last-Event-ID"] = lastId;
@@ -120,8 +124,11 @@ export function followJob(id, onJob, onError) {
             return;
           }
           wait = retryAfterMs(res);
-          failures += 1;
+          status = res.status;
+          failed = true;
         } else {
+          // A graceful end of a stream is not a lost connection: only a failed try is shown.
+          if (failures > 0) onConnection(undefined);
           failures = 0;
           const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
           let buffer = "";
@@ -143,11 +150,13 @@ export function followJob(id, onJob, onError) {
         }
       } catch (err) {
         if (controller.signal.aborted) return;
-        failures += 1; // unreachable (a restart), or the stream broke off
+        failed = true; // unreachable (a restart), or the stream broke off
       }
       if (ended) return;
-      const backoff = Math.min(RECONNECT_MS * 2 ** Math.max(0, failures - 1), RECONNECT_MAX_MS);
-      await new Promise((r) => setTimeout(r, wait ?? backoff));
+      if (failed) failures += 1;
+      const retryInMs = wait ?? Math.min(RECONNECT_MS * 2 ** Math.max(0, failures - 1), RECONNECT_MAX_MS);
+      if (failed) onConnection({ status, retryInMs });
+      await new Promise((r) => setTimeout(r, retryInMs));
     }
   };
   void run();

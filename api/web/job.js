@@ -21,23 +21,20 @@ const PHASES = {
 const gb = (b) => `${(b / 1e9).toFixed(2)} GB`;
 const seconds = (ms) => (ms === undefined ? "—" : ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
 
-/** Time left from this job's own steps as seen here: the mean time per step so far times the steps left. */
-function useEta(job) {
-  const seen = useRef([]);
-  const step = job?.progress.phase === "denoising" ? job.progress.step : undefined;
-  if (step !== undefined && seen.current.at(-1)?.step !== step) seen.current.push({ step, at: performance.now() });
-  const marks = seen.current;
-  if (step === undefined || marks.length < 2) return undefined;
-  const first = marks[0];
-  const last = marks.at(-1);
-  const perStep = (last.at - first.at) / (last.step - first.step);
-  return perStep > 0 ? Math.max(0, (job.progress.total - step) * perStep) : undefined;
+/** Time left from the worker's own mean step time (progress.step_ms), as shared's timeLeftMs: undefined until it has one. */
+const timeLeftMs = (p) => (p.phase === "denoising" && p.step_ms !== undefined ? Math.max(0, p.total - p.step) * p.step_ms : undefined);
+
+/** While the event stream is down and being tried again: what the page waits for, announced. */
+function Connection({ lost }) {
+  return html`<div role="status" aria-live="polite" class="connection">${lost && html`<p class="wait reconnecting">${lost.status === 429
+    ? `The API asks us to wait ${Math.ceil(lost.retryInMs / 1000)} s — reconnecting…`
+    : "Connection lost — reconnecting…"}</p>`}</div>`;
 }
 
 /** The live part of a running job: everything its events say until it ends (the one place for a preview image). */
 function Progress({ job }) {
   const p = job.progress;
-  const eta = useEta(job);
+  const eta = timeLeftMs(p);
   const denoising = p.phase === "denoising" || p.phase === "decoding" || p.phase === "encoding_video";
   return html`<section class="progress" aria-labelledby="progress-title">
     <h2 id="progress-title">Progress</h2>
@@ -45,7 +42,7 @@ function Progress({ job }) {
       ${job.status === "queued" && job.queue_position !== undefined
         ? html`Queued: <strong>${job.queue_position === 0 ? "next in line" : `${job.queue_position} job${job.queue_position > 1 ? "s" : ""} ahead`}</strong>`
         : html`${PHASES[p.phase] ?? p.phase}${denoising ? html` — step <strong>${p.step}</strong> of ${p.total}` : ""}`}
-      ${eta !== undefined && html` · about <span class="eta">${Math.ceil(eta / 1000)} s</span> left`}
+      ${eta !== undefined && html` · about <span class="eta" data-step-ms=${p.step_ms}>${Math.ceil(eta / 1000)} s</span> left`}
     </p>
     <label class="sr-only" for="job-progress">Steps done</label>
     <progress id="job-progress" max=${p.total || 1} value=${p.step}>${p.step} of ${p.total}</progress>
@@ -141,8 +138,12 @@ export function JobView({ id }) {
   const [job, setJob] = useState(undefined);
   const [error, setError] = useState(undefined);
   const [actionError, setActionError] = useState(undefined);
+  const [lost, setLost] = useState(undefined); // the event stream's failed try, while it is tried again
   const [following, setFollowing] = useState(0); // bumped to follow the stream again (after a retry)
-  useEffect(() => followJob(id, (j) => setJob(j), setError), [id, following]);
+  useEffect(() => {
+    setLost(undefined);
+    return followJob(id, (j) => setJob(j), setError, setLost);
+  }, [id, following]);
 
   const act = async (method, path) => {
     setActionError(undefined);
@@ -154,12 +155,13 @@ export function JobView({ id }) {
     }
   };
   if (error) return html`<p class="error" role="alert">${error.message}</p>`;
-  if (!job) return html`<p aria-live="polite">Loading job ${id}…</p>`;
+  if (!job) return html`<p aria-live="polite">Loading job ${id}…</p><${Connection} lost=${lost} />`;
   const p = job.params;
   const live = job.status === "queued" || job.status === "running";
   return html`<article class="panel job" aria-labelledby="job-title" data-status=${job.status}>
     <h1 id="job-title">${p.prompt}</h1>
     <p class="meta"><span class=${`status status-${job.status}`}>${job.status}</span> · ${job.model} · ${new Date(job.created_at).toLocaleString()} · <code>${job.id}</code></p>
+    <${Connection} lost=${lost} />
     ${live && html`<${Progress} job=${job} />`}
     ${live && html`<${Preview} job=${job} />`}
     ${job.status === "running" && job.progress.chunks_total !== undefined && html`<${ChunkVideo} job=${job} />`}

@@ -1,9 +1,8 @@
 import cliProgress from "cli-progress";
-import type { JobResource } from "@videosdgx/shared";
+import { timeLeftMs, type JobResource } from "@videosdgx/shared";
 import type { JobEvent } from "../api/job-events.js";
 import { printJson } from "../output.js";
 import { describeState, seconds } from "./job-view.js";
-import { StepClock } from "./step-clock.js";
 
 /** What `generate` tells its user while the job runs. */
 export interface JobProgress {
@@ -14,14 +13,12 @@ export interface JobProgress {
   stop(): void;
 }
 
-/** One JSON line per event of the job's stream, with the estimate of the time left. */
+/** One JSON line per event of the job's stream, with the estimate of the time left (from the worker's step time). */
 export function jsonJobProgress(): JobProgress {
-  const clock = new StepClock();
   return {
     submitted: (job) => printJson({ event: "submitted", id: job.id, status: job.status, queue_position: job.queue_position, params: job.params }),
     event: ({ id, event, job }) => {
-      clock.see(job.progress);
-      const eta = clock.etaMs(job.progress);
+      const eta = timeLeftMs(job.progress);
       printJson({
         event,
         event_id: id,
@@ -47,7 +44,6 @@ export function humanJobProgress(stream: NodeJS.WriteStream = process.stderr): J
     { stream, format: "{bar} {step}/{total} | {state} | {left}", hideCursor: true, fps: 5, clearOnComplete: false },
     cliProgress.Presets.shades_classic,
   );
-  const clock = new StepClock();
   let running = false;
   let lastState = "";
   const stop = () => {
@@ -61,8 +57,7 @@ export function humanJobProgress(stream: NodeJS.WriteStream = process.stderr): J
     },
     event: ({ job }) => {
       const p = job.progress;
-      clock.see(p);
-      const eta = clock.etaMs(p);
+      const eta = timeLeftMs(p);
       const state = describeState(job);
       if (!tty) {
         if (state !== lastState) stream.write(`  ${state}\n`);

@@ -211,20 +211,41 @@ test("a tiny job from the page: one job for a double click, progress advances, t
 
 test("a long job is cancelled from the page", async () => {
   await openMake();
-  await fill("a long one", { frames: 65, width: 256, height: 256, steps: 400 });
+  await fill("a long one", { frames: 65, width: 256, height: 256, steps: 1000 });
   await page.click("button[type=submit]");
   await page.waitForURL(/#\/jobs\//);
   await page.locator(".phase[data-phase=denoising]").waitFor({ timeout: 60000 });
   // The latest preview (every 20 steps here), fetched with the key as each `preview` event comes.
   const preview = page.locator("img#job-preview");
   await preview.waitFor({ timeout: 60000 });
-  assert.match((await preview.getAttribute("alt")) ?? "", /^Preview of the video being made, at step \d+ of 400$/);
+  assert.match((await preview.getAttribute("alt")) ?? "", /^Preview of the video being made, at step \d+ of 1000$/);
   await page.waitForFunction(() => (document.querySelector("img#job-preview") as HTMLImageElement | null)?.naturalWidth === 256, undefined, { timeout: 30000 });
-  // The time left, from this job's own steps as the page saw them.
-  const eta = page.locator(".phase .eta");
-  await eta.waitFor({ timeout: 60000 });
-  assert.match((await eta.textContent())!, /^\d+ s$/);
+  // The time left, from the worker's mean step time (progress.step_ms) and the steps left, read in one look.
+  await page.locator(".phase .eta").waitFor({ timeout: 60000 });
+  const shown = await page.$eval(".phase", (el) => ({
+    eta: el.querySelector(".eta")!.textContent, stepMs: Number((el.querySelector(".eta") as HTMLElement).dataset["stepMs"]), step: Number(el.querySelector("strong")!.textContent),
+  }));
+  assert.match(shown.eta!, /^\d+ s$/);
+  assert.ok(shown.stepMs > 0, `the worker's step time: ${shown.stepMs}`);
+  assert.equal(shown.eta, `${Math.ceil(((1000 - shown.step) * shown.stepMs) / 1000)} s`);
   await shot("04-running");
+  // Opened afresh (here: away and back), the page shows the time left with its first event: the
+  // worker's figure, not one the page must first time over steps of its own.
+  const [running] = await jobsWithPrompt("a long one");
+  await page.goto(`${p.base}/#/history`);
+  await page.locator(".gallery").waitFor();
+  await page.evaluate(() => {
+    const seen: string[] = ((window as any).__firstDenoising = []);
+    const read = () => {
+      const text = document.querySelector(".phase[data-phase=denoising]")?.textContent;
+      if (text && seen.length === 0) seen.push(text);
+    };
+    new MutationObserver(read).observe(document.body, { subtree: true, attributes: true, childList: true, characterData: true });
+  });
+  await page.goto(`${p.base}/#/jobs/${encodeURIComponent(running.id)}`);
+  await page.locator(".phase[data-phase=denoising]").waitFor({ timeout: 30000 });
+  const [first] = await page.evaluate(() => (window as any).__firstDenoising as string[]);
+  assert.match(first ?? "", /Denoising — step \d+ of 1000 · about \d+ s left/);
   await page.click("button.danger");
   await page.locator("article.job[data-status=cancelled]").waitFor({ timeout: 60000 });
   const [job] = await jobsWithPrompt("a long one");
@@ -249,16 +270,25 @@ test("the page follows a job through an API restart and a 503: resumed with Last
     await page.waitForURL(/#\/jobs\//);
     await recordProgress();
     await page.waitForFunction(() => ((document.querySelector("#job-progress") as HTMLProgressElement | null)?.value ?? 0) >= 3, undefined, { timeout: 60000 });
+    assert.equal(await page.locator(".connection .reconnecting").count(), 0, "no sign while the stream is up");
     await p.api.stop();
     const atStop = await page.$eval("#job-progress", (b) => (b as HTMLProgressElement).value);
     assert.ok(atStop < 400, `still running when the API stopped (step ${atStop})`);
+    // While the stream is down the page says so, announced (role=status), and keeps trying.
+    const sign = page.locator("[role=status][aria-live=polite].connection .reconnecting");
+    await sign.waitFor({ timeout: 30000 });
+    assert.equal(await sign.textContent(), "Connection lost — reconnecting…");
+    await shot("04a-reconnecting");
     // Back without its Redis first: the page's reconnection is answered 503 (Retry-After), and tries again.
     await p.redis.kill("SIGTERM");
     await p.startApi({ awaitRedis: false });
     const unavailable = await page.waitForResponse((r) => new URL(r.url()).pathname.endsWith("/events") && r.status() === 503, { timeout: 60000 });
     assert.ok(Number(unavailable.headers()["retry-after"]) > 0, "the 503 says when to try again");
+    assert.equal(await sign.count(), 1, "still shown while the API answers 503");
     await p.redis.restart();
     await p.apiReachesRedis();
+    // Gone once the stream is back.
+    await sign.waitFor({ state: "detached", timeout: 60000 });
     await page.locator("article.job[data-status=completed] #result-video").waitFor({ timeout: 180000 });
     await shot("04b-after-restart");
     const seen: number[] = await page.evaluate(() => (window as any).__progress);

@@ -79,8 +79,18 @@ export const ProgressSchema = z.object({
   preview: z.object({ step: z.number().int(), url: z.string() }).optional(),
   /** Set on the report that announces a new preview: sent as a `preview` event. */
   new_preview: z.literal(true).optional(),
+  /**
+   * The worker's mean wall time per denoising step in this attempt so far (ms), from its first step on:
+   * present once a second step is done. Measured where the steps run, so it holds across reloads and reconnects.
+   */
+  step_ms: z.number().positive().optional(),
 });
 export type Progress = z.infer<typeof ProgressSchema>;
+
+/** Time left in ms while denoising: the worker's mean step time times the steps left; undefined before it has one. */
+export function timeLeftMs(p: Progress): number | undefined {
+  return p.phase === "denoising" && p.step_ms !== undefined ? Math.max(0, p.total - p.step) * p.step_ms : undefined;
+}
 
 /** The parameters a job really runs with, after defaults and per-model rules. Stored as the job's data. */
 export const EffectiveParamsSchema = z

@@ -27,6 +27,7 @@ import { storeOutputs } from "./store-outputs.js";
 import { backToWaiting } from "./environment-wait.js";
 import { classifyFailure, toQueueError } from "./failure.js";
 import { readJobInputs } from "./job-inputs.js";
+import { StepTimer } from "./step-timer.js";
 import { WaitReports } from "./wait-reports.js";
 
 export interface ProcessorDeps {
@@ -65,15 +66,21 @@ export function createProcessor(deps: ProcessorDeps) {
     let streamed: Omit<ChunkReport, "chunk"> | undefined;
     // The latest preview, likewise carried by every report after it.
     let previewed: Progress["preview"];
+    // This attempt's mean step time, likewise carried by every report once known.
+    const stepTimer = new StepTimer();
     type Announcement = Partial<Pick<Progress, "chunk" | "new_preview">>;
     const progress = async (phase: Phase, step: number, total: number, t: Timings, memory?: MemoryWait, announces: Announcement = {}) => {
       await throwIfCancelled();
-      const p: Progress = { phase, step, total, timings: t, host: config.HOST_ID, ...(memory ? { memory } : {}), ...streamed, ...(previewed ? { preview: previewed } : {}), ...announces };
+      const p: Progress = {
+        phase, step, total, timings: t, host: config.HOST_ID, ...(memory ? { memory } : {}), ...streamed, ...(previewed ? { preview: previewed } : {}),
+        ...(stepTimer.stepMs === undefined ? {} : { step_ms: stepTimer.stepMs }), ...announces,
+      };
       await job.updateProgress(p);
     };
     let lastStep = { phase: "denoising" as Phase, step: 0, total: params.steps };
     const onProgress = async (phase: Phase, step: number, total: number, t: Timings, memory?: MemoryWait) => {
       lastStep = { phase, step, total };
+      if (phase === "denoising") stepTimer.reached(step);
       await progress(phase, step, total, t, memory);
     };
     const onChunk = async ({ chunk, ...state }: ChunkReport) => {
