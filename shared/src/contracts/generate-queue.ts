@@ -50,7 +50,7 @@ export type MemoryWait = z.infer<typeof MemoryWaitSchema>;
  * outputs folder unwritable or full). Jobs wait, their attempts untouched, until it is fixed.
  */
 export const EnvironmentProblemSchema = z.object({
-  code: z.enum(["ffmpeg_missing", "ffmpeg_encoder_missing", "outputs_not_writable", "disk_full", "store_unreachable", "store_refused"]),
+  code: z.enum(["ffmpeg_missing", "ffmpeg_encoder_missing", "outputs_not_writable", "disk_full", "store_unreachable", "store_refused", "store_missing_bucket"]),
   message: z.string(),
 });
 export type EnvironmentProblem = z.infer<typeof EnvironmentProblemSchema>;
