@@ -354,6 +354,36 @@ test("retention: once BullMQ has removed a job, the sweep removes its objects; o
   }
 });
 
+test("retention runs for every model: another model's worker removes old jobs of a model with no worker, and their objects", { timeout: 180_000 }, async () => {
+  const bucket = "kept-a-second";
+  await s3.createBucket(bucket);
+  const q = await platformOnBucket(bucket, { KEEP_COMPLETED_SECONDS: "1", OUTPUT_SWEEP_SECONDS: "1" }, ["tinyother"]);
+  try {
+    // tiny's own worker sweeps hourly: while it runs, nothing removes the job, so the test sees it completed.
+    const tiny = await q.startWorker("tiny", { env: { OUTPUT_SWEEP_SECONDS: "3600" } });
+    const res = await q.request("POST", "/v1/jobs", small(12));
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    const job = await q.waitForTerminal(res.body.id);
+    assert.equal(job.status, "completed", JSON.stringify(job.error));
+    assert.deepEqual(await s3.keys(bucket), [`${job.id}.jpg`, `${job.id}.mp4`]);
+    const listed = async () => ((await q.request("GET", "/v1/jobs")).body.jobs as { id: string }[]).map((j) => j.id);
+    assert.deepEqual(await listed(), [job.id]);
+    // No job of tiny completes from now on, so BullMQ's removeOnComplete never runs for its queue.
+    await tiny.stop();
+
+    const other = await q.startWorker("tinyother");
+    await waitFor("tinyother's worker to remove tiny's old job and its objects", async () => ((await s3.keys(bucket)).length === 0 ? true : undefined), 60000);
+    const gone = await q.request("GET", `/v1/jobs/${job.id}`);
+    assert.equal(gone.status, 404, JSON.stringify(gone.body));
+    assert.equal((await q.request("GET", job.result.video_url)).status, 404);
+    assert.deepEqual(await listed(), [], "nor listed");
+    await other.waitForOutput(/removed jobs past retention/);
+    assert.match(other.output, /"model":"tiny","jobs":1,"objects":2/);
+  } finally {
+    await q.stop();
+  }
+});
+
 test("a streamed job killed mid-run and run again leaves one video and one poster in the bucket; its growing video streams from the store", async () => {
   const worker = await p.startWorker("tinymagi");
   const res = await p.request("POST", "/v1/jobs", { model: "tinymagi", prompt: "a boat in the rain", width: 64, height: 64, num_frames: 192, steps: 64, seed: 3 });

@@ -8,7 +8,12 @@ import type { QueueContract } from "./queue-contract.js";
  */
 
 /** One BullMQ queue per model; workers for a model listen on exactly this queue. */
-export const queueName = (model: string): string => `generate-${model}`;
+const QUEUE_NAME_PREFIX = "generate-";
+export const queueName = (model: string): string => `${QUEUE_NAME_PREFIX}${model}`;
+
+/** The model a generation queue's name is for; undefined for another queue's name. */
+export const modelOfQueue = (queue: string): string | undefined =>
+  queue.startsWith(QUEUE_NAME_PREFIX) ? queue.slice(QUEUE_NAME_PREFIX.length) : undefined;
 
 export const GENERATE_JOB = "generate";
 
