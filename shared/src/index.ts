@@ -46,5 +46,5 @@ export * from "./images/image-input.js";
 export * from "./images/input-store.js";
 export * from "./storage/output-store.js";
 export * from "./storage/s3-outputs.js";
-export * from "./storage/output-retention.js";
+export * from "./jobs/retention.js";
 export * from "./storage/s3-inputs.js";

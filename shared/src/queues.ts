@@ -23,7 +23,10 @@ export function modelOfJobId(id: string): string | undefined {
 export const redisKeys = (prefix: string) => ({
   /** Set while a cancellation is pending or done; the worker checks it between steps. */
   cancel: (jobId: string) => `${prefix}:cancel:${jobId}`,
-  /** Held (SET NX PX) by the one worker of a model sweeping the output store for removed jobs' objects. */
+  /**
+   * Held (SET NX PX, for OUTPUT_SWEEP_SECONDS) by the one process running a model's retention in that
+   * interval: its jobs past KEEP_*_SECONDS, then their objects (named from when it guarded only those).
+   */
   outputSweep: (model: string) => `${prefix}:output-sweep:${model}`,
   /** Sorted set of live worker ids scored by heartbeat expiry (ms). */
   workers: `${prefix}:workers`,

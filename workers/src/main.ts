@@ -14,12 +14,12 @@ import {
   memoryBudget,
   MemoryLedger,
   openOutputStore,
-  OutputRetention,
   S3Outputs,
   queueName,
   readFailure,
   readMemInfo,
   redisKeys,
+  Retention,
   startWorker,
 } from "@videosdgx/shared";
 import { Heartbeat } from "./jobs/heartbeat.js";
@@ -179,22 +179,20 @@ const problem = await environment.start();
 if (!problem) worker.resume();
 heartbeat.start();
 // Inputs of jobs retention has removed go with them (hourly; the first sweep a minute after start).
-const sweep = () => void sweepInputs(inputs, redis, new BullLayout(config.QUEUE_PREFIX), model).then(
+const sweep = () => void sweepInputs(inputs, redis, new BullLayout(config.QUEUE_PREFIX)).then(
   (removed) => removed.length > 0 && log.info("removed inputs of removed jobs", { count: removed.length }),
   (err: Error) => log.warn("input sweep failed", { error: err.message }),
 );
 setTimeout(sweep, 60_000).unref();
 setInterval(sweep, INPUT_SWEEP_MS).unref();
-// Objects of jobs BullMQ has removed (retention) leave the bucket; on a disk they stay, as they always have.
-const retention = store instanceof S3Outputs ? new OutputRetention(store, redis, config, model) : undefined;
-const sweeper = retention
-  ? setInterval(() => {
-      retention.sweep().then(
-        (removed) => removed.length > 0 && log.info("removed objects of jobs past retention", { model, objects: removed.length }),
-        (err: Error) => log.warn("output store sweep failed; trying again later", { model, error: err.message }),
-      );
-    }, config.OUTPUT_SWEEP_SECONDS * 1000).unref()
-  : undefined;
+// Retention of every model's jobs (a model with no worker left included) and of their objects in a bucket.
+const retention = new Retention(redis, config, store instanceof S3Outputs ? store : undefined);
+const sweeper = setInterval(() => {
+  retention.sweep().then(
+    (swept) => swept.forEach((s) => log.info("removed jobs past retention and their objects", { model: s.model, jobs: s.jobs, objects: s.objects })),
+    (err: Error) => log.warn("retention sweep failed; trying again later", { error: err.message }),
+  );
+}, config.OUTPUT_SWEEP_SECONDS * 1000).unref();
 log.info("worker ready", { model, queue: queueName(model), worker_id: workerId, memory_budget_bytes: budget, previews: previewsState(config.PREVIEW_EVERY_STEPS, manifest) });
 
 /**
@@ -235,7 +233,7 @@ async function stop(reason: string, exitCode: number = 0): Promise<void> {
   environment.stop();
   clearInterval(sweeper);
   await worker.close();
-  await retention?.close();
+  await retention.close();
   await heartbeat.stop();
   await host.unload(reason);
   await memory.release();

@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { hostname } from "node:os";
 import { promisify } from "node:util";
-import { describeRedisTarget, openOutputStore, platformRedisTarget, type Config } from "@videosdgx/shared";
+import { describeRedisTarget, openOutputStore, platformRedisTarget, type Config, type EnvironmentProblem } from "@videosdgx/shared";
 import { causeOf } from "../hub/hub-client.js";
 import { connectRedis } from "../redis-connection.js";
 import { fail, ok, warn, type DoctorCheck } from "./check.js";
@@ -53,6 +53,12 @@ export async function checkApi(config: Config): Promise<DoctorCheck> {
   return fail("api", `the API at ${url} is not ready (${res.status}): ${(body.reasons ?? []).join("; ") || "no reason given"}`, "fix what it names; npm start restarts workers that crash");
 }
 
+/** What to do about a store that answers and says no (one that is away gets the fallback: start it). */
+const STORE_FIXES: Partial<Record<EnvironmentProblem["code"], string>> = {
+  store_missing_bucket: "create the bucket (aws s3 mb, or the store's console) or set S3_BUCKET to one that exists; jobs wait queued until then",
+  store_refused: "check S3_BUCKET, S3_REGION and the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the instance's role)",
+};
+
 /**
  * OUTPUT_STORE=s3: the bucket takes a write and a delete now, as each worker checks before a job (a store
  * that is away holds jobs queued). With files in OUTPUTS_DIR the disk check covers it.
@@ -62,7 +68,5 @@ export async function checkOutputStore(config: Config): Promise<DoctorCheck> {
   const where = `bucket ${config.S3_BUCKET}${config.S3_ENDPOINT ? ` at ${config.S3_ENDPOINT}` : ""}`;
   const problem = await openOutputStore(config, `doctor-${hostname()}-${process.pid}`).check();
   if (!problem) return ok("output-store", `S3 ${where} takes writes`);
-  return fail("output-store", `${problem.message} (${problem.code})`, problem.code === "store_refused"
-    ? "check S3_BUCKET, S3_REGION and the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the instance's role)"
-    : "start the store or fix S3_ENDPOINT; jobs wait queued until it answers");
+  return fail("output-store", `${problem.message} (${problem.code})`, STORE_FIXES[problem.code] ?? "start the store or fix S3_ENDPOINT; jobs wait queued until it answers");
 }

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import S3rver from "s3rver";
 import { freePort } from "@videosdgx/shared/testing";
 
@@ -60,14 +60,19 @@ export class S3StandIn {
     await closed;
   }
 
+  /** A bucket beside the one env() names, as an operator makes one (s3rver keeps it in its folder). */
+  async createBucket(bucket: string): Promise<void> {
+    await this.client.send(new CreateBucketCommand({ Bucket: bucket }));
+  }
+
   /** The bucket's keys (probes excluded), sorted. */
-  async keys(): Promise<string[]> {
-    const page = await this.client.send(new ListObjectsV2Command({ Bucket: BUCKET }));
+  async keys(bucket = BUCKET): Promise<string[]> {
+    const page = await this.client.send(new ListObjectsV2Command({ Bucket: bucket }));
     return (page.Contents ?? []).map((o) => o.Key!).filter((k) => !k.startsWith(".probe/")).sort();
   }
 
-  async object(key: string): Promise<Buffer> {
-    const answer = await this.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+  async object(key: string, bucket = BUCKET): Promise<Buffer> {
+    const answer = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     return Buffer.from(await answer.Body!.transformToByteArray());
   }
 }

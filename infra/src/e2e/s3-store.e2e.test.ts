@@ -190,7 +190,7 @@ test("previews the store fails are logged once and not announced, and the job go
 });
 
 /** `videosdgx doctor --json` with the platform's environment (and `env` over it): its exit code and its output-store check. */
-function doctorStore(env: Record<string, string> = {}): Promise<{ code: number; check: { status: string; detail: string; fix?: string } }> {
+function doctorStore(env: NodeJS.ProcessEnv = {}): Promise<{ code: number; check: { status: string; detail: string; fix?: string } }> {
   return new Promise((resolve) => {
     execFile(process.execPath, [CLI_MAIN, "doctor", "--json"], { env: testEnv({ ...p.env, ...env }) }, (err, stdout) => {
       const report = JSON.parse(stdout) as { checks: { check: string; status: string; detail: string; fix?: string }[] };
@@ -292,6 +292,51 @@ test("a store that refuses the worker holds jobs queued with the reason and its 
   }, 30000);
 });
 
+/**
+ * A platform of its own on the same S3 server (its own Redis, API and data dir), its outputs in `bucket`:
+ * a bucket is never shared between platforms, as each one's retention removes the objects of jobs its Redis does not know.
+ */
+async function platformOnBucket(bucket: string, env: Record<string, string> = {}, extraTinyModels: string[] = []): Promise<Platform> {
+  return Platform.start({ env: { ...s3.env(), S3_BUCKET: bucket, HOST_ID: `host-${bucket}`, JOB_ATTEMPTS: "1", ...env }, extraTinyModels });
+}
+
+test("a bucket that does not exist holds jobs queued, saying to create it (job, /readyz, doctor); once it exists they complete", { timeout: 180_000 }, async () => {
+  const bucket = "not-made-yet";
+  const q = await platformOnBucket(bucket);
+  try {
+    await q.startWorker("tiny");
+    const res = await q.request("POST", "/v1/jobs", small(11));
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    const id = res.body.id as string;
+    const missing = new RegExp(`the bucket ${bucket} does not exist at ${s3.endpoint}: create it \\(aws s3 mb s3://${bucket} --endpoint-url ${s3.endpoint}\\) or set S3_BUCKET`);
+    const waiting = await q.waitForJob(id, (j) => j.progress.phase === "waiting_for_environment");
+    assert.deepEqual([waiting.status, waiting.attempts, waiting.progress.environment.code], ["queued", 0, "store_missing_bucket"]);
+    assert.match(waiting.progress.environment.message, missing);
+    const ready = await q.request("GET", "/readyz");
+    assert.equal(ready.status, 503);
+    assert.match(ready.body.reasons.join("\n"), missing);
+    assert.deepEqual(ready.body.environment_problems.map((e: any) => e.code), ["store_missing_bucket"]);
+    const doctor = await doctorStore(q.env);
+    assert.deepEqual([doctor.code, doctor.check.status], [1, "fail"]);
+    assert.match(doctor.check.detail, missing);
+    assert.match(doctor.check.detail, /\(store_missing_bucket\)$/);
+    assert.match(doctor.check.fix!, /create the bucket/);
+
+    // The operator's fix: the bucket is made; the worker, checking again, takes the same job.
+    await s3.createBucket(bucket);
+    const done = await q.waitForTerminal(id);
+    // With JOB_ATTEMPTS=1, an attempt spent on the missing bucket would have failed the job for good.
+    assert.deepEqual([done.status, done.attempts], ["completed", 1], JSON.stringify(done.error));
+    assert.deepEqual(await s3.keys(bucket), [`${id}.jpg`, `${id}.mp4`]);
+    const video = await q.request("GET", done.result.video_url);
+    assert.equal(video.status, 200);
+    assert.equal(sha256(video.body as Buffer), done.result.sha256);
+    assert.equal((await doctorStore(q.env)).check.status, "ok");
+  } finally {
+    await q.stop();
+  }
+});
+
 test("retention: once BullMQ has removed a job, the sweep removes its objects; other jobs' stay", async () => {
   const gone = await completed(small(4));
   const kept = await completed(small(5));
@@ -306,6 +351,36 @@ test("retention: once BullMQ has removed a job, the sweep removes its objects; o
   } finally {
     await queue.close();
     redis.disconnect();
+  }
+});
+
+test("retention runs for every model: another model's worker removes old jobs of a model with no worker, and their objects", { timeout: 180_000 }, async () => {
+  const bucket = "kept-a-second";
+  await s3.createBucket(bucket);
+  const q = await platformOnBucket(bucket, { KEEP_COMPLETED_SECONDS: "1", OUTPUT_SWEEP_SECONDS: "1" }, ["tinyother"]);
+  try {
+    // tiny's own worker sweeps hourly: while it runs, nothing removes the job, so the test sees it completed.
+    const tiny = await q.startWorker("tiny", { env: { OUTPUT_SWEEP_SECONDS: "3600" } });
+    const res = await q.request("POST", "/v1/jobs", small(12));
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    const job = await q.waitForTerminal(res.body.id);
+    assert.equal(job.status, "completed", JSON.stringify(job.error));
+    assert.deepEqual(await s3.keys(bucket), [`${job.id}.jpg`, `${job.id}.mp4`]);
+    const listed = async () => ((await q.request("GET", "/v1/jobs")).body.jobs as { id: string }[]).map((j) => j.id);
+    assert.deepEqual(await listed(), [job.id]);
+    // No job of tiny completes from now on, so BullMQ's removeOnComplete never runs for its queue.
+    await tiny.stop();
+
+    const other = await q.startWorker("tinyother");
+    await waitFor("tinyother's worker to remove tiny's old job and its objects", async () => ((await s3.keys(bucket)).length === 0 ? true : undefined), 60000);
+    const gone = await q.request("GET", `/v1/jobs/${job.id}`);
+    assert.equal(gone.status, 404, JSON.stringify(gone.body));
+    assert.equal((await q.request("GET", job.result.video_url)).status, 404);
+    assert.deepEqual(await listed(), [], "nor listed");
+    await other.waitForOutput(/removed jobs past retention/);
+    assert.match(other.output, /"model":"tiny","jobs":1,"objects":2/);
+  } finally {
+    await q.stop();
   }
 });
 

@@ -90,6 +90,43 @@ test("jobData reads what the producer stored; finishedSince lists jobs by when t
   await queue.close();
 });
 
+test("queues finds every queue under the prefix with a job once, also after its jobs are removed", async () => {
+  const { layout, queue, name } = fresh();
+  const other = new Queue("generate-n", { connection: server.client, prefix: layout.prefix });
+  const foreign = new Queue("webhooks", { connection: server.client, prefix: layout.prefix });
+  const elsewhere = new Queue("generate-m", { connection: server.client, prefix: `${layout.prefix}x` });
+  await Promise.all([queue, other, foreign, elsewhere].map((q) => q.add("generate", {}, { jobId: "m-one" })));
+  assert.deepEqual(await layout.queues(server.client, "generate-"), [name, "generate-n"]);
+  await other.remove("m-one");
+  assert.ok((await layout.queues(server.client, "generate-")).includes("generate-n"), "a queue whose jobs are all removed is still found");
+  await Promise.all([queue, other, foreign, elsewhere].map((q) => q.close()));
+});
+
+test("removeFinishedBefore removes jobs finished in a state longer ago than the grace, as queue.clean does", async () => {
+  const { layout, queue, name } = fresh();
+  const worker = new Worker(name, async (job: Job) => {
+    if (job.data.fail) throw new Error("no");
+  }, { connection: server.connection(), prefix: layout.prefix });
+  await queue.add("generate", {}, { jobId: "m-done" });
+  await queue.add("generate", { fail: true }, { jobId: "m-failed" });
+  await waitFor("both jobs to finish", async () => {
+    const c = await queue.getJobCounts("completed", "failed");
+    return c.completed === 1 && c.failed === 1;
+  });
+  await worker.close();
+  const events = async () => ((await server.client.xrange(layout.events(name), "-", "+")) as [string, string[]][]).length;
+  const before = await events();
+  assert.deepEqual(await layout.removeFinishedBefore(server.client, queue, "completed", 3_600_000, 100), [], "finished within the grace: kept");
+  assert.equal(await events(), before, "nothing to remove appends no cleaned event");
+  assert.deepEqual(await layout.removeFinishedBefore(server.client, queue, "completed", 0, 100), ["m-done"]);
+  assert.equal(await queue.getJob("m-done"), undefined, "the job itself is gone");
+  assert.equal(await layout.jobExists(server.client, name, "m-done"), false);
+  assert.ok(await queue.getJob("m-failed"), "a failed job is not a completed one");
+  assert.deepEqual(await layout.removeFinishedBefore(server.client, queue, "failed", 0, 100), ["m-failed"]);
+  assert.deepEqual(await queue.getJobCounts("completed", "failed"), { completed: 0, failed: 0 });
+  await queue.close();
+});
+
 test("the events stream is where QueueEvents reads from, and its entries read as events", async () => {
   const { layout, queue, name } = fresh();
   const events = new QueueEvents(name, { connection: server.connection(), prefix: layout.prefix, lastEventId: "0-0" });

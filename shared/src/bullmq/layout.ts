@@ -1,3 +1,4 @@
+import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { luaScript } from "../memory/lua-scripts.js";
 
@@ -93,6 +94,34 @@ export class BullLayout {
   /** Ids of the jobs that finished in `state` at or after `sinceMs`. */
   finishedSince(redis: Redis, queue: string, state: "completed" | "failed", sinceMs: number): Promise<string[]> {
     return redis.zrangebyscore(this.key(queue, state), sinceMs, "+inf");
+  }
+
+  /**
+   * Names of the queues under the prefix whose names start with `namePrefix`: BullMQ gives a queue its
+   * `meta` hash with its first job and never removes it, so a queue keeps being found once its jobs are gone.
+   */
+  async queues(redis: Redis, namePrefix: string): Promise<string[]> {
+    const glob = (s: string) => s.replace(/[*?[\]\\]/g, "\\$&");
+    const match = `${glob(this.prefix)}:${glob(namePrefix)}*:meta`;
+    const names = new Set<string>();
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", match, "COUNT", 1000);
+      for (const k of keys) names.add(k.slice(this.prefix.length + 1, -":meta".length));
+      cursor = next;
+    } while (cursor !== "0");
+    return [...names].sort();
+  }
+
+  /**
+   * Removes the jobs that finished in `state` more than `graceMs` ago (at most `limit`) with BullMQ's own
+   * `queue.clean`, and returns their ids: the age rule of removeOnComplete / removeOnFail, which BullMQ
+   * applies only when another job of the queue finishes. Asks first whether one is that old: every clean
+   * appends a "cleaned" entry to the events stream, which a queue no job finishes in never trims.
+   */
+  async removeFinishedBefore(redis: Redis, queue: Pick<Queue, "name" | "clean">, state: "completed" | "failed", graceMs: number, limit: number): Promise<string[]> {
+    const old = await redis.zrangebyscore(this.key(queue.name, state), "-inf", Date.now() - graceMs, "LIMIT", 0, 1);
+    return old.length === 0 ? [] : queue.clean(graceMs, limit, state);
   }
 
   /** A stream entry's flat `[field, value, ...]` list as an event. */

@@ -8,7 +8,12 @@ import type { QueueContract } from "./queue-contract.js";
  */
 
 /** One BullMQ queue per model; workers for a model listen on exactly this queue. */
-export const queueName = (model: string): string => `generate-${model}`;
+const QUEUE_NAME_PREFIX = "generate-";
+export const queueName = (model: string): string => `${QUEUE_NAME_PREFIX}${model}`;
+
+/** The model a generation queue's name is for; undefined for another queue's name. */
+export const modelOfQueue = (queue: string): string | undefined =>
+  queue.startsWith(QUEUE_NAME_PREFIX) ? queue.slice(QUEUE_NAME_PREFIX.length) : undefined;
 
 export const GENERATE_JOB = "generate";
 
@@ -50,7 +55,7 @@ export type MemoryWait = z.infer<typeof MemoryWaitSchema>;
  * outputs folder unwritable or full). Jobs wait, their attempts untouched, until it is fixed.
  */
 export const EnvironmentProblemSchema = z.object({
-  code: z.enum(["ffmpeg_missing", "ffmpeg_encoder_missing", "outputs_not_writable", "disk_full", "store_unreachable", "store_refused"]),
+  code: z.enum(["ffmpeg_missing", "ffmpeg_encoder_missing", "outputs_not_writable", "disk_full", "store_unreachable", "store_refused", "store_missing_bucket"]),
   message: z.string(),
 });
 export type EnvironmentProblem = z.infer<typeof EnvironmentProblemSchema>;

@@ -30,11 +30,16 @@ export const partKey = (prefix: string, start: number): string => `${prefix}/${S
 /** Statuses that mean the store answered and said no (credentials, bucket, policy), not that it is away. */
 const REFUSALS = new Set([301, 400, 401, 403, 404, 405]);
 
-/** An S3 error as a worker's environment problem: refused (fix the settings) or unreachable (wait). */
+/** An S3 error as a worker's environment problem: no such bucket or refused (fix the settings), or unreachable (wait). */
 export function storeProblem(config: Pick<Config, "S3_BUCKET" | "S3_ENDPOINT">, err: unknown): EnvironmentProblem {
   const where = `bucket ${config.S3_BUCKET}${config.S3_ENDPOINT ? ` at ${config.S3_ENDPOINT}` : ""}`;
   const status = err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
   const detail = err instanceof S3ServiceException ? `${err.name}${status ? ` (HTTP ${status})` : ""}: ${err.message}` : (err as Error).message;
+  // Named apart from other refusals: the fix is to create the bucket (or name another), not to check keys.
+  if (err instanceof S3ServiceException && err.name === "NoSuchBucket") {
+    const mb = `aws s3 mb s3://${config.S3_BUCKET}${config.S3_ENDPOINT ? ` --endpoint-url ${config.S3_ENDPOINT}` : ""}`;
+    return { code: "store_missing_bucket", message: `the bucket ${config.S3_BUCKET} does not exist${config.S3_ENDPOINT ? ` at ${config.S3_ENDPOINT}` : ""}: create it (${mb}) or set S3_BUCKET to one that does` };
+  }
   if (status !== undefined && REFUSALS.has(status)) {
     return { code: "store_refused", message: `the output store refuses writes to ${where}: ${detail}; check S3_BUCKET, S3_REGION and the credentials` };
   }
