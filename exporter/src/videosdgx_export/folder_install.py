@@ -1,16 +1,27 @@
-"""What every family's export shares: loading a checkpoint component, the library versions it records, and
-putting the finished folder in place whole (staged beside it, then renamed; never half there)."""
+"""What every family's export shares: loading a checkpoint component, the library versions it records,
+putting the finished folder in place whole (staged beside it, then renamed; never half there), and the result."""
 
 from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from .errors import ExportError
+from .parity import Deviation
 
 T = TypeVar("T")
+Log = Callable[[str], None]
+
+
+@dataclass
+class ExportResult:
+    out: Path
+    manifest: dict[str, Any]
+    source_record: dict[str, Any]
+    deviations: list[Deviation] = field(default_factory=list)
 
 
 def load_component(root: Path, component: str, loader: Any, **kwargs: Any) -> Any:

@@ -20,11 +20,10 @@ from torch.export import Dim
 
 from .. import footprint
 from ..errors import ExportError, ParityError
-from ..folder_install import check_destination, install_folder, library_versions
+from ..folder_install import ExportResult, Log, check_destination, install_folder, library_versions
 from ..onnx_export import DEFAULT_EXTERNAL_DATA_ABOVE, OPSET, export_module
 from ..parity import TOLERANCE, Deviation, check_graph
 from ..source_record import write_source_record
-from ..wan.export import ExportResult
 from ..wan.graphs import GraphSpec, TextEncoderGraph, text_encoder_spec
 from ..wan.manifest import check_name
 from .checkpoint import CONFIG_FILE, VAE_DIR, MagiCheckpoint
@@ -32,7 +31,6 @@ from .dit import MagiDiT
 from .manifest import LIMITS, MAX_TOKENS, magi_manifest
 from .vae import MagiChunkDecoder, temporal_tile
 
-Log = Callable[[str], None]
 # transformer/magi_config.json in the folder (shared/src/models/families/magi.ts MAGI_CONFIG).
 FOLDER_CONFIG = "transformer/magi_config.json"
 MANIFEST_FILE = "videosdgx.json"
