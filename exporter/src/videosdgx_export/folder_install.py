@@ -70,3 +70,10 @@ def install_folder(out: Path, write: Callable[[Path], T]) -> T:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return result
+
+
+def install_export(out: Path, overwrite: bool, write: Callable[[Path], tuple[dict[str, Any], dict[str, Any], list[Deviation]]]) -> ExportResult:
+    """A family's export at `out`: `write` fills the staging folder and returns its manifest, source record and parity."""
+    check_destination(out, overwrite)
+    manifest, source_record, deviations = install_folder(out, write)
+    return ExportResult(out=out, manifest=manifest, source_record=source_record, deviations=deviations)

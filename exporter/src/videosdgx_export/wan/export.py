@@ -19,7 +19,7 @@ import torch
 
 from .. import footprint
 from ..errors import ExportError, ParityError
-from ..folder_install import ExportResult, Log, check_destination, install_folder, library_versions
+from ..folder_install import ExportResult, Log, install_export, library_versions
 from ..onnx_export import DEFAULT_EXTERNAL_DATA_ABOVE, OPSET, export_module
 from ..parity import MIN_COSINE, TOLERANCE, Deviation, check_graph, summarize
 from ..quantize import QUANTIZATIONS, QUANTIZED_GRAPHS, quantize_graph, scheme
@@ -229,7 +229,4 @@ def export_wan(
         raise ExportError(f"--limits {opts.limits!r} is not one of {', '.join(LIMITS)}")
     check_name(opts.name or opts.out.name)
     ckpt = WanCheckpoint.open(opts.source)
-    out = opts.out
-    check_destination(out, opts.overwrite)
-    manifest, source_record, deviations = install_folder(out, lambda staging: _write_folder(ckpt, staging, opts, after_export, log))
-    return ExportResult(out=out, manifest=manifest, source_record=source_record, deviations=deviations)
+    return install_export(opts.out, opts.overwrite, lambda staging: _write_folder(ckpt, staging, opts, after_export, log))
