@@ -121,9 +121,9 @@ def shared_export(recipe: str) -> SharedExport:
 
 
 def as_export_result(shared: SharedExport) -> Any:
-    """The exporter's ExportResult again (wan's and ltx2's have the same fields), from what it returned."""
+    """The exporter's ExportResult again (every family's), from what it returned."""
+    from videosdgx_export.folder_install import ExportResult
     from videosdgx_export.parity import Deviation
-    from videosdgx_export.wan.export import ExportResult
 
     names = {f.name for f in fields(Deviation)}
     deviations = [Deviation(**{k: v for k, v in d.items() if k in names}) for d in shared.result["deviations"]]

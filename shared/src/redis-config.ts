@@ -45,7 +45,8 @@ export const redisHaFields = {
   REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).max(60000).default(1000),
 };
 
-interface RedisHaSettings {
+/** The Redis settings as parsed: what checkRedisHa checks and redis.ts's redisTargetOf reads. */
+export interface RedisHaSettings {
   REDIS_URL?: string;
   REDIS_SENTINELS?: SentinelAddress[];
   REDIS_SENTINEL_NAME?: string;

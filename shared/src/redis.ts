@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from "ioredis";
-import type { SentinelAddress } from "./redis-config.js";
+import type { RedisHaSettings, SentinelAddress } from "./redis-config.js";
 
 /** The sentinels that know which server is the platform's primary now, and how to talk to them and it. */
 export interface SentinelTarget {
@@ -14,18 +14,8 @@ export interface SentinelTarget {
 /** Where the platform's Redis is: a URL (credentials and TLS in it), or sentinels. */
 export type RedisTarget = string | SentinelTarget;
 
-interface RedisTargetSettings {
-  REDIS_URL?: string;
-  REDIS_SENTINELS?: SentinelAddress[];
-  REDIS_SENTINEL_NAME?: string;
-  REDIS_USERNAME?: string;
-  REDIS_PASSWORD?: string;
-  REDIS_SENTINEL_PASSWORD?: string;
-  REDIS_SENTINEL_TLS?: boolean;
-}
-
 /** The configured Redis, or undefined when neither REDIS_URL nor REDIS_SENTINELS is set (config checked they are not both). */
-export function redisTargetOf(config: RedisTargetSettings): RedisTarget | undefined {
+export function redisTargetOf(config: RedisHaSettings): RedisTarget | undefined {
   if (!config.REDIS_SENTINELS) return config.REDIS_URL;
   return {
     sentinels: config.REDIS_SENTINELS,
@@ -38,7 +28,7 @@ export function redisTargetOf(config: RedisTargetSettings): RedisTarget | undefi
 }
 
 /** The Redis a CLI talks to: the configured one, or the one `npm start` runs on OWN_REDIS_PORT. */
-export function platformRedisTarget(config: RedisTargetSettings & { OWN_REDIS_PORT: number }): RedisTarget {
+export function platformRedisTarget(config: RedisHaSettings & { OWN_REDIS_PORT: number }): RedisTarget {
   return redisTargetOf(config) ?? `redis://127.0.0.1:${config.OWN_REDIS_PORT}`;
 }
 

@@ -1,16 +1,27 @@
-"""What every family's export shares: loading a checkpoint component, the library versions it records, and
-putting the finished folder in place whole (staged beside it, then renamed; never half there)."""
+"""What every family's export shares: loading a checkpoint component, the library versions it records,
+putting the finished folder in place whole (staged beside it, then renamed; never half there), and the result."""
 
 from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from .errors import ExportError
+from .parity import Deviation
 
 T = TypeVar("T")
+Log = Callable[[str], None]
+
+
+@dataclass
+class ExportResult:
+    out: Path
+    manifest: dict[str, Any]
+    source_record: dict[str, Any]
+    deviations: list[Deviation] = field(default_factory=list)
 
 
 def load_component(root: Path, component: str, loader: Any, **kwargs: Any) -> Any:
@@ -59,3 +70,10 @@ def install_folder(out: Path, write: Callable[[Path], T]) -> T:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return result
+
+
+def install_export(out: Path, overwrite: bool, write: Callable[[Path], tuple[dict[str, Any], dict[str, Any], list[Deviation]]]) -> ExportResult:
+    """A family's export at `out`: `write` fills the staging folder and returns its manifest, source record and parity."""
+    check_destination(out, overwrite)
+    manifest, source_record, deviations = install_folder(out, write)
+    return ExportResult(out=out, manifest=manifest, source_record=source_record, deviations=deviations)

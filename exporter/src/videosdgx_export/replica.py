@@ -8,6 +8,7 @@ is a small Unigram model in umT5's style built here.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -29,20 +30,29 @@ IMAGE_DIM = 16  # the replica's CLIP width (ViT-H/14: 1280)
 MAX_SEQUENCE_LENGTH = 512
 
 
-def build_tokenizer():
-    """umT5's tokenizer shape: NFKC, Metaspace, Unigram, `</s>` appended, pad 0 / eos 1 / unk 2."""
-    from tokenizers import Tokenizer, normalizers, pre_tokenizers, decoders, processors
+def metaspace_unigram(special_tokens: tuple[str, ...], words: list[str], normalizer: Any) -> Any:
+    """A Unigram model of `special_tokens`, `words` whole and every letter alone, in Metaspace pieces (both
+    replicas' tokenizers); anything unknown is `<unk>`."""
+    from tokenizers import Tokenizer, decoders, pre_tokenizers
     from tokenizers.models import Unigram
-    from transformers import T5TokenizerFast
 
-    vocab: list[tuple[str, float]] = [(t, 0.0) for t in SPECIAL_TOKENS]
+    vocab: list[tuple[str, float]] = [(t, 0.0) for t in special_tokens]
     vocab.append(("▁", -8.0))
-    vocab += [(f"▁{w}", -2.0) for w in dict.fromkeys(_WORDS)]
+    vocab += [(f"▁{w}", -2.0) for w in dict.fromkeys(words)]
     vocab += [(c, -9.0) for c in _LETTERS] + [(f"▁{c}", -9.0) for c in _LETTERS]
-    tok = Tokenizer(Unigram(vocab, unk_id=2, byte_fallback=False))
-    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    tok = Tokenizer(Unigram(vocab, unk_id=special_tokens.index("<unk>"), byte_fallback=False))
+    tok.normalizer = normalizer
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    return tok
+
+
+def build_tokenizer():
+    """umT5's tokenizer shape: NFKC, Metaspace, Unigram, `</s>` appended, pad 0 / eos 1 / unk 2."""
+    from tokenizers import normalizers, processors
+    from transformers import T5TokenizerFast
+
+    tok = metaspace_unigram(SPECIAL_TOKENS, _WORDS, normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()]))
     tok.post_processor = processors.TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 1)])
     return T5TokenizerFast(
         tokenizer_object=tok,

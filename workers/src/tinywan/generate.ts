@@ -87,19 +87,22 @@ export const tinyWanVaeConfig = (mean = LATENTS_MEAN, std = LATENTS_STD) => ({
 
 export const json = (v: unknown) => JSON.stringify(v, null, 2);
 
+/** tinywan's model_index.json: WanPipeline's components, the graphs as Optimum's ORTModel. */
+export const TINYWAN_MODEL_INDEX = {
+  _class_name: "WanPipeline",
+  _diffusers_version: "0.33.0",
+  scheduler: ["diffusers", "UniPCMultistepScheduler"],
+  text_encoder: ["onnxruntime", "ORTModel"],
+  tokenizer: ["transformers", "T5TokenizerFast"],
+  transformer: ["onnxruntime", "ORTModel"],
+  vae_decoder: ["onnxruntime", "ORTModel"],
+};
+
 /** tinywan's files in the Wan folder layout (the README's model-folder section), with the given manifest. */
 export function tinyWanFiles(manifest: Manifest): Record<string, string | Uint8Array> {
   const tokenizer = tinyTokenizerJson({ closingEos: true }) as { model: { vocab: unknown[] } };
   return {
-    "model_index.json": json({
-      _class_name: "WanPipeline",
-      _diffusers_version: "0.33.0",
-      scheduler: ["diffusers", "UniPCMultistepScheduler"],
-      text_encoder: ["onnxruntime", "ORTModel"],
-      tokenizer: ["transformers", "T5TokenizerFast"],
-      transformer: ["onnxruntime", "ORTModel"],
-      vae_decoder: ["onnxruntime", "ORTModel"],
-    }),
+    "model_index.json": json(TINYWAN_MODEL_INDEX),
     "scheduler/scheduler_config.json": json(TINYWAN_SCHEDULER_CONFIG),
     "tokenizer/tokenizer.json": JSON.stringify(tokenizer),
     "tokenizer/tokenizer_config.json": json({ ...tinyTokenizerConfig(), model_max_length: MAX_TOKENS }),

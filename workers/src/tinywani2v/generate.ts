@@ -1,6 +1,6 @@
 import { MANIFEST_FILE, ManifestSchema, WAN_IMAGE_PROCESSOR_CONFIG, type Manifest } from "@videosdgx/shared";
 import { isGeneratedFolderCurrent, writeGeneratedFolder } from "../builtin/write-folder.js";
-import { json, tinyWanFiles, tinyWanManifest } from "../tinywan/generate.js";
+import { TINYWAN_MODEL_INDEX, json, tinyWanFiles, tinyWanManifest } from "../tinywan/generate.js";
 import { CHANNELS, TEXT_DIM } from "../tinywan/spec.js";
 import { i2vTransformerGraph, imageEncoderGraph, vaeEncoderGraph } from "./graphs.js";
 import { CLIP_PATCH, CLIP_SIZE, IMAGE_DIM, MASK_CHANNELS, TINYWANI2V_GENERATOR_VERSION, TINYWANI2V_NAME } from "./spec.js";
@@ -37,15 +37,10 @@ export async function generateTinyWanI2vModel(outDir: string, options: { name?: 
   const files = {
     ...tinyWanFiles(manifest),
     "model_index.json": json({
+      ...TINYWAN_MODEL_INDEX,
       _class_name: "WanImageToVideoPipeline",
-      _diffusers_version: "0.33.0",
       image_encoder: ["onnxruntime", "ORTModel"],
       image_processor: ["transformers", "CLIPImageProcessor"],
-      scheduler: ["diffusers", "UniPCMultistepScheduler"],
-      text_encoder: ["onnxruntime", "ORTModel"],
-      tokenizer: ["transformers", "T5TokenizerFast"],
-      transformer: ["onnxruntime", "ORTModel"],
-      vae_decoder: ["onnxruntime", "ORTModel"],
       vae_encoder: ["onnxruntime", "ORTModel"],
     }),
     "transformer/model.onnx": i2vTransformerGraph(),

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ..diffusers_checkpoint import DiffusersCheckpoint, read_json
 from ..errors import ExportError
-from ..folder_install import load_component
 
 SUPPORTED_PIPELINES = ("LTX2Pipeline",)
 COMPONENTS = ("scheduler", "tokenizer", "text_encoder", "connectors", "transformer", "vae", "audio_vae", "vocoder")
@@ -25,19 +24,8 @@ CONFIGS = {
 }
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise ExportError(f"{path} is not readable JSON: {err}") from None
-    if not isinstance(data, dict):
-        raise ExportError(f"{path} is not a JSON object")
-    return data
-
-
 @dataclass(frozen=True)
-class Ltx2Checkpoint:
-    root: Path
+class Ltx2Checkpoint(DiffusersCheckpoint):
     model_index: dict[str, Any]
     configs: dict[str, dict[str, Any]]
 
@@ -54,20 +42,17 @@ class Ltx2Checkpoint:
                 raise ExportError(f"{root} is not a diffusers LTX-2 checkpoint: {rel} is missing (the {component}/ component; {layout})")
         if not (root / "tokenizer").is_dir():
             raise ExportError(f"{root} has no tokenizer/ folder (the Gemma 3 tokenizer)")
-        index = _read_json(root / "model_index.json")
+        index = read_json(root / "model_index.json")
         pipeline = index.get("_class_name")
         if pipeline not in SUPPORTED_PIPELINES:
             raise ExportError(
                 f"{root}/model_index.json names pipeline {pipeline!r}; this exporter handles {', '.join(SUPPORTED_PIPELINES)} "
                 "(text to video with sound; image conditioning and the two-stage upsampler are not supported yet)"
             )
-        configs = {component: _read_json(root / rel) for component, rel in CONFIGS.items()}
+        configs = {component: read_json(root / rel) for component, rel in CONFIGS.items()}
         if configs["vocoder"].get("_class_name") not in (None, "LTX2Vocoder"):
             raise ExportError(f"{root}/vocoder is a {configs['vocoder'].get('_class_name')}; only LTX2Vocoder is supported")
         return cls(root=root, model_index=index, configs=configs)
-
-    def _load(self, component: str, loader: Any, **kwargs: Any) -> Any:
-        return load_component(self.root, component, loader, **kwargs)
 
     def text_encoder(self, dtype: torch.dtype) -> torch.nn.Module:
         from transformers import Gemma3ForConditionalGeneration
@@ -99,14 +84,3 @@ class Ltx2Checkpoint:
         from diffusers.pipelines.ltx2 import LTX2Vocoder
 
         return self._load("vocoder", LTX2Vocoder, dtype=torch.float32)
-
-    def tokenizer(self) -> Any:
-        from transformers import AutoTokenizer
-
-        try:
-            tok = AutoTokenizer.from_pretrained(str(self.root / "tokenizer"))
-        except Exception as err:
-            raise ExportError(f"cannot load tokenizer/ from {self.root}: {type(err).__name__}: {err}") from None
-        if not getattr(tok, "is_fast", False):
-            raise ExportError(f"{self.root}/tokenizer has no fast tokenizer (tokenizer.json); the platform needs one")
-        return tok

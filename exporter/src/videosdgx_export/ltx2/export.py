@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import json
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,7 +21,7 @@ import torch
 
 from .. import footprint
 from ..errors import ExportError, ParityError
-from ..folder_install import check_destination, install_folder, library_versions
+from ..folder_install import ExportResult, Log, install_export, library_versions
 from ..onnx_export import DEFAULT_EXTERNAL_DATA_ABOVE, OPSET, export_module
 from ..parity import TOLERANCE, Deviation, compare
 from ..source_record import write_source_record
@@ -56,17 +56,6 @@ class ExportOptions:
     external_data_above: int = DEFAULT_EXTERNAL_DATA_ABOVE
     overwrite: bool = False
     seed: int = 0
-
-
-@dataclass
-class ExportResult:
-    out: Path
-    manifest: dict[str, Any]
-    source_record: dict[str, Any]
-    deviations: list[Deviation] = field(default_factory=list)
-
-
-Log = Callable[[str], None]
 
 
 def _graph_dtype(graph: str, dtype: str) -> str:
@@ -265,7 +254,4 @@ def export_ltx2(
     check_name(opts.name or opts.out.name)
     ckpt = Ltx2Checkpoint.open(opts.source)
     _check_supported(ckpt)
-    out = opts.out
-    check_destination(out, opts.overwrite)
-    manifest, source_record, deviations = install_folder(out, lambda staging: _write_folder(ckpt, staging, opts, after_export, log))
-    return ExportResult(out=out, manifest=manifest, source_record=source_record, deviations=deviations)
+    return install_export(opts.out, opts.overwrite, lambda staging: _write_folder(ckpt, staging, opts, after_export, log))

@@ -15,14 +15,15 @@ from pathlib import Path
 
 import torch
 
-# Words the replica's tokenizer knows whole; anything else is spelled letter by letter (Unigram).
+from ..replica import metaspace_unigram
+
+# Words the replica's tokenizer knows whole; anything else is spelled letter by letter (metaspace_unigram).
 _WORDS = (
     "a an the of on in at with and to from cat dog bird fish horse robot car boat beach ocean sea river "
     "forest tree mountain city street sky cloud sun moon rain snow fire water light night day sunset "
     "walking running flying swimming singing playing piano guitar drum music sound loud quiet "
     "red blue green yellow white black bright dark slow fast calm blurry low quality"
 ).split()
-_LETTERS = list("abcdefghijklmnopqrstuvwxyz0123456789,.")
 # Gemma's ids: pad 0, eos 1, bos 2, unk 3.
 SPECIAL_TOKENS = ("<pad>", "<eos>", "<bos>", "<unk>")
 
@@ -58,18 +59,10 @@ SCHEDULER_CONFIG = {
 
 def build_tokenizer():
     """Gemma's tokenizer shape: Metaspace pieces, `<bos>` prepended, pad 0, padding on the left."""
-    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
-    from tokenizers.models import Unigram
+    from tokenizers import normalizers, processors
     from transformers import PreTrainedTokenizerFast
 
-    vocab: list[tuple[str, float]] = [(t, 0.0) for t in SPECIAL_TOKENS]
-    vocab.append(("▁", -8.0))
-    vocab += [(f"▁{w}", -2.0) for w in dict.fromkeys(_WORDS)]
-    vocab += [(c, -9.0) for c in _LETTERS] + [(f"▁{c}", -9.0) for c in _LETTERS]
-    tok = Tokenizer(Unigram(vocab, unk_id=3, byte_fallback=False))
-    tok.normalizer = normalizers.Lowercase()
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
-    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    tok = metaspace_unigram(SPECIAL_TOKENS, _WORDS, normalizers.Lowercase())
     tok.post_processor = processors.TemplateProcessing(single="<bos> $A", pair="<bos> $A $B", special_tokens=[("<bos>", 2)])
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,

@@ -20,11 +20,10 @@ from torch.export import Dim
 
 from .. import footprint
 from ..errors import ExportError, ParityError
-from ..folder_install import check_destination, install_folder, library_versions
+from ..folder_install import ExportResult, Log, install_export, library_versions
 from ..onnx_export import DEFAULT_EXTERNAL_DATA_ABOVE, OPSET, export_module
 from ..parity import TOLERANCE, Deviation, check_graph
 from ..source_record import write_source_record
-from ..wan.export import ExportResult
 from ..wan.graphs import GraphSpec, TextEncoderGraph, text_encoder_spec
 from ..wan.manifest import check_name
 from .checkpoint import CONFIG_FILE, VAE_DIR, MagiCheckpoint
@@ -32,7 +31,6 @@ from .dit import MagiDiT
 from .manifest import LIMITS, MAX_TOKENS, magi_manifest
 from .vae import MagiChunkDecoder, temporal_tile
 
-Log = Callable[[str], None]
 # transformer/magi_config.json in the folder (shared/src/models/families/magi.ts MAGI_CONFIG).
 FOLDER_CONFIG = "transformer/magi_config.json"
 MANIFEST_FILE = "videosdgx.json"
@@ -239,6 +237,4 @@ def export_magi(opts: MagiExportOptions, after_export: Callable[[Path], None] | 
         raise ExportError(f"--limits {opts.limits!r} is not one of {', '.join(LIMITS)}")
     check_name(opts.name or opts.out.name)
     MagiCheckpoint.open(opts.source)
-    check_destination(opts.out, opts.overwrite)
-    manifest, source_record, deviations = install_folder(opts.out, lambda staging: _write_folder(opts, staging, after_export, log))
-    return ExportResult(out=opts.out, manifest=manifest, source_record=source_record, deviations=deviations)
+    return install_export(opts.out, opts.overwrite, lambda staging: _write_folder(opts, staging, after_export, log))

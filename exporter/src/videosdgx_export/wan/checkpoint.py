@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ..diffusers_checkpoint import DiffusersCheckpoint, read_json
 from ..errors import ExportError
-from ..folder_install import load_component
 
 SUPPORTED_PIPELINES = ("WanPipeline", "WanImageToVideoPipeline")
 I2V_PIPELINE = "WanImageToVideoPipeline"
@@ -28,19 +27,8 @@ REQUIRED_FILES = (
 )
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise ExportError(f"{path} is not readable JSON: {err}") from None
-    if not isinstance(data, dict):
-        raise ExportError(f"{path} is not a JSON object")
-    return data
-
-
 @dataclass(frozen=True)
-class WanCheckpoint:
-    root: Path
+class WanCheckpoint(DiffusersCheckpoint):
     model_index: dict[str, Any]
     transformer_config: dict[str, Any]
     vae_config: dict[str, Any]
@@ -63,7 +51,7 @@ class WanCheckpoint:
                 )
         if not (root / "tokenizer").is_dir():
             raise ExportError(f"{root} has no tokenizer/ folder (the umT5 tokenizer)")
-        index = _read_json(root / "model_index.json")
+        index = read_json(root / "model_index.json")
         pipeline = index.get("_class_name")
         if pipeline not in SUPPORTED_PIPELINES:
             raise ExportError(
@@ -79,10 +67,10 @@ class WanCheckpoint:
         return cls(
             root=root,
             model_index=index,
-            transformer_config=_read_json(root / "transformer/config.json"),
-            vae_config=_read_json(root / "vae/config.json"),
-            text_encoder_config=_read_json(root / "text_encoder/config.json"),
-            scheduler_config=_read_json(root / "scheduler/scheduler_config.json"),
+            transformer_config=read_json(root / "transformer/config.json"),
+            vae_config=read_json(root / "vae/config.json"),
+            text_encoder_config=read_json(root / "text_encoder/config.json"),
+            scheduler_config=read_json(root / "scheduler/scheduler_config.json"),
         )
 
     @property
@@ -93,9 +81,6 @@ class WanCheckpoint:
         from transformers import CLIPVisionModel
 
         return self._load("image_encoder", CLIPVisionModel, dtype=dtype, attn_implementation="eager")
-
-    def _load(self, component: str, loader: Any, **kwargs: Any) -> Any:
-        return load_component(self.root, component, loader, **kwargs)
 
     def text_encoder(self, dtype: torch.dtype) -> torch.nn.Module:
         from transformers import UMT5EncoderModel
@@ -113,14 +98,3 @@ class WanCheckpoint:
 
         # Always float32: the causal VAE is run in fp32 by the reference pipeline too.
         return self._load("vae", AutoencoderKLWan, dtype=torch.float32)
-
-    def tokenizer(self) -> Any:
-        from transformers import AutoTokenizer
-
-        try:
-            tok = AutoTokenizer.from_pretrained(str(self.root / "tokenizer"))
-        except Exception as err:
-            raise ExportError(f"cannot load tokenizer/ from {self.root}: {type(err).__name__}: {err}") from None
-        if not getattr(tok, "is_fast", False):
-            raise ExportError(f"{self.root}/tokenizer has no fast tokenizer (tokenizer.json); the platform needs one")
-        return tok

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import json
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,7 +19,7 @@ import torch
 
 from .. import footprint
 from ..errors import ExportError, ParityError
-from ..folder_install import check_destination, install_folder, library_versions
+from ..folder_install import ExportResult, Log, install_export, library_versions
 from ..onnx_export import DEFAULT_EXTERNAL_DATA_ABOVE, OPSET, export_module
 from ..parity import MIN_COSINE, TOLERANCE, Deviation, check_graph, summarize
 from ..quantize import QUANTIZATIONS, QUANTIZED_GRAPHS, quantize_graph, scheme
@@ -59,15 +59,6 @@ class ExportOptions:
     seed: int = 0
 
 
-@dataclass
-class ExportResult:
-    out: Path
-    manifest: dict[str, Any]
-    source_record: dict[str, Any]
-    deviations: list[Deviation] = field(default_factory=list)
-
-
-Log = Callable[[str], None]
 GRAPHS = ("text_encoder", "transformer", "vae_decoder")
 I2V_GRAPHS = ("image_encoder", "vae_encoder")
 # The VAE runs in float32 in every mode (the reference pipeline runs it so).
@@ -238,7 +229,4 @@ def export_wan(
         raise ExportError(f"--limits {opts.limits!r} is not one of {', '.join(LIMITS)}")
     check_name(opts.name or opts.out.name)
     ckpt = WanCheckpoint.open(opts.source)
-    out = opts.out
-    check_destination(out, opts.overwrite)
-    manifest, source_record, deviations = install_folder(out, lambda staging: _write_folder(ckpt, staging, opts, after_export, log))
-    return ExportResult(out=out, manifest=manifest, source_record=source_record, deviations=deviations)
+    return install_export(opts.out, opts.overwrite, lambda staging: _write_folder(ckpt, staging, opts, after_export, log))

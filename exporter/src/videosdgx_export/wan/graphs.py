@@ -85,6 +85,21 @@ class ImageEncoderGraph(torch.nn.Module):
         return self.encoder(pixel_values=pixel_values, output_hidden_states=True).hidden_states[-2]
 
 
+@contextmanager
+def _whole_sequence_resampling(part: torch.nn.Module, mode: str, forward: Callable[..., torch.Tensor]) -> Iterator[None]:
+    """Inside the block, every WanResample(`mode`) of the VAE's encoder or decoder `part` runs `forward`."""
+    from diffusers.models.autoencoders.autoencoder_kl_wan import WanResample
+
+    patched = [m for m in part.modules() if isinstance(m, WanResample) and m.mode == mode]
+    for module in patched:
+        module.forward = types.MethodType(forward, module)
+    try:
+        yield
+    finally:  # the same VAE then runs the diffusers way again (it is the parity reference)
+        for module in patched:
+            del module.forward
+
+
 def _downsample3d_whole_sequence(self: Any, x: torch.Tensor, feat_cache: Any = None, feat_idx: Any = None) -> torch.Tensor:
     """WanResample('downsample3d') over all frames at once, equal to diffusers' chunked cached encode.
 
@@ -96,20 +111,6 @@ def _downsample3d_whole_sequence(self: Any, x: torch.Tensor, feat_cache: Any = N
     x = self.resample(x.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w))
     x = x.view(b, t, x.size(1), x.size(2), x.size(3)).permute(0, 2, 1, 3, 4)
     return torch.cat([x[:, :, :1], self.time_conv(x)], dim=2)
-
-
-@contextmanager
-def _whole_sequence_downsampling(encoder: torch.nn.Module) -> Iterator[None]:
-    from diffusers.models.autoencoders.autoencoder_kl_wan import WanResample
-
-    patched = [m for m in encoder.modules() if isinstance(m, WanResample) and m.mode == "downsample3d"]
-    for module in patched:
-        module.forward = types.MethodType(_downsample3d_whole_sequence, module)
-    try:
-        yield
-    finally:  # the same VAE then encodes the diffusers way again (it is the parity reference)
-        for module in patched:
-            del module.forward
 
 
 class WholeSequenceEncoder(torch.nn.Module):
@@ -129,7 +130,7 @@ class WholeSequenceEncoder(torch.nn.Module):
         self.vae = vae
 
     def forward(self, sample: torch.Tensor) -> torch.Tensor:
-        with _whole_sequence_downsampling(self.vae.encoder):
+        with _whole_sequence_resampling(self.vae.encoder, "downsample3d", _downsample3d_whole_sequence):
             x = self.vae.encoder(sample)
         moments = self.vae.quant_conv(x)
         return moments[:, : self.vae.config.z_dim]
@@ -152,20 +153,6 @@ def _upsample3d_whole_sequence(self: Any, x: torch.Tensor, feat_cache: Any = Non
     return x.view(b, t, x.size(1), x.size(2), x.size(3)).permute(0, 2, 1, 3, 4)
 
 
-@contextmanager
-def _whole_sequence_upsampling(decoder: torch.nn.Module) -> Iterator[None]:
-    from diffusers.models.autoencoders.autoencoder_kl_wan import WanResample
-
-    patched = [m for m in decoder.modules() if isinstance(m, WanResample) and m.mode == "upsample3d"]
-    for module in patched:
-        module.forward = types.MethodType(_upsample3d_whole_sequence, module)
-    try:
-        yield
-    finally:  # the same VAE then decodes the diffusers way again (it is the parity reference)
-        for module in patched:
-            del module.forward
-
-
 class WholeSequenceDecoder(torch.nn.Module):
     """AutoencoderKLWan decode with a dynamic frame count: latent_sample [B, 16, F_lat, h, w] -> sample.
 
@@ -184,7 +171,7 @@ class WholeSequenceDecoder(torch.nn.Module):
 
     def forward(self, latent_sample: torch.Tensor) -> torch.Tensor:
         x = self.vae.post_quant_conv(latent_sample)
-        with _whole_sequence_upsampling(self.vae.decoder):
+        with _whole_sequence_resampling(self.vae.decoder, "upsample3d", _upsample3d_whole_sequence):
             x = self.vae.decoder(x)
         return torch.clamp(x, min=-1.0, max=1.0)
 

@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
 import { inspectModel, type EffectiveParams, type X0Guidance } from "@videosdgx/shared";
 import { makeTempDir, sharedExport } from "@videosdgx/shared/testing";
-import type { AudioVisual, StageRun } from "../family.js";
+import type { AudioVisual } from "../family.js";
+import { exporterCli as python, levels, noStages } from "../diffusers-parity.js";
 import { loadModel, type LoadedModel } from "../../runtime/loaded-model.js";
 import { gaussianNoise } from "../../pipeline/noise.js";
 
@@ -20,10 +18,6 @@ import { gaussianNoise } from "../../pipeline/noise.js";
  * noise, video then audio, handed to diffusers as `latents=` and `audio_latents=`), the same prompts, steps
  * and guidance. Frames are compared as uint8, what both hand to the encoder; the waveform as floats.
  */
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
-const exporter = path.join(root, "exporter/scripts/run.sh");
-const run = promisify(execFile);
-
 const PARAMS: EffectiveParams = {
   model: "ltxparity", prompt: "a red cat walking on the beach at sunset", negative_prompt: "blurry low quality",
   width: 64, height: 64, num_frames: 17, fps: 24, duration_s: 17 / 24, steps: 4, guidance: 3, seed: 7, audio: true,
@@ -55,13 +49,6 @@ let dir: string;
 let remove: () => Promise<void>;
 const models = new Map<string, LoadedModel>();
 const references = new Map<string, Reference>();
-
-/** The exporter's CLI in its venv, with an environment built from scratch. */
-async function python(...args: string[]): Promise<void> {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
-  if (process.env.VDGX_PYTHON) env.VDGX_PYTHON = process.env.VDGX_PYTHON;
-  await run("bash", [exporter, ...args], { env, maxBuffer: 16 << 20 });
-}
 
 async function reference(ckpt: string, name: string, g: X0Guidance): Promise<Reference> {
   const out = path.join(dir, `ref-${name}`);
@@ -114,20 +101,6 @@ after(async () => {
   for (const model of models.values()) await model.release();
   await remove?.();
 });
-
-const noStages: StageRun = { stage: (_phase, _key, fn) => fn(), step: async () => {} };
-
-function levels(a: Uint8Array, b: Uint8Array): { max: number; offByOne: number } {
-  assert.equal(a.length, b.length);
-  let max = 0;
-  let offByOne = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    max = Math.max(max, d);
-    if (d === 1) offByOne++;
-  }
-  return { max, offByOne: offByOne / a.length };
-}
 
 /** Largest |ours - diffusers'| over the vocoder's samples (ours are interleaved and padded to the video's length). */
 function waveDeviation(ours: AudioVisual["audio"], ref: Reference): { max: number; peak: number } {

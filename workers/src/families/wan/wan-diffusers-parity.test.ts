@@ -5,7 +5,7 @@ import { after, before, test } from "node:test";
 import { inspectModel, WAN_NEGATIVE_PROMPT, type EffectiveParams } from "@videosdgx/shared";
 import { makeTempDir, sharedExport } from "@videosdgx/shared/testing";
 import { loadModel, type LoadedModel } from "../../runtime/loaded-model.js";
-import { exporterCli as python, levels, noStages } from "./diffusers-parity.js";
+import { exporterCli as python, levels, noStages } from "../diffusers-parity.js";
 import { latentShape, latentSize } from "../../pipeline/latent-shape.js";
 import { gaussianNoise } from "../../pipeline/noise.js";
 

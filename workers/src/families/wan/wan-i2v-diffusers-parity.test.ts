@@ -7,7 +7,7 @@ import { encodeTestImage, makeTempDir, sharedExport } from "@videosdgx/shared/te
 import { loadModel, type LoadedModel } from "../../runtime/loaded-model.js";
 import { latentShape, latentSize } from "../../pipeline/latent-shape.js";
 import { gaussianNoise } from "../../pipeline/noise.js";
-import { exporterCli as python, levels, noStages } from "./diffusers-parity.js";
+import { exporterCli as python, levels, noStages } from "../diffusers-parity.js";
 
 /**
  * Image to video against diffusers' WanImageToVideoPipeline: its own classes at tiny sizes (a 36-channel

@@ -3,11 +3,11 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import type { StageRun } from "../family.js";
+import type { StageRun } from "./family.js";
 
-/* What the Wan parity tests (ours against diffusers' pipelines) share: the exporter's CLI and the comparison. */
+/* What the parity tests of every family (ours against diffusers' pipelines) share: the exporter's CLI and the comparison. */
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const exporter = path.join(root, "exporter/scripts/run.sh");
 const run = promisify(execFile);
 
