@@ -157,10 +157,9 @@ def _size(text: str) -> tuple[int, int]:
 
 
 # Measured with onnxruntime 1.32 (the pinned one): a bfloat16 MatMul, Add or Mul has no CPU kernel, and
-# Conv takes no bfloat16 at the opsets the exports use; onnxruntime-node refuses bfloat16 graph boundaries.
+# Conv takes no bfloat16 at the opsets the exports use.
 BF16_REFUSAL = ("--dtype bf16: a bfloat16 graph cannot be parity-checked or run by this platform: ONNX Runtime's CPU "
-                "provider has no bfloat16 MatMul, Add or Mul (and Conv takes no bfloat16), and onnxruntime-node cannot "
-                "open a session whose inputs or outputs are bfloat16. Use --dtype fp16: the published bfloat16 weights "
+                "provider has no bfloat16 MatMul, Add or Mul (and Conv takes no bfloat16). Use --dtype fp16: the published bfloat16 weights "
                 "are loaded in float16 as diffusers loads them (its float32 layers stay float32)")
 
 

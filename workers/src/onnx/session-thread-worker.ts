@@ -1,6 +1,9 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
 import { parentPort } from "node:worker_threads";
 import ort from "onnxruntime-node";
-import { castTensor } from "./half-cast.js";
+import { readOnnxGraph } from "@videosdgx/shared";
+import { castBoundaryToFloat32 } from "./boundary-casts.js";
 
 /** A tensor as it crosses the thread boundary: plain data, copied in, transferred out. */
 export interface WireTensor {
@@ -31,7 +34,7 @@ export interface OpenedSession {
 
 export interface RunResult {
   outputs: Record<string, WireTensor>;
-  /** The model's own run, conversions at its boundary excluded. */
+  /** The model's own run, with its boundary casts (they are part of its graph). */
   runMs: number;
 }
 
@@ -46,8 +49,10 @@ export type SessionReply = { id: number; lent?: { feeds: Record<string, ort.Tens
 
 interface Open {
   session: ort.InferenceSession;
-  /** Each input's element type, for converting float32 feeds to a float16 graph's. */
-  types: Map<string, ort.Tensor.Type>;
+  /** Every input's and output's name as callers know it (the file's) to the session's (boundary casts rename). */
+  inputNames: Map<string, string>;
+  outputNames: Map<string, string>;
+  /** The session's element type of each output, by the caller's name. */
   outputTypes: Map<string, ort.Tensor.Type>;
   held: Set<number>;
 }
@@ -64,9 +69,43 @@ function opened(id: number): Open {
   return s;
 }
 
-/** A float32 feed as the graph's input takes it: cast for a float16 input, unchanged otherwise. */
-function toInput(s: Open, name: string, tensor: ort.Tensor): Promise<ort.Tensor> | ort.Tensor {
-  return tensor.type === "float32" && s.types.get(name) === "float16" ? castTensor(tensor, "float16") : tensor;
+/** The session's name for input `name`; an input the graph does not have is refused before any run. */
+function sessionInput(s: Open, name: string): string {
+  const inner = s.inputNames.get(name);
+  if (inner === undefined) throw new Error(`the graph has no input ${name} (its inputs: ${[...s.inputNames.keys()].join(", ")})`);
+  return inner;
+}
+
+const HALF = new Set(["float16", "bfloat16"]);
+
+/**
+ * Opens a graph, with Cast nodes at its float16 and bfloat16 boundary (boundary-casts.ts). A file is read
+ * into memory only then: its external data is still found beside it, through ONNX Runtime's option for
+ * models loaded from bytes.
+ */
+async function createSession(source: string | Uint8Array, options: ort.InferenceSession.SessionOptions) {
+  let bytes = typeof source === "string" ? undefined : source;
+  if (typeof source === "string") {
+    const reading = await readOnnxGraph(source);
+    const half = reading.problem === undefined && [...reading.signature.inputs, ...reading.signature.outputs].some((t) => HALF.has(t.type));
+    if (!half) return { session: await ort.InferenceSession.create(source, options), casts: undefined };
+    bytes = await readFile(source);
+  }
+  const casts = castBoundaryToFloat32(bytes!);
+  if (!casts) return { session: await ort.InferenceSession.create(bytes!, options), casts };
+  const folder = typeof source === "string" ? { model_external_initializers_file_folder_path: path.dirname(source) } : {};
+  const extra = { ...options.extra, session: { ...(options.extra as { session?: object } | undefined)?.session, ...folder } };
+  return { session: await ort.InferenceSession.create(casts.model, { ...options, extra }), casts };
+}
+
+/** The session's metadata under the file's names and element types, as callers know the graph. */
+function asDeclared(meta: readonly ort.InferenceSession.ValueMetadata[], renamed = new Map<string, string>(), types = new Map<string, string>()) {
+  const original = new Map([...renamed].map(([name, outer]) => [outer, name]));
+  return meta.map((m) => {
+    const name = original.get(m.name);
+    // "bfloat16" is not among onnxruntime-common's tensor types, but the file's type is what callers check.
+    return name !== undefined && m.isTensor ? { ...m, name, type: types.get(name) as ort.Tensor.Type } : m;
+  });
 }
 
 async function handle(req: SessionRequest): Promise<{ value: OpenedSession | RunResult | number | null; transfer: ArrayBuffer[] }> {
@@ -75,49 +114,56 @@ async function handle(req: SessionRequest): Promise<{ value: OpenedSession | Run
       return { value: null, transfer: [] };
     case "open": {
       const { source, options } = req;
-      const session = await (typeof source === "string" ? ort.InferenceSession.create(source, options) : ort.InferenceSession.create(source, options));
+      const { session, casts } = await createSession(source, options);
       const id = ++nextId;
-      const types = new Map<string, ort.Tensor.Type>();
+      const inputMetadata = asDeclared(session.inputMetadata, casts?.inputs, casts?.types);
+      const outputMetadata = asDeclared(session.outputMetadata, casts?.outputs, casts?.types);
       const outputTypes = new Map<string, ort.Tensor.Type>();
-      for (const m of session.inputMetadata) if (m.isTensor) types.set(m.name, m.type);
-      for (const m of session.outputMetadata) if (m.isTensor) outputTypes.set(m.name, m.type);
-      sessions.set(id, { session, types, outputTypes, held: new Set() });
-      const value: OpenedSession = { session: id, inputNames: session.inputNames, outputNames: session.outputNames, inputMetadata: session.inputMetadata, outputMetadata: session.outputMetadata };
+      session.outputMetadata.forEach((m, i) => m.isTensor && outputTypes.set(outputMetadata[i]!.name, m.type));
+      const names = (meta: readonly ort.InferenceSession.ValueMetadata[], renamed = new Map<string, string>()) => new Map(meta.map((m) => [m.name, renamed.get(m.name) ?? m.name]));
+      sessions.set(id, { session, inputNames: names(inputMetadata, casts?.inputs), outputNames: names(outputMetadata, casts?.outputs), outputTypes, held: new Set() });
+      const value: OpenedSession = {
+        session: id, inputNames: inputMetadata.map((m) => m.name), outputNames: outputMetadata.map((m) => m.name), inputMetadata, outputMetadata,
+      };
       return { value, transfer: [] };
     }
     case "run": {
       const s = opened(req.session);
       const feeds: Record<string, ort.Tensor> = {};
       for (const [name, feed] of Object.entries(req.feeds)) {
+        let tensor: ort.Tensor;
         if ("held" in feed) {
           const h = held.get(feed.held);
           if (!h || h.session !== req.session) throw new Error(`input ${name}: held tensor ${feed.held} is not held for this session`);
-          feeds[name] = h.tensor;
-        } else feeds[name] = await toInput(s, name, tensorOf(feed));
+          tensor = h.tensor;
+        } else tensor = tensorOf(feed);
+        feeds[sessionInput(s, name)] = tensor;
       }
-      // Outputs with a float32 buffer of the caller's: a float32 output is written there by ONNX Runtime,
-      // a float16 one cast into it, so a loop's outputs are no new allocation (and garbage) per run.
+      // Outputs with a float32 buffer of the caller's are written there by ONNX Runtime (a float16 or
+      // bfloat16 output is float32 through its boundary cast), so a loop's outputs are no new allocation a run.
       const into = req.into ?? {};
-      for (const name of Object.keys(into)) if (!s.outputTypes.has(name)) throw new Error(`the graph has no output ${name} (its outputs: ${s.session.outputNames.join(", ")})`);
-      const fetches: Record<string, ort.Tensor | null> = Object.fromEntries(s.session.outputNames.map((name) => {
+      for (const name of Object.keys(into)) {
+        const type = s.outputTypes.get(name);
+        if (!type) throw new Error(`the graph has no output ${name} (its outputs: ${[...s.outputTypes.keys()].join(", ")})`);
+        if (type !== "float32") throw new Error(`output ${name} is ${type}: it cannot be written into a float32 buffer`);
+      }
+      const fetches: Record<string, ort.Tensor | null> = {};
+      const callerName = new Map<string, string>();
+      for (const [name, outer] of s.outputNames) {
+        callerName.set(outer, name);
         const target = into[name];
-        return [name, target && s.outputTypes.get(name) === "float32" ? tensorOf(target) : null];
-      }));
+        fetches[outer] = target ? tensorOf(target) : null;
+      }
       const started = performance.now();
       const out = await s.session.run(feeds, fetches);
       const runMs = performance.now() - started;
       const outputs: Record<string, WireTensor> = {};
       const transfer: ArrayBuffer[] = [];
-      for (const [name, value] of Object.entries(out)) {
-        const target = into[name];
-        if (target) {
-          if (value.type === "float16") await castTensor(value, "float32", target.data as Float32Array);
-          else if (fetches[name] === null) throw new Error(`output ${name} is ${value.type}, not float32 or float16: it cannot be written into a float32 buffer`);
-          continue; // the caller has it in its own buffer, moved back with the reply
-        }
-        const t = value.type === "float16" ? await castTensor(value, "float32") : value;
-        const data = t.data as Exclude<ort.Tensor.DataType, string[]>;
-        outputs[name] = { type: t.type, dims: t.dims, data };
+      for (const [outer, value] of Object.entries(out)) {
+        const name = callerName.get(outer) ?? outer;
+        if (into[name]) continue; // the caller has it in its own buffer, moved back with the reply
+        const data = value.data as Exclude<ort.Tensor.DataType, string[]>;
+        outputs[name] = { type: value.type, dims: value.dims, data };
         // ONNX Runtime's outputs are fresh buffers of their own: moved to the caller, not copied.
         if (!transfer.includes(data.buffer as ArrayBuffer)) transfer.push(data.buffer as ArrayBuffer);
       }
@@ -125,8 +171,9 @@ async function handle(req: SessionRequest): Promise<{ value: OpenedSession | Run
     }
     case "hold": {
       const s = opened(req.session);
+      sessionInput(s, req.name);
       const id = ++nextId;
-      held.set(id, { session: req.session, tensor: await toInput(s, req.name, tensorOf(req.tensor)) });
+      held.set(id, { session: req.session, tensor: tensorOf(req.tensor) });
       s.held.add(id);
       return { value: id, transfer: [] };
     }

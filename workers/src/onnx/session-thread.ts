@@ -96,7 +96,7 @@ function sessionThread(): SessionThread {
 
 const wire = (t: ort.Tensor): WireTensor => ({ type: t.type, dims: t.dims, data: t.data });
 
-/** An input kept on the session thread, converted to the graph's type once (text states fed every step). */
+/** An input kept on the session thread, sent there once (text states fed every step). */
 export class HeldTensor {
   constructor(readonly id: number, readonly type: ort.Tensor.Type, readonly dims: readonly number[], private readonly owner: ModelSession) {}
 
@@ -121,9 +121,10 @@ export type SessionFeeds = Record<string, ort.Tensor | HeldTensor | LentTensor>;
 
 /**
  * A graph open on the session thread, with float32 tensors on both sides whatever it declares: real
- * exports are float16 at their inputs and outputs, while latents and samplers stay float32. Conversions
- * run there in ONNX Runtime's Cast kernel. `runtimeMs` adds up the model's own run time, conversions and
- * the crossing between threads excluded: they are the platform's cost, and benches count them as such.
+ * exports are float16 at their inputs and outputs, while latents and samplers stay float32. Cast nodes
+ * put in the graph at its boundary convert them (boundary-casts.ts); callers see the file's names and
+ * types. `runtimeMs` adds up the model's own run time, those casts included (they run where the model
+ * runs: on the GPU in production), the crossing between threads excluded.
  */
 export class ModelSession {
   runtimeMs = 0;
@@ -145,8 +146,8 @@ export class ModelSession {
   }
 
   /**
-   * One forward. Outputs named in `into` are written into those float32 buffers (lent like the latent,
-   * converted from a float16 output) and are not in the result; the others come back as new tensors.
+   * One forward. Outputs named in `into` are written into those float32 buffers (lent like the latent)
+   * and are not in the result; the others come back as new tensors.
    */
   async run(feeds: SessionFeeds, into: Record<string, LentTensor> = {}): Promise<Record<string, ort.Tensor>> {
     const sent: Record<string, WireFeed> = {};

@@ -76,7 +76,7 @@ export const usesGuidance = (guidance: number): boolean => guidance > 1;
  * Sampling with the model's scheduler (a fresh sampler, so a fresh multistep state, per run). With
  * guidance, one batched transformer call evaluates the unconditional and conditional velocities together
  * (as diffusers does); guidance and the sampler's update are one fused pass over the latent. The latent
- * stays float32; a float16 transformer gets its inputs converted at the graph boundary (on the session thread).
+ * stays float32; a float16 transformer converts at its boundary, in its own graph (boundary-casts.ts).
  */
 export async function denoise(input: DenoiseInput): Promise<DenoiseResult> {
   const { shape, steps, guidance, transformer } = input;

@@ -76,11 +76,7 @@ export class ModelFolder {
     } catch (err) {
       const message = (err as Error).message;
       const oom = isOutOfMemory(message);
-      // ONNX element type 16 is bfloat16, which onnxruntime-node cannot feed or read at a graph's boundary.
-      const hint = /Unsupported data type: 16\b/.test(message)
-        ? " (bfloat16 inputs or outputs: export the graph with float16 or float32 at its boundary)"
-        : "";
-      throw new JobFailure(oom ? "out_of_memory" : "model_load_failed", `loading ${this.name}/${rel} failed: ${message}${hint}`, oom);
+      throw new JobFailure(oom ? "out_of_memory" : "model_load_failed", `loading ${this.name}/${rel} failed: ${message}`, oom);
     }
     this.sessions.push(session);
     const contract = this.contract.graphs[rel];

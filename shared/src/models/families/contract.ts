@@ -70,7 +70,7 @@ export function checkGraph(rel: string, contract: GraphContract, declared: Graph
   return undefined;
 }
 
-const FLOAT = ["float32", "float16"] as const;
+const FLOAT = ["float32", "float16", "bfloat16"] as const;
 
 /** The text encoder every family with a T5-style encoder uses: ids and mask in, states out. */
 export const TEXT_ENCODER_CONTRACT: GraphContract = {
@@ -81,7 +81,7 @@ export const TEXT_ENCODER_CONTRACT: GraphContract = {
   outputs: [{ name: "last_hidden_state", types: FLOAT, rank: 3, shape: "[B, L, D]" }],
 };
 
-/** Float32 or float16 at a boundary: the pipeline converts float16 (bfloat16 cannot be fed by onnxruntime-node). */
+/** The float types a graph may have at its boundary: the worker casts float16 and bfloat16 inside the graph. */
 export const FLOAT_TYPES: readonly string[] = FLOAT;
 
 /** What every family with a tokenizer, text encoder, transformer and VAE decoder holds (Optimum's layout). */

@@ -81,8 +81,8 @@ export async function jointDenoise(input: JointDenoiseInput): Promise<{ runtimeM
   const runtimeBefore = transformer.runtimeMs;
   const steps = videoSampler.timesteps.length;
 
-  // Inputs fixed through the loop (the text states held on the session thread, converted to the graph's
-  // types once); the latents' batch buffers are refreshed each step.
+  // Inputs fixed through the loop (the text states held on the session thread, sent once); the latents'
+  // batch buffers are refreshed each step.
   const fixed = async (b: number) => ({
     encoder_hidden_states: await transformer.hold("encoder_hidden_states", half(input.prompts.video, b)),
     audio_encoder_hidden_states: await transformer.hold("audio_encoder_hidden_states", half(input.prompts.audio, b)),
