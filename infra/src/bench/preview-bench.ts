@@ -8,7 +8,7 @@ import { denoise, parseSchedulerConfig } from "@videosdgx/workers/pipeline";
 import { createLatentProjection, frameX0, previewLatentFrame, Previewer } from "@videosdgx/workers/preview";
 import { TINYWAN_SCHEDULER_CONFIG } from "@videosdgx/workers/tinywan";
 import { round, type BenchRow } from "./stats.js";
-import { TEXT_DIMS, WAN_480P, WORKER_SESSION_OPTIONS, scalingTransformer } from "./step-bench.js";
+import { TEXT_DIMS, WAN_480P, WORKER_SESSION_OPTIONS, scalingTransformer, workerProgress } from "./step-bench.js";
 
 /** A 16-channel projection: the cost is the same for any numbers (Wan 2.1's own are in the README). */
 const PROJECTION = LatentPreviewSchema.parse({
@@ -37,10 +37,7 @@ export async function previewBench(steps: number): Promise<BenchRow[]> {
   const latent = { width: WAN_480P.width, height: WAN_480P.height };
   try {
     const job = await queue.add("step", {});
-    const progress = async (step: number, total: number, extra = {}) => {
-      await connection.exists("bench:cancel:preview");
-      await job.updateProgress({ phase: "denoising", step, total, timings: {}, ...extra });
-    };
+    const progress = workerProgress(connection, job, "bench:cancel:preview");
     const previewer = (file: string, published: { count: number }) =>
       Previewer.create({
         projection: PROJECTION, everySteps: 1, latent, file,

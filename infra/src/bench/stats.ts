@@ -16,6 +16,8 @@ export interface BenchRow {
   ratio: number;
   target: string;
   pass: boolean;
+  /** Where the platform's time excludes ONNX Runtime's: the latter's time per unit, for the reader. */
+  runtime?: number;
 }
 
 export const round = (x: number, digits = 2): number => Number(x.toFixed(digits));

@@ -1,5 +1,6 @@
 import path from "node:path";
-import { Queue } from "bullmq";
+import { Queue, type Job } from "bullmq";
+import type { Redis } from "ioredis";
 import ort from "onnxruntime-node";
 import { createRedis, loadConfig } from "@videosdgx/shared";
 import { TestRedis, makeTempDir } from "@videosdgx/shared/testing";
@@ -20,8 +21,8 @@ export const TEXT_DIMS = [2, 512, 4096];
 
 /**
  * A transformer that only scales its input: ONNX Runtime's share is then measured and subtracted. With
- * `type` FLOAT16 its inputs and outputs are float16 as in a real export, so the boundary's conversions
- * (the platform's work) are in the measured time.
+ * `type` FLOAT16 its inputs and outputs are float16 as in a real export; their conversions are Cast nodes
+ * in the graph (boundary-casts.ts), so they are in ONNX Runtime's share, reported beside the row.
  */
 export function scalingTransformer(type: typeof DataType.FLOAT | typeof DataType.FLOAT16): Uint8Array {
   const g = new GraphBuilder("bench_transformer");
@@ -98,6 +99,13 @@ async function ltx2StepRow(steps: number, afterStep: (step: number, total: numbe
   }
 }
 
+/** What the worker does after every step (process-job.ts): the cancellation check and the progress write, sent together. */
+export function workerProgress(connection: Redis, job: Job, cancelKey: string) {
+  return async (step: number, total: number, extra: object = {}): Promise<void> => {
+    await Promise.all([connection.exists(cancelKey), job.updateProgress({ phase: "denoising", step, total, timings: {}, ...extra })]);
+  };
+}
+
 /** The baseline: the fastest of 20 copies of `floats` float32 values (the least any step must move). */
 export function copyTimeMs(floats: number): number {
   const src = new Float32Array(floats);
@@ -122,17 +130,19 @@ async function wanStepRow(steps: number, type: typeof DataType.FLOAT | typeof Da
       const { runtimeMs } = await denoise({
         transformer, scheduler, shape: WAN_480P, textStates: text, steps, guidance: 5, seed: 42, outputName: "out_hidden_states", afterStep,
       });
-      return (performance.now() - started - runtimeMs) / steps;
+      return { platform: (performance.now() - started - runtimeMs) / steps, runtime: runtimeMs / steps };
     };
     await run(); // warm-up: JIT and allocator
-    const platformMs = Math.min(await run(), await run(), await run());
+    const runs = [await run(), await run(), await run()];
+    const best = runs.reduce((a, b) => (b.platform < a.platform ? b : a));
+    const platformMs = best.platform;
     const copyMs = copyTimeMs(2 * WAN_480P.channels * WAN_480P.frames * WAN_480P.height * WAN_480P.width);
     const half = type === DataType.FLOAT16;
     return {
       bench: "step",
-      metric: `platform time per denoising step, Wan 2.1 480p latent, UniPC order 2, CFG on, ${half ? "float16 transformer (conversions included)" : "float32 transformer"}`,
+      metric: `platform time per denoising step, Wan 2.1 480p latent, UniPC order 2, CFG on, ${half ? "float16 transformer (boundary casts in its graph)" : "float32 transformer"}`,
       unit: "ms", platform: round(platformMs), baseline: round(copyMs), baseline_name: "one copy of the batched latent (2 x 16x21x60x104 float32)",
-      ratio: round(copyMs / platformMs, 3), target: "< 20 ms per step", pass: platformMs < 20,
+      ratio: round(copyMs / platformMs, 3), target: "< 20 ms per step", pass: platformMs < 20, runtime: round(best.runtime),
     };
   } finally {
     await transformer.release();
@@ -141,9 +151,9 @@ async function wanStepRow(steps: number, type: typeof DataType.FLOAT | typeof Da
 
 /**
  * (b) The platform's own time per denoising step (noise, batching copies, guidance and the sampler
- * update, float16 conversions at the boundary, cancellation check and progress write to a real Redis),
- * ONNX Runtime's time excluded, against one bare copy of the batched latent as the memory-bandwidth
- * floor measured in the same run.
+ * update, the crossings to the session thread, cancellation check and progress write to a real Redis),
+ * ONNX Runtime's time excluded (a float16 graph's boundary casts are its), against one bare copy of the
+ * batched latent as the memory-bandwidth floor measured in the same run.
  */
 export async function stepBench(steps: number): Promise<BenchRow[]> {
   const { dir, remove } = await makeTempDir("vdgx-bench-step");
@@ -152,11 +162,7 @@ export async function stepBench(steps: number): Promise<BenchRow[]> {
   const queue = new Queue("bench-step", { connection, prefix: "bench" });
   try {
     const job = await queue.add("step", {});
-    // What the worker does after every step: the cancellation check and the progress write.
-    const progress = async (step: number, total: number) => {
-      await connection.exists("bench:cancel:step");
-      await job.updateProgress({ phase: "denoising", step, total, timings: {} });
-    };
+    const progress = workerProgress(connection, job, "bench:cancel:step");
     return [
       await ltx2StepRow(steps, progress),
       await wanStepRow(steps, DataType.FLOAT, progress),

@@ -3,7 +3,7 @@ import { frameX0, previewLatentFrame, type FrameTerm } from "../preview/frame-x0
 import type { PreviewSink } from "../preview/preview-sink.js";
 import type { SchedulerConfig } from "./scheduler-config.js";
 import { createSampler } from "./sampler.js";
-import { gaussianNoise } from "./noise.js";
+import { fillGaussian } from "./noise.js";
 import { latentDims, latentSize, type LatentShape } from "./latent-shape.js";
 import { LentTensor, type ModelSession } from "../onnx/session-thread.js";
 
@@ -94,7 +94,7 @@ export async function denoise(input: DenoiseInput): Promise<DenoiseResult> {
   const hidden = new LentTensor(new Float32Array(item * batch), latentDims({ ...shape, channels: shape.channels + condition.length / plane }, batch));
   const views = () => ({ x: hidden.data.subarray(0, n), mirror: guided ? hidden.data.subarray(item, item + n) : undefined });
   let { x, mirror } = views();
-  x.set(gaussianNoise(n, input.seed));
+  fillGaussian(x, input.seed);
   hidden.data.set(condition, n);
   if (mirror) {
     mirror.set(x);
@@ -105,7 +105,7 @@ export async function denoise(input: DenoiseInput): Promise<DenoiseResult> {
   // The velocities are written into one buffer lent for every forward: no new output (and garbage) a step.
   const velocity = new LentTensor(new Float32Array(n * batch), latentDims(shape, batch));
   const runtimeBefore = transformer.runtimeMs;
-  // Text states and extra inputs are the same every step: held on the session thread, converted once.
+  // Text states and extra inputs are the same every step: held on the session thread, sent once.
   const held = Object.fromEntries(
     await Promise.all([["encoder_hidden_states", input.textStates] as const, ...Object.entries(input.extraInputs ?? {})].map(async ([name, t]) => [name, await transformer.hold(name, t)] as const)),
   );

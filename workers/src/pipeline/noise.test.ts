@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { gaussianNoise, randomSeed } from "./noise.js";
+import { fillGaussian, gaussianNoise, randomSeed } from "./noise.js";
 
 test("the same seed gives identical noise; other seeds differ", () => {
   assert.deepEqual(gaussianNoise(100_000, 42), gaussianNoise(100_000, 42));
@@ -14,6 +14,14 @@ test("the same seed gives identical noise; other seeds differ", () => {
 test("a shorter request is a prefix of a longer one", () => {
   assert.deepEqual(gaussianNoise(999, 7), gaussianNoise(5000, 7).subarray(0, 999));
   assert.equal(gaussianNoise(0, 7).length, 0);
+});
+
+test("fillGaussian writes the same values into the buffer it is given, a view too", () => {
+  const buffer = new Float32Array(1200).fill(9);
+  const view = buffer.subarray(100, 1100);
+  assert.equal(fillGaussian(view, 5), view);
+  assert.deepEqual(view, gaussianNoise(1000, 5));
+  assert.ok(buffer.subarray(0, 100).every((v) => v === 9) && buffer.subarray(1100).every((v) => v === 9), "nothing outside the view is written");
 });
 
 test("1M samples look standard normal", () => {

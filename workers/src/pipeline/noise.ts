@@ -89,9 +89,14 @@ function slowDraw(s: Int32Array, r: number): number {
  * inlines the generator with its state in locals; the state goes back to the array only for slowDraw.
  */
 export function gaussianNoise(count: number, seed: number): Float32Array {
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed must be a non-negative safe integer, got ${seed}`);
   if (!Number.isInteger(count) || count < 0) throw new RangeError(`count must be a non-negative integer, got ${count}`);
-  const out = new Float32Array(count);
+  return fillGaussian(new Float32Array(count), seed);
+}
+
+/** `out` filled with gaussianNoise(out.length, seed), written in place (a latent's own buffer). */
+export function fillGaussian(out: Float32Array, seed: number): Float32Array {
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed must be a non-negative safe integer, got ${seed}`);
+  const count = out.length;
   const st = seedState(seed);
   let s0 = st[0]!, s1 = st[1]!, s2 = st[2]!, s3 = st[3]!;
   for (let i = 0; i < count; i++) {

@@ -19,6 +19,8 @@ export interface Sampler {
   /**
    * Advances the latent `x` in place by step `i` given the model's velocity there; with guidance it is
    * `uncond + guidance * (cond - uncond)`, fused into the update. `mirror` also receives the new latent.
+   * Between steps `x` holds what the last step left (it may be another view of the same values): a
+   * sampler may keep its own copy of the latent rather than read it again.
    */
   step(i: number, x: Float32Array, velocity: Velocity, mirror?: Float32Array): void;
 }

@@ -27,6 +27,15 @@ export interface StepScalars {
 }
 
 const PAGE = 65536;
+/** Latent values compared to catch a caller that changed the latent between steps. */
+const CHECKED_VALUES = 64;
+
+/**
+ * The memory of the last finished run, kept for the next run of the same size: a fresh memory's first
+ * touch (page faults on every buffer) costs more than a run's first steps themselves, about 50 ms for
+ * Wan's 480p latent here. One spare at most (59 MB at 480p); a run of another size replaces it.
+ */
+let spare: UniPCKernel | undefined;
 
 /**
  * The UniPC state of one run in WebAssembly memory (the latent, the two velocities, the corrector's
@@ -41,8 +50,28 @@ export class UniPCKernel {
   private readonly history: number[];
   /** Where this step's model output goes; afterwards it is the newest and the oldest slot is reused. */
   private fresh: number;
+  /** Whether slot 0 holds the latent the last step gave the caller, so it need not be copied in again. */
+  private holdsLatent = false;
 
-  constructor(
+  /** A kernel for a new run: the spare one when it fits, its state cleared; else a new one. */
+  static take(size: number, historySlots: number): UniPCKernel {
+    const s = spare;
+    spare = undefined;
+    if (s?.size !== size || s.history.length !== historySlots) return new UniPCKernel(size, historySlots);
+    s.history.forEach((_, k) => (s.history[k] = 4 + k));
+    s.fresh = 4 + historySlots;
+    s.holdsLatent = false;
+    // Terms a step does not use still read their buffers with coefficient 0: stale values must be zeros.
+    s.floats.fill(0, 3 * s.stride);
+    return s;
+  }
+
+  /** The run is over: its memory becomes the spare for the next run. */
+  retire(): void {
+    spare = this;
+  }
+
+  private constructor(
     readonly size: number,
     historySlots: number,
   ) {
@@ -61,12 +90,14 @@ export class UniPCKernel {
   }
 
   /**
-   * Copies the latent and the velocities in (`cond` omitted without guidance), runs the update, copies
-   * the new latent to `x` (and `mirror`) and makes this step's model output the newest in the history.
+   * Copies the velocities in (`cond` omitted without guidance) and, at the first step, the latent; runs
+   * the update, copies the new latent to `x` (and `mirror`) and makes this step's model output the newest
+   * in the history. After the first step `x` must be what the last step left in it (sampler.ts).
    */
   step(x: Float32Array, uncond: Float32Array, cond: Float32Array | undefined, s: StepScalars, mirror?: Float32Array): void {
     const at = (slot: number) => slot * this.stride * 4;
-    this.view(0).set(x);
+    if (this.holdsLatent) this.checkUnchanged(x);
+    else this.view(0).set(x);
     this.view(1).set(uncond);
     if (cond) this.view(2).set(cond);
     const h = this.history;
@@ -82,5 +113,17 @@ export class UniPCKernel {
     mirror?.set(next);
     h.unshift(this.fresh);
     this.fresh = h.pop()!;
+    this.holdsLatent = true;
+  }
+
+  /** A sparse comparison: a latent changed between steps would be sampled from a stale copy. */
+  private checkUnchanged(x: Float32Array): void {
+    const kept = this.view(0);
+    const every = Math.max(1, Math.floor(this.size / CHECKED_VALUES));
+    for (let i = 0; i < this.size; i += every) {
+      const a = x[i]!;
+      const b = kept[i]!;
+      if (a !== b && !(a !== a && b !== b)) throw new Error(`the latent changed between sampler steps (value ${i}: ${a}, the sampler left ${b})`);
+    }
   }
 }

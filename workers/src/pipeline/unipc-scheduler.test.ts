@@ -56,7 +56,7 @@ test("the guided step equals one with the combined velocity, and the mirror gets
   for (let i = 0; i < n; i++) assert.ok(Math.abs(xa[i]! - xb[i]!) < 1e-5, `[${i}] ${xa[i]} != ${xb[i]}`);
 });
 
-test("each run has its own multistep state: a second sampler repeats the first, steps must come in order", () => {
+test("each run has its own multistep state: a second sampler (on the first's memory) repeats it; steps come in order", () => {
   const n = 64;
   const v = gaussianNoise(n, 6);
   const finals = [0, 1].map(() => {
@@ -68,8 +68,24 @@ test("each run has its own multistep state: a second sampler repeats the first, 
   assert.deepEqual(finals[0], finals[1]);
   const s = run(5, n);
   s.step(0, new Float32Array(n), { v });
-  assert.throws(() => s.step(2, new Float32Array(n), { v }), /expected step 1, got 2/);
+  assert.throws(() => s.step(2, new Float32Array(n), { v }), /expected step 1 of 5, got 2/);
   assert.throws(() => s.step(1, new Float32Array(n + 1), { v }), RangeError);
+  const done = run(1, n);
+  done.step(0, new Float32Array(n), { v });
+  assert.throws(() => done.step(1, new Float32Array(n), { v }), /expected step 1 of 1, got 1/, "no step after the last");
+});
+
+test("the sampler keeps the latent between steps, and refuses a latent changed behind its back", () => {
+  const n = 4096;
+  const v = gaussianNoise(n, 6);
+  const s = run(5, n);
+  const x = gaussianNoise(n, 7);
+  s.step(0, x, { v });
+  // What step 0 left, in another buffer: fine.
+  const moved = x.slice();
+  s.step(1, moved, { v });
+  moved[0] = moved[0]! + 1;
+  assert.throws(() => s.step(2, moved, { v }), /the latent changed between sampler steps \(value 0: /);
 });
 
 test("the corrector is what disable_corrector turns off", () => {

@@ -139,11 +139,11 @@ export class UniPCSampler implements Sampler {
     ({ sigmas: this.sigmas, timesteps: this.timesteps } = uniPCSchedule(config, steps));
     this.config = config;
     this.steps = steps;
-    this.kernel = new UniPCKernel(size, config.solver_order);
+    this.kernel = UniPCKernel.take(size, config.solver_order);
   }
 
   step(i: number, x: Float32Array, velocity: Velocity, mirror?: Float32Array): void {
-    if (i !== this.next) throw new RangeError(`UniPC steps run in order: expected step ${this.next}, got ${i}`);
+    if (i !== this.next || i >= this.steps) throw new RangeError(`UniPC steps run in order: expected step ${this.next} of ${this.steps}, got ${i}`);
     const n = this.kernel.size;
     const uncond = velocity.v ?? velocity.uncond;
     // Without guidance the velocity is `uncond + 0 * (uncond - uncond)`: the same pass, reading one buffer twice.
@@ -204,5 +204,6 @@ export class UniPCSampler implements Sampler {
     this.lastOrder = order;
     this.outputs = Math.min(this.outputs + 1, config.solver_order);
     this.next++;
+    if (this.next === this.steps) this.kernel.retire();
   }
 }
