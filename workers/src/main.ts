@@ -159,8 +159,11 @@ const worker = startWorker(
   },
 );
 // Every change of busy state is beaten at once: other workers choose eviction victims from it.
+// `attempt` is the run's number as GET /v1/jobs/:id counts it (attempts: runs started). attemptsMade would
+// not count a run whose worker died: BullMQ counts those in stalledCounter instead.
 worker.on("active", (job) => {
-  log.child({ job_id: job.id }).info("job started", { attempt: job.attemptsMade + 1 });
+  const recovered = job.stalledCounter > 0 ? { recovered_from_stalled: job.stalledCounter } : {};
+  log.child({ job_id: job.id }).info("job started", { attempt: job.attemptsStarted, ...recovered });
   void heartbeat.beat();
 });
 worker.on("completed", (job) => {
@@ -171,8 +174,13 @@ worker.on("failed", (job, err) => {
   const failure = readFailure(err.message);
   const jobLog = log.child({ job_id: job?.id });
   if (failure.code === "cancelled") jobLog.info("job cancelled");
-  else jobLog.warn("job failed", { code: failure.code, reason: failure.message, attempt: job?.attemptsMade });
+  else jobLog.warn("job failed", { code: failure.code, reason: failure.message, attempt: job?.attemptsStarted });
   void heartbeat.beat();
+});
+// Stalled-job recovery: the lock of a job whose worker died (SIGKILL, the OOM killer, a crash) expired and
+// this worker's stalled check moved it back to the queue (BullMQ's "stalled" event).
+worker.on("stalled", (jobId, prev) => {
+  log.child({ job_id: jobId }).warn("job's worker died mid-job (its lock expired): queued again", { previous_state: prev });
 });
 worker.on("error", (err) => log.error("worker error", { error: err.message }));
 const problem = await environment.start();

@@ -20,15 +20,31 @@ test("a worker killed with SIGKILL mid-job: the job is picked up again and compl
   first.child.kill("SIGKILL");
   await first.exited;
 
-  await p.startWorker("tiny");
+  const second = await p.startWorker("tiny");
   const retried = await p.waitForJob(res.body.id, (j) => j.last_error !== undefined, 60000);
   assert.equal(retried.last_error.code, "worker_lost", "the cause of the lost attempt is shown while it is retried");
   assert.match(retried.last_error.message, /killed, e\.g\. by the out-of-memory killer, or crashed/);
   const job = await p.waitForTerminal(res.body.id, 180000);
   assert.equal(job.status, "completed", JSON.stringify(job.error));
   assert.ok(job.attempts >= 2, `attempts: ${job.attempts}`);
-  const mine = (await p.outputFiles()).filter((f) => f.startsWith(res.body.id));
-  assert.deepEqual(mine, finishedOutputs([res.body.id]));
+  // The restarted worker's log says what happened, with the run number the API shows.
+  const lines = second.output.split("\n").flatMap((l) => {
+    try {
+      return [JSON.parse(l)];
+    } catch {
+      return [];
+    }
+  });
+  const mine = (msg: RegExp) => lines.filter((l) => l.job_id === res.body.id && msg.test(l.msg));
+  const stalled = mine(/worker died mid-job/);
+  assert.ok(stalled.length >= 1, `a stalled-recovery line:\n${second.output}`);
+  assert.equal(stalled[0].previous_state, "active");
+  const started = mine(/^job started$/).at(-1);
+  assert.ok(started, second.output);
+  assert.equal(started.attempt, job.attempts, "the log's attempt is the API's attempts");
+  assert.ok(started.recovered_from_stalled >= 1, JSON.stringify(started));
+  const files = (await p.outputFiles()).filter((f) => f.startsWith(res.body.id));
+  assert.deepEqual(files, finishedOutputs([res.body.id]));
   assert.equal((await p.outputFiles()).filter((f) => f.endsWith(".part")).length, 0, "no partial files left");
 });
 

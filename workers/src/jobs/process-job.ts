@@ -54,8 +54,8 @@ export function createProcessor(deps: ProcessorDeps) {
   return async (job: Job<JobData, JobOutput>, params: JobData, token?: string): Promise<JobOutput> => {
     const started = performance.now();
     const jobId = job.id!;
-    // Every line this attempt logs names its job and attempt.
-    const log = deps.log.child({ job_id: jobId, attempt: job.attemptsMade + 1 });
+    // Every line this attempt logs names its job and attempt (runs started, as the API's `attempts`).
+    const log = deps.log.child({ job_id: jobId, attempt: job.attemptsStarted });
     const outputName = `${jobId}.mp4`;
     const timings: Timings = {};
 
