@@ -7,6 +7,8 @@ import { denoise } from "./denoise.js";
 import type { LatentShape } from "./latent-shape.js";
 import { gaussianNoise } from "./noise.js";
 import { createSampler } from "./sampler.js";
+import { previewLatentFrame } from "../preview/frame-x0.js";
+import type { PreviewSink } from "../preview/preview-sink.js";
 import { parseSchedulerConfig } from "./scheduler-config.js";
 
 const SHAPE: LatentShape = { channels: 4, frames: 3, height: 6, width: 8, tokens: 3 * 3 * 4 };
@@ -42,7 +44,7 @@ const SCHEDULERS = {
   euler: { _class_name: "FlowMatchEulerDiscreteScheduler", shift: 3 },
 };
 
-async function sample(half: boolean, raw: object, guidance = 5) {
+async function sample(half: boolean, raw: object, guidance = 5, preview?: PreviewSink) {
   const session = await ModelSession.open(transformer(half));
   try {
     const { latent } = await denoise({
@@ -55,6 +57,7 @@ async function sample(half: boolean, raw: object, guidance = 5) {
       seed: 11,
       afterStep: async () => {},
       outputName: "out_hidden_states",
+      ...(preview ? { preview } : {}),
     });
     return latent;
   } finally {
@@ -71,6 +74,28 @@ function reference(raw: object, guidance: number): Float32Array {
   return x;
 }
 
+/** The reference run's x0 = x - sigma v of the previewed frame at each step, channel-major [C, H * W]. */
+function referenceFrames(raw: object, guidance: number): Float32Array[] {
+  const sampler = createSampler(parseSchedulerConfig(raw), { steps: 8, size: N, imageSeqLen: SHAPE.tokens });
+  const x = gaussianNoise(N, 11);
+  const pixels = SHAPE.height * SHAPE.width;
+  const frame = previewLatentFrame(SHAPE.frames);
+  const frames: Float32Array[] = [];
+  for (let k = 0; k < 8; k++) {
+    const v = x.map((xi) => 0.01 * xi + guidance);
+    const x0 = new Float32Array(SHAPE.channels * pixels);
+    for (let c = 0; c < SHAPE.channels; c++) {
+      for (let p = 0; p < pixels; p++) {
+        const at = (c * SHAPE.frames + frame) * pixels + p;
+        x0[c * pixels + p] = x[at]! - sampler.sigmas[k]! * v[at]!;
+      }
+    }
+    frames.push(x0);
+    sampler.step(k, x, { v });
+  }
+  return frames;
+}
+
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
 
 for (const [name, raw] of Object.entries(SCHEDULERS)) {
@@ -79,6 +104,15 @@ for (const [name, raw] of Object.entries(SCHEDULERS)) {
       const got = await sample(false, raw, guidance);
       assert.ok(maxDiff(got, reference(raw, guidance)) < 1e-4, `guidance ${guidance}: ${maxDiff(got, reference(raw, guidance))}`);
     }
+  });
+
+  test(`${name}: a preview gets the guided x0 estimate of the middle frame at every step it wants`, async () => {
+    const offered: { step: number; x0: Float32Array }[] = [];
+    const sink: PreviewSink = { wants: (step) => step % 2 === 0, offer: (step, x0) => offered.push({ step, x0: x0.slice() }) };
+    await sample(false, raw, 5, sink);
+    const want = referenceFrames(raw, 5);
+    assert.deepEqual(offered.map((o) => o.step), [2, 4, 6, 8]);
+    for (const { step, x0 } of offered) assert.ok(maxDiff(x0, want[step - 1]!) < 1e-4, `step ${step}: ${maxDiff(x0, want[step - 1]!)}`);
   });
 
   test(`${name}: a float16 transformer is fed and read through the same loop, to float16 accuracy`, async () => {

@@ -1,5 +1,5 @@
 import ort from "onnxruntime-node";
-import { frameX0, previewLatentFrame, type FrameTerm } from "../preview/frame-x0.js";
+import { frameX0, previewFrameOf, previewLatentFrame, type FrameTerm } from "../preview/frame-x0.js";
 import type { PreviewSink } from "../preview/preview-sink.js";
 import type { SchedulerConfig } from "./scheduler-config.js";
 import { createSampler } from "./sampler.js";
@@ -115,8 +115,12 @@ export async function denoise(input: DenoiseInput): Promise<DenoiseResult> {
       await transformer.run({ ...held, hidden_states: hidden, timestep: timestep.tensor }, { [outputName]: velocity });
       ({ x, mirror } = views());
       const v = velocity.data;
-      if (input.preview?.wants(i + 1)) input.preview.offer(i + 1, previewX0(shape, x, v, sampler.sigmas[i]!, guided ? guidance : undefined));
+      // The preview's x0 frame: from the sampler's own estimate after its step where it makes one, else
+      // gathered from the latent and the velocities before the step moves the latent.
+      const preview = input.preview?.wants(i + 1) ? input.preview : undefined;
+      const gathered = preview && !sampler.lastX0 ? previewX0(shape, x, v, sampler.sigmas[i]!, guided ? guidance : undefined) : undefined;
       sampler.step(i, x, guided ? { uncond: v.subarray(0, n), cond: v.subarray(n, 2 * n), guidance } : { v }, mirror);
+      preview?.offer(i + 1, gathered ?? previewFrameOf(sampler.lastX0!(), shape.channels, shape.frames, shape.height * shape.width));
       await input.afterStep(i + 1, steps);
     }
   } finally {

@@ -23,6 +23,11 @@ export interface Sampler {
    * sampler may keep its own copy of the latent rather than read it again.
    */
   step(i: number, x: Float32Array, velocity: Velocity, mirror?: Float32Array): void;
+  /**
+   * The whole latent's x0 estimate at the last step (`x - sigma * v` with the guided v), where the sampler
+   * computes one anyway (a data-prediction solver); valid until its next step.
+   */
+  lastX0?(): Float32Array;
 }
 
 export interface SamplerRun {

@@ -116,6 +116,11 @@ export class UniPCKernel {
     this.holdsLatent = true;
   }
 
+  /** The last step's model output, UniPC's x0 estimate of the whole latent: valid until the next step. */
+  lastModelOutput(): Float32Array {
+    return this.view(this.history[0]!);
+  }
+
   /** A sparse comparison: a latent changed between steps would be sampled from a stale copy. */
   private checkUnchanged(x: Float32Array): void {
     const kept = this.view(0);

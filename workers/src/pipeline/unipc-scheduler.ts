@@ -142,6 +142,12 @@ export class UniPCSampler implements Sampler {
     this.kernel = UniPCKernel.take(size, config.solver_order);
   }
 
+  /** UniPC predicts data: its model output at a step is the guided x0 estimate, kept in the kernel's memory. */
+  lastX0(): Float32Array {
+    if (this.next === 0) throw new RangeError("no UniPC step has run yet");
+    return this.kernel.lastModelOutput();
+  }
+
   step(i: number, x: Float32Array, velocity: Velocity, mirror?: Float32Array): void {
     if (i !== this.next || i >= this.steps) throw new RangeError(`UniPC steps run in order: expected step ${this.next} of ${this.steps}, got ${i}`);
     const n = this.kernel.size;

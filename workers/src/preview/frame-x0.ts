@@ -17,13 +17,23 @@ export const previewLatentFrame = (frames: number): number => Math.floor((frames
  */
 export function frameX0(channels: number, pixels: number, stride: number, terms: readonly FrameTerm[]): Float32Array {
   const out = new Float32Array(channels * pixels);
+  let first = true;
   for (const { data, weight, offset } of terms) {
     if (weight === 0) continue;
     for (let c = 0; c < channels; c++) {
       const from = offset(c);
       const to = c * pixels;
-      for (let p = 0; p < pixels; p++) out[to + p]! += weight * data[from + p * stride]!;
+      // An estimate the sampler already made (UniPC's model output): a copy per channel.
+      if (first && weight === 1 && stride === 1) out.set(data.subarray(from, from + pixels), to);
+      else for (let p = 0; p < pixels; p++) out[to + p]! += weight * data[from + p * stride]!;
     }
+    first = false;
   }
   return out;
+}
+
+/** The previewed frame of a whole latent's x0 estimate laid out [C, F, H, W]. */
+export function previewFrameOf(x0: Float32Array, channels: number, frames: number, pixels: number): Float32Array {
+  const frame = previewLatentFrame(frames);
+  return frameX0(channels, pixels, 1, [{ data: x0, weight: 1, offset: (c) => (c * frames + frame) * pixels }]);
 }
