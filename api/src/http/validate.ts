@@ -51,9 +51,52 @@ function plainMessage(iss: Issue): string | undefined {
   }
 }
 
-function issuesOf(error: z.ZodError): FieldIssue[] {
+/** zod's definition of a schema node, as far as finding an object's keys needs it. */
+interface Def {
+  type: string;
+  shape?: Record<string, { _zod: { def: Def } }>;
+  innerType?: { _zod: { def: Def } };
+  in?: { _zod: { def: Def } };
+}
+
+/** The keys the object schema at `path` knows, looking through optional, default and pipe wrappers. */
+function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  let def: Def | undefined = (schema as unknown as { _zod: { def: Def } })._zod.def;
+  const unwrap = () => {
+    while (def && def.type !== "object") def = (def.innerType ?? def.in)?._zod.def;
+  };
+  for (const key of path) {
+    unwrap();
+    def = def?.shape?.[String(key)]?._zod.def;
+  }
+  unwrap();
+  return Object.keys(def?.shape ?? {});
+}
+
+/** Edit distance, for a misspelt field's nearest known one. */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+/** "is not a known field", with the field meant when one is near (a part of it, or a typo away), else the known ones. */
+function unknownField(key: string, known: string[]): string {
+  const near = known.find((k) => k.split("_").includes(key) || key.split("_").includes(k)) ?? known.find((k) => distance(key, k) <= Math.min(2, k.length - 1));
+  if (near) return `is not a known field; did you mean ${near}?`;
+  return known.length > 0 ? `is not a known field (known: ${known.join(", ")})` : "is not a known field";
+}
+
+function issuesOf(error: z.ZodError, schema: z.ZodType): FieldIssue[] {
   return error.issues.flatMap((i) => {
-    if (i.code === "unrecognized_keys") return i.keys.map((k) => ({ field: [...i.path, k].join("."), message: "is not a known field" }));
+    if (i.code === "unrecognized_keys") {
+      const known = knownKeys(schema, i.path);
+      return i.keys.map((k) => ({ field: [...i.path, k].join("."), message: unknownField(k, known) }));
+    }
     return [{ field: i.path.join(".") || BODY, message: i.message }];
   });
 }
@@ -64,7 +107,7 @@ const sentence = (d: FieldIssue) => `${d.field === BODY ? "the body" : d.field} 
 export function parseOr400<S extends z.ZodType>(schema: S, input: unknown, what: string): z.infer<S> {
   const r = schema.safeParse(input, { error: plainMessage });
   if (r.success) return r.data;
-  const details = issuesOf(r.error).map((d) => ({ field: d.field, message: sentence(d) }));
+  const details = issuesOf(r.error, schema).map((d) => ({ field: d.field, message: sentence(d) }));
   throw new ValidationError(`invalid ${what}: ${details.map((d) => d.message).join("; ")}`, details);
 }
 
