@@ -1,15 +1,23 @@
 /**
  * A minimal protobuf encoder for the parts of onnx.proto the project writes (models, graphs, nodes,
  * attributes, tensors, value infos). Field numbers are onnx.proto's; only what we emit is covered. Used
- * by the tiny model's generator (workers) and by the structure check's tests (onnx-structure.ts).
+ * by the tiny model's generator (workers), the structure check's tests (onnx-structure.ts) and the
+ * workers' boundary casts (which re-encode a parsed graph's inputs and outputs).
  */
 export const DataType = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, BFLOAT16: 16 } as const;
 export type DataTypeCode = (typeof DataType)[keyof typeof DataType];
 
 const AttrType = { FLOAT: 1, INT: 2, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
 
-class Writer {
+/** A protobuf message built field by field (also used to re-encode parts of a parsed model). */
+export class ProtoWriter {
   private readonly parts: Uint8Array[] = [];
+
+  /** Bytes already encoded as whole fields (copied from another message). */
+  raw(bytes: Uint8Array): this {
+    this.parts.push(bytes);
+    return this;
+  }
 
   private varint(value: bigint): void {
     // int64 fields: negatives are ten-byte two's complement varints.
@@ -53,7 +61,7 @@ class Writer {
     return this.bytes(field, new TextEncoder().encode(value));
   }
 
-  message(field: number, w: Writer): this {
+  message(field: number, w: ProtoWriter): this {
     return this.bytes(field, w.finish());
   }
 
@@ -113,8 +121,8 @@ function dataTypeOf(data: TensorData): DataTypeCode {
   return DataType.UINT8;
 }
 
-function tensor(t: TensorInit): Writer {
-  const w = new Writer();
+function tensor(t: TensorInit): ProtoWriter {
+  const w = new ProtoWriter();
   for (const d of t.dims) w.int(1, d);
   w.int(2, dataTypeOf(t.data));
   w.string(8, t.name);
@@ -122,19 +130,19 @@ function tensor(t: TensorInit): Writer {
   return w.bytes(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
 }
 
-function externalTensor(t: ExternalTensorInit): Writer {
-  const w = new Writer();
+function externalTensor(t: ExternalTensorInit): ProtoWriter {
+  const w = new ProtoWriter();
   for (const d of t.dims) w.int(1, d);
   w.int(2, t.type);
   w.string(8, t.name);
   for (const [key, value] of [["location", t.location], ["offset", String(t.offset)], ["length", String(t.length)]] as const) {
-    w.message(13, new Writer().string(1, key).string(2, value));
+    w.message(13, new ProtoWriter().string(1, key).string(2, value));
   }
   return w.int(14, 1); // data_location: EXTERNAL
 }
 
-function attribute(name: string, a: Attribute): Writer {
-  const w = new Writer().string(1, name);
+function attribute(name: string, a: Attribute): ProtoWriter {
+  const w = new ProtoWriter().string(1, name);
   if (typeof a === "number") return w.float(2, a).int(20, AttrType.FLOAT);
   if (Array.isArray(a)) {
     for (const i of a) w.int(8, i);
@@ -148,8 +156,8 @@ function attribute(name: string, a: Attribute): Writer {
   return w.message(5, tensor(a)).int(20, AttrType.TENSOR);
 }
 
-function node(n: NodeInit): Writer {
-  const w = new Writer();
+function node(n: NodeInit): ProtoWriter {
+  const w = new ProtoWriter();
   for (const i of n.inputs) w.string(1, i);
   for (const o of n.outputs) w.string(2, o);
   w.string(3, n.name).string(4, n.op);
@@ -157,11 +165,11 @@ function node(n: NodeInit): Writer {
   return w;
 }
 
-function valueInfo(v: ValueInfoInit): Writer {
-  const shape = new Writer();
-  for (const d of v.dims) shape.message(1, typeof d === "number" ? new Writer().int(1, d) : new Writer().string(2, d));
-  const tensorType = new Writer().int(1, v.type).message(2, shape);
-  return new Writer().string(1, v.name).message(2, new Writer().message(1, tensorType));
+function valueInfo(v: ValueInfoInit): ProtoWriter {
+  const shape = new ProtoWriter();
+  for (const d of v.dims) shape.message(1, typeof d === "number" ? new ProtoWriter().int(1, d) : new ProtoWriter().string(2, d));
+  const tensorType = new ProtoWriter().int(1, v.type).message(2, shape);
+  return new ProtoWriter().string(1, v.name).message(2, new ProtoWriter().message(1, tensorType));
 }
 
 export interface ModelInit {
@@ -176,17 +184,17 @@ export interface ModelInit {
 
 /** Serialises a ModelProto. ir_version comes first, so the file starts with byte 0x08 as ONNX files do. */
 export function encodeModel(m: ModelInit): Uint8Array {
-  const graph = new Writer();
+  const graph = new ProtoWriter();
   for (const n of m.nodes) graph.message(1, node(n));
   graph.string(2, m.name);
   for (const t of m.initializers) graph.message(5, tensor(t));
   for (const t of m.externalInitializers ?? []) graph.message(5, externalTensor(t));
   for (const i of m.inputs) graph.message(11, valueInfo(i));
   for (const o of m.outputs) graph.message(12, valueInfo(o));
-  return new Writer()
+  return new ProtoWriter()
     .int(1, 8)
     .string(2, "videosdgx")
     .message(7, graph)
-    .message(8, new Writer().string(1, "").int(2, m.opset))
+    .message(8, new ProtoWriter().string(1, "").int(2, m.opset))
     .finish();
 }

@@ -1,3 +1,5 @@
+import { ProtoWriter } from "@videosdgx/shared";
+
 /**
  * Moves a graph's float16 and bfloat16 boundary into the graph: each such input becomes a float32 input
  * followed by a Cast node, each such output a Cast node to a float32 output. Real exports are float16 at
@@ -66,51 +68,6 @@ function fields(bytes: Uint8Array, start: number, end: number): Field[] {
 }
 
 const utf8 = new TextDecoder();
-const encoder = new TextEncoder();
-
-function varint(value: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = value % 128;
-    value = Math.floor(value / 128);
-    if (value > 0) b |= 0x80;
-    out.push(b);
-  } while (value > 0);
-  return out;
-}
-
-/** A protobuf message built from whole fields. */
-class Message {
-  readonly parts: Uint8Array[] = [];
-
-  raw(bytes: Uint8Array): this {
-    this.parts.push(bytes);
-    return this;
-  }
-
-  int(field: number, value: number): this {
-    return this.raw(Uint8Array.from([...varint(field * 8 + VARINT), ...varint(value)]));
-  }
-
-  bytes(field: number, value: Uint8Array | Message): this {
-    const body = value instanceof Message ? value.finish() : value;
-    return this.raw(Uint8Array.from([...varint(field * 8 + LEN), ...varint(body.length)])).raw(body);
-  }
-
-  string(field: number, value: string): this {
-    return this.bytes(field, encoder.encode(value));
-  }
-
-  finish(): Uint8Array {
-    const out = new Uint8Array(this.parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of this.parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
-  }
-}
 
 /** A graph input or output: its name and, for a tensor, its element type and raw shape. */
 interface Boundary {
@@ -136,16 +93,16 @@ function boundary(bytes: Uint8Array, field: Field): Boundary {
   return b;
 }
 
-function float32ValueInfo(name: string, shape: Uint8Array | undefined): Message {
-  const tensorType = new Message().int(1, FLOAT);
+function float32ValueInfo(name: string, shape: Uint8Array | undefined): ProtoWriter {
+  const tensorType = new ProtoWriter().int(1, FLOAT);
   if (shape) tensorType.raw(shape);
-  return new Message().string(1, name).bytes(2, new Message().bytes(1, tensorType));
+  return new ProtoWriter().string(1, name).message(2, new ProtoWriter().message(1, tensorType));
 }
 
 /** NodeProto { input = 1; output = 2; name = 3; op_type = 4; attribute = 5 { name = 1; i = 3; type = 20 (INT = 2) } }. */
-function castNode(from: string, to: string, type: number): Message {
-  const attribute = new Message().string(1, "to").int(3, type).int(20, 2);
-  return new Message().string(1, from).string(2, to).string(3, `videosdgx_boundary_cast_${to}`).string(4, "Cast").bytes(5, attribute);
+function castNode(from: string, to: string, type: number): ProtoWriter {
+  const attribute = new ProtoWriter().string(1, "to").int(3, type).int(20, 2);
+  return new ProtoWriter().string(1, from).string(2, to).string(3, `videosdgx_boundary_cast_${to}`).string(4, "Cast").message(5, attribute);
 }
 
 export interface BoundaryCasts {
@@ -201,22 +158,22 @@ function rewrite(model: Uint8Array): BoundaryCasts | undefined {
   };
   const inputs = new Map(ins.map((b) => [b.name, outer(b.name)]));
   const outputs = new Map(outs.map((b) => [b.name, outer(b.name)]));
-  const replaced = new Map<Field, Message>();
+  const replaced = new Map<Field, ProtoWriter>();
   for (const b of ins) replaced.set(b.field, float32ValueInfo(inputs.get(b.name)!, b.shape));
   for (const b of outs) replaced.set(b.field, float32ValueInfo(outputs.get(b.name)!, b.shape));
 
   // Input casts before every node and output casts after them keep the nodes in topological order.
-  const newGraph = new Message();
-  for (const b of ins) newGraph.bytes(1, castNode(inputs.get(b.name)!, b.name, b.elemType!));
+  const newGraph = new ProtoWriter();
+  for (const b of ins) newGraph.message(1, castNode(inputs.get(b.name)!, b.name, b.elemType!));
   for (const f of graph) {
     const r = replaced.get(f);
-    if (r) newGraph.bytes(f.number, r);
+    if (r) newGraph.message(f.number, r);
     else newGraph.raw(model.subarray(f.start, f.end));
   }
-  for (const b of outs) newGraph.bytes(1, castNode(b.name, outputs.get(b.name)!, FLOAT));
-  const rewritten = new Message();
+  for (const b of outs) newGraph.message(1, castNode(b.name, outputs.get(b.name)!, FLOAT));
+  const rewritten = new ProtoWriter();
   for (const f of top) {
-    if (f === graphField) rewritten.bytes(7, newGraph);
+    if (f === graphField) rewritten.message(7, newGraph);
     else rewritten.raw(model.subarray(f.start, f.end));
   }
   const types = new Map([...ins, ...outs].map((b) => [b.name, b.elemType === 10 ? ("float16" as const) : ("bfloat16" as const)]));

@@ -4,6 +4,8 @@ import { parentPort } from "node:worker_threads";
 import ort from "onnxruntime-node";
 import { readOnnxGraph } from "@videosdgx/shared";
 import { castBoundaryToFloat32 } from "./boundary-casts.js";
+import { UniPCKernel, type StepScalars } from "../pipeline/unipc-kernel.js";
+import { previewFrameOf } from "../preview/frame-x0.js";
 
 /** A tensor as it crosses the thread boundary: plain data, copied in, transferred out. */
 export interface WireTensor {
@@ -18,7 +20,10 @@ export type WireFeed = (WireTensor & { lent?: true }) | { held: number };
 export type SessionRequest = { id: number } & (
   | { op: "ping" }
   | { op: "open"; source: string | Uint8Array; options: ort.InferenceSession.SessionOptions }
-  | { op: "run"; session: number; feeds: Record<string, WireFeed>; into?: Record<string, WireTensor> }
+  | { op: "run"; session: number; feeds: Record<string, WireFeed>; into?: Record<string, WireTensor>; batch?: BatchRun }
+  | { op: "batch-open"; size: number; slots: number; batch: 1 | 2; item: number; initial: Float32Array }
+  | { op: "batch-read"; batch: number }
+  | { op: "batch-close"; batch: number }
   | { op: "hold"; session: number; name: string; tensor: WireTensor }
   | { op: "drop"; held: number }
   | { op: "release"; session: number }
@@ -32,10 +37,27 @@ export interface OpenedSession {
   outputMetadata: readonly ort.InferenceSession.ValueMetadata[];
 }
 
+/**
+ * A run on a batch resident in a UniPC kernel's memory: `input` is fed from the batch and `output`
+ * written into it in place; then the kernel steps with `step`'s scalars, and `frame` asks for the
+ * previewed frame of its x0 estimate.
+ */
+export interface BatchRun {
+  id: number;
+  input: string;
+  inputDims: readonly number[];
+  output: string;
+  outputDims: readonly number[];
+  step: StepScalars;
+  frame?: { channels: number; frames: number; pixels: number };
+}
+
 export interface RunResult {
   outputs: Record<string, WireTensor>;
   /** The model's own run, with its boundary casts (they are part of its graph). */
   runMs: number;
+  /** A batch run's previewed frame, when asked for. */
+  frame?: Float32Array;
 }
 
 /**
@@ -43,7 +65,7 @@ export interface RunResult {
  * owner whether the run succeeded or not.
  */
 export type SessionReply = { id: number; lent?: { feeds: Record<string, ort.Tensor.DataType>; into: Record<string, ort.Tensor.DataType> } } & (
-  | { value: OpenedSession | RunResult | number | null }
+  | { value: OpenedSession | RunResult | Float32Array | number | null }
   | { error: string }
 );
 
@@ -58,6 +80,8 @@ interface Open {
 }
 
 const sessions = new Map<number, Open>();
+/** Transformer batches resident in UniPC kernels, by id. */
+const batches = new Map<number, UniPCKernel>();
 const held = new Map<number, { session: number; tensor: ort.Tensor }>();
 let nextId = 0;
 
@@ -74,6 +98,12 @@ function sessionInput(s: Open, name: string): string {
   const inner = s.inputNames.get(name);
   if (inner === undefined) throw new Error(`the graph has no input ${name} (its inputs: ${[...s.inputNames.keys()].join(", ")})`);
   return inner;
+}
+
+function residentBatch(id: number): UniPCKernel {
+  const kernel = batches.get(id);
+  if (!kernel) throw new Error(`batch ${id} is not open on the session thread`);
+  return kernel;
 }
 
 const HALF = new Set(["float16", "bfloat16"]);
@@ -108,7 +138,7 @@ function asDeclared(meta: readonly ort.InferenceSession.ValueMetadata[], renamed
   });
 }
 
-async function handle(req: SessionRequest): Promise<{ value: OpenedSession | RunResult | number | null; transfer: ArrayBuffer[] }> {
+async function handle(req: SessionRequest): Promise<{ value: OpenedSession | RunResult | Float32Array | number | null; transfer: ArrayBuffer[] }> {
   switch (req.op) {
     case "ping":
       return { value: null, transfer: [] };
@@ -139,6 +169,9 @@ async function handle(req: SessionRequest): Promise<{ value: OpenedSession | Run
         } else tensor = tensorOf(feed);
         feeds[sessionInput(s, name)] = tensor;
       }
+      const batch = req.batch && residentBatch(req.batch.id);
+      if (req.batch && s.outputTypes.get(req.batch.output) !== "float32") throw new Error(`the graph has no float32 output ${req.batch.output} to write into the batch`);
+      if (req.batch) feeds[sessionInput(s, req.batch.input)] = new ort.Tensor("float32", batch!.batchInput, req.batch.inputDims);
       // Outputs with a float32 buffer of the caller's are written there by ONNX Runtime (a float16 or
       // bfloat16 output is float32 through its boundary cast), so a loop's outputs are no new allocation a run.
       const into = req.into ?? {};
@@ -152,7 +185,7 @@ async function handle(req: SessionRequest): Promise<{ value: OpenedSession | Run
       for (const [name, outer] of s.outputNames) {
         callerName.set(outer, name);
         const target = into[name];
-        fetches[outer] = target ? tensorOf(target) : null;
+        fetches[outer] = target ? tensorOf(target) : name === req.batch?.output ? new ort.Tensor("float32", batch!.batchOutput, req.batch.outputDims) : null;
       }
       const started = performance.now();
       const out = await s.session.run(feeds, fetches);
@@ -161,13 +194,17 @@ async function handle(req: SessionRequest): Promise<{ value: OpenedSession | Run
       const transfer: ArrayBuffer[] = [];
       for (const [outer, value] of Object.entries(out)) {
         const name = callerName.get(outer) ?? outer;
-        if (into[name]) continue; // the caller has it in its own buffer, moved back with the reply
+        if (into[name] || name === req.batch?.output) continue; // the caller has it in its own buffer, or the batch does
         const data = value.data as Exclude<ort.Tensor.DataType, string[]>;
         outputs[name] = { type: value.type, dims: value.dims, data };
         // ONNX Runtime's outputs are fresh buffers of their own: moved to the caller, not copied.
         if (!transfer.includes(data.buffer as ArrayBuffer)) transfer.push(data.buffer as ArrayBuffer);
       }
-      return { value: { outputs, runMs } satisfies RunResult, transfer };
+      if (!req.batch) return { value: { outputs, runMs } satisfies RunResult, transfer };
+      batch!.stepResident(req.batch.step);
+      const f = req.batch.frame;
+      const frame = f && previewFrameOf(batch!.lastModelOutput(), f.channels, f.frames, f.pixels);
+      return { value: { outputs, runMs, ...(frame ? { frame } : {}) } satisfies RunResult, transfer: frame ? [...transfer, frame.buffer as ArrayBuffer] : transfer };
     }
     case "hold": {
       const s = opened(req.session);
@@ -176,6 +213,23 @@ async function handle(req: SessionRequest): Promise<{ value: OpenedSession | Run
       held.set(id, { session: req.session, tensor: tensorOf(req.tensor) });
       s.held.add(id);
       return { value: id, transfer: [] };
+    }
+    case "batch-open": {
+      const kernel = UniPCKernel.take(req.size, req.slots, { batch: req.batch, item: req.item });
+      if (req.initial.length !== kernel.batchInput.length) throw new RangeError(`a batch of ${kernel.batchInput.length} values cannot start from ${req.initial.length}`);
+      kernel.batchInput.set(req.initial);
+      const id = ++nextId;
+      batches.set(id, kernel);
+      return { value: id, transfer: [] };
+    }
+    case "batch-read": {
+      const latent = residentBatch(req.batch).latent.slice();
+      return { value: latent, transfer: [latent.buffer as ArrayBuffer] };
+    }
+    case "batch-close": {
+      batches.get(req.batch)?.retire();
+      batches.delete(req.batch);
+      return { value: null, transfer: [] };
     }
     case "drop": {
       const h = held.get(req.held);

@@ -168,3 +168,26 @@ test("a bfloat16 graph, which onnxruntime-node cannot load, runs through its bou
   assert.ok(Math.abs(v[2]! - 0.2) <= 0.2 * 2 ** -8, `2 x 0.1 in bfloat16: ${v[2]}`);
   await session.release();
 });
+
+test("a thread batch is fed and written in place; a wrong size, an output the graph lacks or a closed batch is refused", async () => {
+  // v = 2 x on a batch of 2 items of 8 floats: a UniPC step with pSample 1 and pNew 0 leaves x as it was,
+  // and the model output (x0 = x - sigma v, guidance 0) is what a preview frame shows.
+  const g = new GraphBuilder("twice");
+  g.output(g.op("Mul", [g.input("x", DataType.FLOAT, [2, 8]), g.scalar(2)]), "v", DataType.FLOAT, [2, 8]);
+  g.output(g.op("Shape", ["x"]), "n", DataType.INT64, [2]);
+  const session = await ModelSession.open(g.build());
+  const initial = Float32Array.from({ length: 16 }, (_, i) => (i < 8 ? i : -1));
+  const spec = { size: 8, historySlots: 2, batch: 2 as const, item: 8, initial, inputDims: [2, 8], outputDims: [2, 8] };
+  await assert.rejects(session.openBatch({ ...spec, initial: new Float32Array(4) }), /a batch of 16 values cannot start from 4/);
+  const batch = await session.openBatch(spec);
+  const step = { sigma: 0.5, guidance: 0, cSample: 1, cLast: 0, cNew: 0, cM0: 0, c1: 0, c2: 0, pSample: 1, pNew: 0, p0: 0, p1: 0 };
+  const frame = await session.runOnBatch(batch, {}, { input: "x", output: "v", step, frame: { channels: 2, frames: 2, pixels: 2 } });
+  // x0 = x - 0.5 * 2x = 0 everywhere: the frame of the middle latent frame (frame 0 of 2), channels 0 and 1.
+  assert.deepEqual(Array.from(frame!), [0, 0, 0, 0]);
+  assert.deepEqual(Array.from(await batch.read()), [0, 1, 2, 3, 4, 5, 6, 7], "the latent, stepped in place");
+  await assert.rejects(session.runOnBatch(batch, {}, { input: "x", output: "n", step }), /the graph has no float32 output n to write into the batch/);
+  await assert.rejects(session.runOnBatch(batch, {}, { input: "nope", output: "v", step }), /the graph has no input nope/);
+  await batch.close();
+  await assert.rejects(session.runOnBatch(batch, {}, { input: "x", output: "v", step }), /batch \d+ is not open on the session thread/);
+  await session.release();
+});

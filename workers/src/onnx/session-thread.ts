@@ -1,6 +1,7 @@
 import { Worker } from "node:worker_threads";
 import ort from "onnxruntime-node";
-import type { OpenedSession, RunResult, SessionReply, SessionRequest, WireFeed, WireTensor } from "./session-thread-worker.js";
+import type { StepScalars } from "../pipeline/unipc-kernel.js";
+import type { BatchRun, OpenedSession, RunResult, SessionReply, SessionRequest, WireFeed, WireTensor } from "./session-thread-worker.js";
 
 type Request = SessionRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
 
@@ -120,6 +121,42 @@ export class LentTensor {
 export type SessionFeeds = Record<string, ort.Tensor | HeldTensor | LentTensor>;
 
 /**
+ * A transformer batch kept on the session thread in a UniPC kernel's memory: the graph reads its input
+ * from there and writes its velocities there, and the kernel's step follows the forward on the thread, so
+ * nothing of the latent's size crosses between threads or is copied during sampling.
+ */
+export class ThreadBatch {
+  constructor(
+    private readonly thread: SessionThread,
+    readonly id: number,
+    readonly inputDims: readonly number[],
+    readonly outputDims: readonly number[],
+  ) {}
+
+  /** The latent as the last step left it. */
+  read(): Promise<Float32Array> {
+    return this.thread.call<Float32Array>({ op: "batch-read", batch: this.id });
+  }
+
+  /** Ends the run: the kernel's memory becomes the thread's spare; on a thread that died it is gone already. */
+  async close(): Promise<void> {
+    if (!this.thread.failure) await this.thread.call({ op: "batch-close", batch: this.id });
+  }
+}
+
+/** A batch to open: `batch` items of `item` floats (the latent then condition channels), a latent of `size`. */
+export interface ThreadBatchSpec {
+  size: number;
+  historySlots: number;
+  batch: 1 | 2;
+  item: number;
+  /** The batch's first contents, `batch * item` floats. */
+  initial: Float32Array;
+  inputDims: readonly number[];
+  outputDims: readonly number[];
+}
+
+/**
  * A graph open on the session thread, with float32 tensors on both sides whatever it declares: real
  * exports are float16 at their inputs and outputs, while latents and samplers stay float32. Cast nodes
  * put in the graph at its boundary convert them (boundary-casts.ts); callers see the file's names and
@@ -163,6 +200,34 @@ export class ModelSession {
     const { outputs, runMs } = await this.thread.call<RunResult>({ op: "run", session: this.id, feeds: sent, into: targets }, lent);
     this.runtimeMs += runMs;
     return Object.fromEntries(Object.entries(outputs).map(([name, w]) => [name, new ort.Tensor(w.type as "float32", w.data as Float32Array, w.dims)]));
+  }
+
+  /** Opens a batch on this session's thread (see ThreadBatch). */
+  async openBatch(spec: ThreadBatchSpec): Promise<ThreadBatch> {
+    const { size, historySlots, batch, item, initial } = spec;
+    const id = await this.thread.call<number>({ op: "batch-open", size, slots: historySlots, batch, item, initial });
+    return new ThreadBatch(this.thread, id, spec.inputDims, spec.outputDims);
+  }
+
+  /**
+   * One forward on a thread batch, `input` fed from it and `output` written into it, then the UniPC
+   * step with `step`'s scalars there. Resolves to the previewed frame of the step's x0 when `frame` asks.
+   */
+  async runOnBatch(
+    batch: ThreadBatch,
+    feeds: SessionFeeds,
+    run: { input: string; output: string; step: StepScalars; frame?: BatchRun["frame"] },
+  ): Promise<Float32Array | undefined> {
+    const sent: Record<string, WireFeed> = {};
+    for (const [name, t] of Object.entries(feeds)) {
+      if (t instanceof HeldTensor) sent[name] = { held: t.id };
+      else if (t instanceof LentTensor) throw new TypeError(`input ${name}: a lent tensor cannot be fed beside a thread batch`);
+      else sent[name] = wire(t);
+    }
+    const request: BatchRun = { id: batch.id, inputDims: batch.inputDims, outputDims: batch.outputDims, ...run };
+    const { runMs, frame } = await this.thread.call<RunResult>({ op: "run", session: this.id, feeds: sent, batch: request });
+    this.runtimeMs += runMs;
+    return frame;
   }
 
   /** Keeps `tensor` on the thread as input `name` takes it, until released (or the session is). */

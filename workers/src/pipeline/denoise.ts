@@ -2,10 +2,11 @@ import ort from "onnxruntime-node";
 import { frameX0, previewFrameOf, previewLatentFrame, type FrameTerm } from "../preview/frame-x0.js";
 import type { PreviewSink } from "../preview/preview-sink.js";
 import type { SchedulerConfig } from "./scheduler-config.js";
-import { createSampler } from "./sampler.js";
+import { createSampler, type Sampler } from "./sampler.js";
+import { UniPCSampler } from "./unipc-scheduler.js";
 import { fillGaussian } from "./noise.js";
 import { latentDims, latentSize, type LatentShape } from "./latent-shape.js";
-import { LentTensor, type ModelSession } from "../onnx/session-thread.js";
+import { LentTensor, type HeldTensor, type ModelSession } from "../onnx/session-thread.js";
 
 export interface DenoiseInput {
   transformer: ModelSession;
@@ -92,39 +93,79 @@ export async function denoise(input: DenoiseInput): Promise<DenoiseResult> {
   const item = n + condition.length;
   // Moved to the session thread for each forward and back, not copied: views are taken again after it.
   const hidden = new LentTensor(new Float32Array(item * batch), latentDims({ ...shape, channels: shape.channels + condition.length / plane }, batch));
-  const views = () => ({ x: hidden.data.subarray(0, n), mirror: guided ? hidden.data.subarray(item, item + n) : undefined });
-  let { x, mirror } = views();
-  fillGaussian(x, input.seed);
+  fillGaussian(hidden.data.subarray(0, n), input.seed);
   hidden.data.set(condition, n);
-  if (mirror) {
-    mirror.set(x);
-    hidden.data.set(condition, item + n);
-  }
+  if (guided) hidden.data.copyWithin(item, 0, item);
   const timestep = timestepFeed(transformer, batch);
   const { outputName } = input;
-  // The velocities are written into one buffer lent for every forward: no new output (and garbage) a step.
-  const velocity = new LentTensor(new Float32Array(n * batch), latentDims(shape, batch));
   const runtimeBefore = transformer.runtimeMs;
   // Text states and extra inputs are the same every step: held on the session thread, sent once.
   const held = Object.fromEntries(
     await Promise.all([["encoder_hidden_states", input.textStates] as const, ...Object.entries(input.extraInputs ?? {})].map(async ([name, t]) => [name, await transformer.hold(name, t)] as const)),
   );
   try {
-    for (let i = 0; i < steps; i++) {
-      timestep.set(sampler.timesteps[i]!);
-      await transformer.run({ ...held, hidden_states: hidden, timestep: timestep.tensor }, { [outputName]: velocity });
-      ({ x, mirror } = views());
-      const v = velocity.data;
-      // The preview's x0 frame: from the sampler's own estimate after its step where it makes one, else
-      // gathered from the latent and the velocities before the step moves the latent.
-      const preview = input.preview?.wants(i + 1) ? input.preview : undefined;
-      const gathered = preview && !sampler.lastX0 ? previewX0(shape, x, v, sampler.sigmas[i]!, guided ? guidance : undefined) : undefined;
-      sampler.step(i, x, guided ? { uncond: v.subarray(0, n), cond: v.subarray(n, 2 * n), guidance } : { v }, mirror);
-      preview?.offer(i + 1, gathered ?? previewFrameOf(sampler.lastX0!(), shape.channels, shape.frames, shape.height * shape.width));
-      await input.afterStep(i + 1, steps);
-    }
+    // UniPC over whole 4-float lanes samples where the transformer runs: the batch stays in its kernel's
+    // memory on the session thread, fed and written in place, so no latent-sized buffer crosses or is copied.
+    const onThread = sampler instanceof UniPCSampler && n % 4 === 0 && item % 4 === 0;
+    const latent = onThread
+      ? await denoiseOnThread(input, sampler, hidden, held, timestep)
+      : await denoiseHere(input, sampler, hidden, held, timestep, item);
+    return { latent, runtimeMs: transformer.runtimeMs - runtimeBefore };
   } finally {
     await Promise.all(Object.values(held).map((h) => h.release()));
   }
-  return { latent: x.slice(), runtimeMs: transformer.runtimeMs - runtimeBefore };
 }
+
+type Feed = ReturnType<typeof timestepFeed>;
+
+/** The loop with the latent on this thread: lent to the session thread for each forward, stepped here. */
+async function denoiseHere(input: DenoiseInput, sampler: Sampler, hidden: LentTensor, held: Record<string, HeldTensor>, timestep: Feed, item: number): Promise<Float32Array> {
+  const { shape, steps, guidance, transformer, outputName } = input;
+  const guided = usesGuidance(guidance);
+  const n = latentSize(shape);
+  const views = () => ({ x: hidden.data.subarray(0, n), mirror: guided ? hidden.data.subarray(item, item + n) : undefined });
+  // The velocities are written into one buffer lent for every forward: no new output (and garbage) a step.
+  const velocity = new LentTensor(new Float32Array(n * (guided ? 2 : 1)), latentDims(shape, guided ? 2 : 1));
+  let { x, mirror } = views();
+  for (let i = 0; i < steps; i++) {
+    timestep.set(sampler.timesteps[i]!);
+    await transformer.run({ ...held, hidden_states: hidden, timestep: timestep.tensor }, { [outputName]: velocity });
+    ({ x, mirror } = views());
+    const v = velocity.data;
+    // The preview's x0 frame: from the sampler's own estimate after its step where it makes one, else
+    // gathered from the latent and the velocities before the step moves the latent.
+    const preview = input.preview?.wants(i + 1) ? input.preview : undefined;
+    const gathered = preview && !sampler.lastX0 ? previewX0(shape, x, v, sampler.sigmas[i]!, guided ? guidance : undefined) : undefined;
+    sampler.step(i, x, guided ? { uncond: v.subarray(0, n), cond: v.subarray(n, 2 * n), guidance } : { v }, mirror);
+    preview?.offer(i + 1, gathered ?? previewFrameOf(sampler.lastX0!(), shape.channels, shape.frames, shape.height * shape.width));
+    await input.afterStep(i + 1, steps);
+  }
+  return x.slice();
+}
+
+/** The loop with the batch on the session thread (ThreadBatch): each step is one request, scalars only. */
+async function denoiseOnThread(input: DenoiseInput, sampler: UniPCSampler, hidden: LentTensor, held: Record<string, HeldTensor>, timestep: Feed): Promise<Float32Array> {
+  const { shape, steps, guidance, transformer, outputName } = input;
+  const guided = usesGuidance(guidance);
+  const n = latentSize(shape);
+  const batch = await transformer.openBatch({
+    size: n, historySlots: sampler.historySlots, batch: guided ? 2 : 1, item: hidden.data.length / (guided ? 2 : 1),
+    initial: hidden.data, inputDims: hidden.dims, outputDims: latentDims(shape, guided ? 2 : 1),
+  });
+  try {
+    const frame = { channels: shape.channels, frames: shape.frames, pixels: shape.height * shape.width };
+    for (let i = 0; i < steps; i++) {
+      timestep.set(sampler.timesteps[i]!);
+      const wants = input.preview?.wants(i + 1) ?? false;
+      const x0 = await transformer.runOnBatch(batch, { ...held, timestep: timestep.tensor }, {
+        input: "hidden_states", output: outputName, step: sampler.scalars(i, guided ? guidance : 0), ...(wants ? { frame } : {}),
+      });
+      if (x0) input.preview!.offer(i + 1, x0);
+      await input.afterStep(i + 1, steps);
+    }
+    return await batch.read();
+  } finally {
+    await batch.close();
+  }
+}
+

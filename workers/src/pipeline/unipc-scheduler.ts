@@ -1,7 +1,7 @@
 import { linspace } from "./flow-match-scheduler.js";
 import type { Sampler, Velocity } from "./sampler.js";
 import type { UniPCConfig } from "./unipc-config.js";
-import { UniPCKernel } from "./unipc-kernel.js";
+import { UniPCKernel, type StepScalars } from "./unipc-kernel.js";
 
 export interface UniPCSchedule {
   /** steps + 1 values, float32-rounded as diffusers keeps them; the last 0 or sigma_min. */
@@ -128,40 +128,60 @@ export class UniPCSampler implements Sampler {
   readonly timesteps: Float32Array;
   private readonly config: UniPCConfig;
   private readonly steps: number;
-  private readonly kernel: UniPCKernel;
+  /** The state's memory for steps run here; a run whose kernel is elsewhere (`scalars`) has none. */
+  private kernel: UniPCKernel | undefined;
   private next = 0;
   /** diffusers' lower_order_nums: how many outputs the warm-up has, up to solver_order. */
   private outputs = 0;
   /** The order of the last predictor, which the corrector of the next step repeats. */
   private lastOrder = 0;
 
-  constructor(config: UniPCConfig, steps: number, size: number) {
+  constructor(
+    config: UniPCConfig,
+    steps: number,
+    readonly size: number,
+  ) {
     ({ sigmas: this.sigmas, timesteps: this.timesteps } = uniPCSchedule(config, steps));
     this.config = config;
     this.steps = steps;
-    this.kernel = UniPCKernel.take(size, config.solver_order);
+  }
+
+  /** How many model outputs the state keeps: a kernel elsewhere is made with as many slots. */
+  get historySlots(): number {
+    return this.config.solver_order;
   }
 
   /** UniPC predicts data: its model output at a step is the guided x0 estimate, kept in the kernel's memory. */
   lastX0(): Float32Array {
-    if (this.next === 0) throw new RangeError("no UniPC step has run yet");
+    if (!this.kernel || this.next === 0) throw new RangeError("no UniPC step has run here yet");
     return this.kernel.lastModelOutput();
   }
 
   step(i: number, x: Float32Array, velocity: Velocity, mirror?: Float32Array): void {
-    if (i !== this.next || i >= this.steps) throw new RangeError(`UniPC steps run in order: expected step ${this.next} of ${this.steps}, got ${i}`);
-    const n = this.kernel.size;
+    const n = this.size;
     const uncond = velocity.v ?? velocity.uncond;
     // Without guidance the velocity is `uncond + 0 * (uncond - uncond)`: the same pass, reading one buffer twice.
     const cond = velocity.v ? undefined : velocity.cond;
-    const guidance = velocity.v ? 0 : velocity.guidance;
     if (x.length !== n || uncond.length !== n || (cond && cond.length !== n) || (mirror && mirror.length !== n)) {
       throw new RangeError(`latent/velocities have ${x.length}/${uncond.length}/${cond?.length ?? uncond.length} values, sampler ${n}`);
     }
+    if (i > 0 && !this.kernel) throw new RangeError("this run's UniPC state is in another kernel (its steps run there)");
+    const scalars = this.scalars(i, velocity.v ? 0 : velocity.guidance);
+    if (i === 0) this.kernel = UniPCKernel.take(n, this.historySlots);
+    this.kernel!.step(x, uncond, cond, scalars, mirror);
+    if (this.next === this.steps) this.kernel!.retire();
+  }
+
+  /**
+   * Step `i`'s scalars for the kernel's fused pass, advancing the multistep bookkeeping: for a kernel
+   * that holds the state elsewhere (the session thread's, where the transformer's batch lives).
+   */
+  scalars(i: number, guidance: number): StepScalars {
+    if (i !== this.next || i >= this.steps) throw new RangeError(`UniPC steps run in order: expected step ${this.next} of ${this.steps}, got ${i}`);
     const { sigmas, config } = this;
 
     // Corrector (UniC) of the previous predictor, with this step's model output.
-    const corrected =
+    const c =
       i > 0 && this.outputs > 0 && !config.disable_corrector.includes(i - 1)
         ? bhCoefficients(
             sigmas[i]!,
@@ -184,32 +204,24 @@ export class UniPCSampler implements Sampler {
       config.solver_type,
       false,
     );
-
-    // Terms a step does not use get coefficient 0 (on a buffer the pass reads anyway), so one pass serves all.
-    const c = corrected;
-    this.kernel.step(
-      x,
-      uncond,
-      cond,
-      {
-        sigma: sigmas[i]!,
-        guidance,
-        cSample: c ? 0 : 1,
-        cLast: c?.onSample ?? 0,
-        cNew: c?.onNew ?? 0,
-        cM0: c?.onM0 ?? 0,
-        c1: c?.onPrev[0] ?? 0,
-        c2: c?.onPrev[1] ?? 0,
-        pSample: predicted.onSample,
-        pNew: predicted.onM0,
-        p0: predicted.onPrev[0] ?? 0,
-        p1: predicted.onPrev[1] ?? 0,
-      },
-      mirror,
-    );
     this.lastOrder = order;
     this.outputs = Math.min(this.outputs + 1, config.solver_order);
     this.next++;
-    if (this.next === this.steps) this.kernel.retire();
+
+    // Terms a step does not use get coefficient 0 (on a buffer the pass reads anyway), so one pass serves all.
+    return {
+      sigma: sigmas[i]!,
+      guidance,
+      cSample: c ? 0 : 1,
+      cLast: c?.onSample ?? 0,
+      cNew: c?.onNew ?? 0,
+      cM0: c?.onM0 ?? 0,
+      c1: c?.onPrev[0] ?? 0,
+      c2: c?.onPrev[1] ?? 0,
+      pSample: predicted.onSample,
+      pNew: predicted.onM0,
+      p0: predicted.onPrev[0] ?? 0,
+      p1: predicted.onPrev[1] ?? 0,
+    };
   }
 }

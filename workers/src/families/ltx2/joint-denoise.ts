@@ -81,21 +81,25 @@ export async function jointDenoise(input: JointDenoiseInput): Promise<{ runtimeM
   const runtimeBefore = transformer.runtimeMs;
   const steps = videoSampler.timesteps.length;
 
-  // Inputs fixed through the loop (the text states held on the session thread, sent once); the latents'
-  // batch buffers are refreshed each step.
-  const fixed = async (b: number) => ({
-    encoder_hidden_states: await transformer.hold("encoder_hidden_states", half(input.prompts.video, b)),
-    audio_encoder_hidden_states: await transformer.hold("audio_encoder_hidden_states", half(input.prompts.audio, b)),
-    encoder_attention_mask: half(input.prompts.mask, b),
-    audio_encoder_attention_mask: half(input.prompts.mask, b),
-    num_frames: int64(grid.frames),
-    height: int64(grid.height),
-    width: int64(grid.width),
-    fps: new ort.Tensor("float32", Float32Array.of(grid.fps), [1]),
-    audio_num_frames: int64(grid.audioFrames),
-    video_coords: new ort.Tensor("float32", repeatBatch(input.videoCoords, b), [b, 3, dims.videoTokens, 2]),
-    audio_coords: new ort.Tensor("float32", repeatBatch(input.audioCoords, b), [b, 1, dims.audioTokens, 2]),
-  });
+  // Inputs fixed through the loop, held on the session thread and sent once (the coords and masks are
+  // hundreds of KB: a copy each of three passes a step cost more than the guidance); the latents' batch
+  // buffers are refreshed each step.
+  const fixed = async (b: number) => {
+    const inputs: Record<string, ort.Tensor> = {
+      encoder_hidden_states: half(input.prompts.video, b),
+      audio_encoder_hidden_states: half(input.prompts.audio, b),
+      encoder_attention_mask: half(input.prompts.mask, b),
+      audio_encoder_attention_mask: half(input.prompts.mask, b),
+      num_frames: int64(grid.frames),
+      height: int64(grid.height),
+      width: int64(grid.width),
+      fps: new ort.Tensor("float32", Float32Array.of(grid.fps), [1]),
+      audio_num_frames: int64(grid.audioFrames),
+      video_coords: new ort.Tensor("float32", repeatBatch(input.videoCoords, b), [b, 3, dims.videoTokens, 2]),
+      audio_coords: new ort.Tensor("float32", repeatBatch(input.audioCoords, b), [b, 1, dims.audioTokens, 2]),
+    };
+    return Object.fromEntries(await Promise.all(Object.entries(inputs).map(async ([name, t]) => [name, await transformer.hold(name, t)] as const)));
+  };
   const mainFeeds = await fixed(batch);
   // The extra passes run on the conditional prompt alone, batch 1.
   const singleFeeds = batch === 1 ? mainFeeds : await fixed(1);
