@@ -55,9 +55,11 @@ function Progress({ job }) {
 }
 
 /**
- * A job's file as a blob: URL, fetched again each time `version` changes (undefined: none yet). A fetch
- * that fails leaves the last one shown; an answer older than the one shown is dropped; the shown blob is
- * freed once the next is in place, or when the component goes.
+ * A job's file as a blob: URL with the version it was fetched for, fetched again each time `version`
+ * changes (undefined: none yet). A fetch that fails leaves the last one shown; an answer older than the
+ * one shown is dropped; the shown blob is freed once the next is in place, or when the component goes.
+ * What the page says of the file comes from the version shown, not the newest announced: the two differ
+ * while a download is on its way.
  */
 function useLatestFile(path, version) {
   const [shown, setShown] = useState(undefined);
@@ -70,11 +72,11 @@ function useLatestFile(path, version) {
     fileUrl(path).then((url) => {
       if (version <= newest.current) return URL.revokeObjectURL(url);
       newest.current = version;
-      setShown(url);
+      setShown({ url, version });
     }, () => {});
   }, [path, version]);
   // Freed after the render that replaced it, so an element never points at a revoked URL.
-  useEffect(() => (shown ? () => URL.revokeObjectURL(shown) : undefined), [shown]);
+  useEffect(() => (shown ? () => URL.revokeObjectURL(shown.url) : undefined), [shown]);
   useEffect(() => () => {
     newest.current = Infinity;
   }, []);
@@ -84,10 +86,10 @@ function useLatestFile(path, version) {
 /** The latest preview of a running job (announced by `preview` events), fetched with the key as each new one comes. */
 function Preview({ job }) {
   const preview = job.progress.preview;
-  const url = useLatestFile(preview?.url, preview?.step);
-  if (!preview || !url) return null;
-  return html`<figure class="preview"><img id="job-preview" src=${url} data-step=${preview.step}
-      alt=${`Preview of the video being made, at step ${preview.step} of ${job.progress.total}`} /></figure>`;
+  const shown = useLatestFile(preview?.url, preview?.step);
+  if (!preview || !shown) return null;
+  return html`<figure class="preview"><img id="job-preview" src=${shown.url} data-step=${shown.version}
+      alt=${`Preview of the video being made, at step ${shown.version} of ${job.progress.total}`} /></figure>`;
 }
 
 /**
@@ -95,11 +97,10 @@ function Preview({ job }) {
  * part while the job runs, fetched again as each chunk arrives.
  */
 function ChunkVideo({ job }) {
-  const done = job.progress.chunks_done;
-  const url = useLatestFile(job.links.video, done || undefined);
-  if (!url) return null;
-  return html`<figure class="chunk-video"><video id="chunk-video" src=${url} controls muted playsinline preload="auto" data-chunks=${done}
-      aria-label=${`The video so far: ${done} of ${job.progress.chunks_total} chunks of: ${job.params.prompt}`}></video></figure>`;
+  const shown = useLatestFile(job.links.video, job.progress.chunks_done || undefined);
+  if (!shown) return null;
+  return html`<figure class="chunk-video"><video id="chunk-video" src=${shown.url} controls muted playsinline preload="auto" data-chunks=${shown.version}
+      aria-label=${`The video so far: ${shown.version} of ${job.progress.chunks_total} chunks of: ${job.params.prompt}`}></video></figure>`;
 }
 
 function Timings({ t }) {
