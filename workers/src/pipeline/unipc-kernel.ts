@@ -1,9 +1,4 @@
-import { readFileSync } from "node:fs";
-
-/** Compiled once per process; each sampler run instantiates it with a memory of its own. */
-let compiled: WebAssembly.Module | undefined;
-const kernelModule = (): WebAssembly.Module =>
-  (compiled ??= new WebAssembly.Module(readFileSync(new URL("./unipc-kernel.wasm", import.meta.url))));
+import { instantiateKernel } from "./wasm-kernel.js";
 
 interface KernelExports {
   memory: WebAssembly.Memory;
@@ -26,7 +21,6 @@ export interface StepScalars {
   p1: number;
 }
 
-const PAGE = 65536;
 /** Latent values compared to catch a caller that changed the latent between steps. */
 const CHECKED_VALUES = 64;
 
@@ -115,10 +109,8 @@ export class UniPCKernel {
     readonly size: number,
     private readonly layout: Layout,
   ) {
-    const bytes = layout.floats * 4;
-    if (bytes > 2 ** 32 - PAGE) throw new RangeError(`a UniPC state of ${size} values a buffer does not fit a 4 GiB WebAssembly memory`);
-    this.exports = new WebAssembly.Instance(kernelModule()).exports as unknown as KernelExports;
-    this.exports.memory.grow(Math.ceil(bytes / PAGE));
+    const url = new URL("./unipc-kernel.wasm", import.meta.url);
+    this.exports = instantiateKernel<KernelExports>(url, layout.floats * 4, `a UniPC state of ${size} values a buffer`);
     this.floats = new Float32Array(this.exports.memory.buffer);
     this.history = layout.slots.slice(0, -1);
     this.fresh = layout.slots.at(-1)!;

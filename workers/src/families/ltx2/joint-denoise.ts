@@ -1,9 +1,9 @@
 import ort from "onnxruntime-node";
-import type { Sampler } from "../../pipeline/sampler.js";
+import type { FlowMatchEulerSampler } from "../../pipeline/flow-match-scheduler.js";
 import { frameX0, previewLatentFrame } from "../../preview/frame-x0.js";
 import type { PreviewSink } from "../../preview/preview-sink.js";
 import { repeatBatch } from "./coords.js";
-import { guidedVelocity, type X0Passes, type X0Scales } from "./guidance.js";
+import { X0Guidance, type X0Passes, type X0Scales } from "./guidance.js";
 import { HeldTensor, LentTensor, type ModelSession } from "../../onnx/session-thread.js";
 
 /** The connectors' prompt states, batch [uncond, cond] with text CFG, [cond] without. */
@@ -25,9 +25,12 @@ export interface JointDenoiseInput {
   /** One batch item's coords: [3, S_v, 2] and [1, S_a, 2]. */
   videoCoords: Float32Array;
   audioCoords: Float32Array;
-  /** The video's scheduler and the audio's own copy (diffusers deep-copies it: a second scheduler state). */
-  videoSampler: Sampler;
-  audioSampler: Sampler;
+  /**
+   * The video's scheduler and the audio's own copy (diffusers deep-copies it: a second scheduler state).
+   * Their Euler steps run in the guidance kernel (guidance.ts), from their sigmas.
+   */
+  videoSampler: FlowMatchEulerSampler;
+  audioSampler: FlowMatchEulerSampler;
   videoScales: X0Scales;
   audioScales: X0Scales;
   afterStep: (step: number, total: number) => Promise<void>;
@@ -35,15 +38,15 @@ export interface JointDenoiseInput {
   preview?: PreviewSink;
 }
 
-/** The middle latent frame's x0 = x - sigma * v of the packed video latent [F*H*W, C], before the step moves it. */
-function previewX0(input: JointDenoiseInput, v: Float32Array, sigma: number): Float32Array {
+/** The middle latent frame's x0 = x - sigma * v of the packed video latent [F*H*W, C] the step started from. */
+function previewX0(input: JointDenoiseInput, x: Float32Array, v: Float32Array, sigma: number): Float32Array {
   const { grid, dims } = input;
   const plane = grid.height * grid.width;
   const channels = dims.videoChannels;
   const first = previewLatentFrame(grid.frames) * plane * channels;
   const offset = (c: number) => first + c;
   return frameX0(channels, plane, channels, [
-    { data: input.video, weight: 1, offset },
+    { data: x, weight: 1, offset },
     { data: v, weight: -sigma, offset },
   ]);
 }
@@ -111,6 +114,8 @@ export async function jointDenoise(input: JointDenoiseInput): Promise<{ runtimeM
   const ones = (b: number) => new ort.Tensor("float32", new Float32Array(b).fill(1), [b]);
   const perturbNone = ones(batch);
   const perturbAll = new ort.Tensor("float32", new Float32Array(1), [1]);
+  const videoGuidance = new X0Guidance(nv);
+  const audioGuidance = new X0Guidance(na);
 
   // Each kind of pass writes its velocities into buffers of its own, lent for every run like the latents:
   // no new outputs (and garbage) a pass, and each pass's stay valid until the step has used them.
@@ -174,13 +179,10 @@ export async function jointDenoise(input: JointDenoiseInput): Promise<{ runtimeM
       video.isolated = p.v;
       audio.isolated = p.a;
     }
-    const vOut = video.cond;
-    const aOut = audio.cond;
-    guidedVelocity(input.video, videoSampler.sigmas[i]!, video, input.videoScales, vOut);
-    guidedVelocity(input.audio, audioSampler.sigmas[i]!, audio, input.audioScales, aOut);
-    if (input.preview?.wants(i + 1)) input.preview.offer(i + 1, previewX0(input, vOut, videoSampler.sigmas[i]!));
-    videoSampler.step(i, input.video, { v: vOut });
-    audioSampler.step(i, input.audio, { v: aOut });
+    const sigma = videoSampler.sigmas[i]!;
+    const moved = videoGuidance.step(input.video, sigma, videoSampler.sigmas[i + 1]!, video, input.videoScales);
+    audioGuidance.step(input.audio, audioSampler.sigmas[i]!, audioSampler.sigmas[i + 1]!, audio, input.audioScales);
+    if (input.preview?.wants(i + 1)) input.preview.offer(i + 1, previewX0(input, moved.before, moved.velocity, sigma));
     await input.afterStep(i + 1, steps);
   }
   }
