@@ -27,7 +27,8 @@ export const redisKeys = (prefix: string) => ({
    * Held (SET NX PX, for OUTPUT_SWEEP_SECONDS) by the one process running a model's retention in that
    * interval: its jobs past KEEP_*_SECONDS, then their objects (named from when it guarded only those).
    */
-  outputSweep: (model: string) => `${prefix}:output-sweep:${model}`,
+  /** One retention sweep per model and output scope (the bucket, or one host's disk) each interval. */
+  outputSweep: (model: string, scope: string) => `${prefix}:output-sweep:${scope}:${model}`,
   /** Sorted set of live worker ids scored by heartbeat expiry (ms). */
   workers: `${prefix}:workers`,
   /** Hash describing one worker: model, host, pid, loaded state. */

@@ -14,7 +14,6 @@ import {
   memoryBudget,
   MemoryLedger,
   openOutputStore,
-  S3Outputs,
   queueName,
   readFailure,
   readMemInfo,
@@ -193,8 +192,8 @@ const sweep = () => void sweepInputs(inputs, redis, new BullLayout(config.QUEUE_
 );
 setTimeout(sweep, 60_000).unref();
 setInterval(sweep, INPUT_SWEEP_MS).unref();
-// Retention of every model's jobs (a model with no worker left included) and of their objects in a bucket.
-const retention = new Retention(redis, config, store instanceof S3Outputs ? store : undefined);
+// Retention of every model's jobs (a model with no worker left included) and of their files or objects.
+const retention = new Retention(redis, config, store);
 const sweeper = setInterval(() => {
   retention.sweep().then(
     (swept) => swept.forEach((s) => log.info("removed jobs past retention and their objects", { model: s.model, jobs: s.jobs, objects: s.objects })),

@@ -6,7 +6,7 @@ import { generateQueue, modelOfQueue, queueName, type GENERATE_JOB, type JobData
 import { openQueue } from "../contracts/queue-contract.js";
 import { ModelNameSchema } from "../models/manifest.js";
 import { modelOfJobId, redisKeys, type RedisKeys } from "../queues.js";
-import type { S3Outputs } from "../storage/s3-outputs.js";
+import type { OutputStore } from "../storage/output-store.js";
 
 /** The job an object belongs to: its key up to the first dot (`<job id>.mp4`, `<job id>.mp4.<attempt>.growing.part/...`). */
 export function jobIdOfKey(key: string): string {
@@ -30,10 +30,11 @@ export interface SweptModel {
  * Retention of every model's jobs, run by every worker process: each OUTPUT_SWEEP_SECONDS it goes over
  * every generation queue under QUEUE_PREFIX (so a model with no worker left, or removed from the host,
  * is kept to the same rules) and, for each model no other process swept within the interval (a Redis
- * lock per model), removes the jobs finished longer ago than KEEP_COMPLETED_SECONDS / KEEP_FAILED_SECONDS
- * (BullMQ's count and age rules otherwise run only when a job of that queue completes), then the output
- * store's objects of the model's removed jobs. An object is only ever written while its job exists
- * (active), so a job found gone can have no upload still to come.
+ * lock per model and output scope), removes the jobs finished longer ago than KEEP_COMPLETED_SECONDS /
+ * KEEP_FAILED_SECONDS (BullMQ's count and age rules otherwise run only when a job of that queue
+ * completes), then the files or objects of the model's removed jobs: in the bucket, or on this host's
+ * disk (each host sweeps its own). A file is only ever written while its job exists (active), so a job
+ * found gone can have no write still to come.
  */
 export class Retention {
   private readonly queues = new Map<string, GenerateQueue>();
@@ -43,8 +44,7 @@ export class Retention {
   constructor(
     private readonly redis: Redis,
     private readonly config: Config,
-    /** The output store when it is a bucket; files in OUTPUTS_DIR stay, as they always have. */
-    private readonly store: S3Outputs | undefined,
+    private readonly store: OutputStore,
   ) {
     this.layout = new BullLayout(config.QUEUE_PREFIX);
     this.keys = redisKeys(config.QUEUE_PREFIX);
@@ -59,7 +59,7 @@ export class Retention {
     for (const q of await this.layout.queues(this.redis, queueName(""))) {
       const model = modelOfQueue(q);
       if (model === undefined || !ModelNameSchema.safeParse(model).success) continue;
-      if ((await this.redis.set(this.keys.outputSweep(model), String(Date.now()), "PX", this.config.OUTPUT_SWEEP_SECONDS * 1000, "NX")) !== "OK") continue;
+      if ((await this.redis.set(this.keys.outputSweep(model, this.store.scope), String(Date.now()), "PX", this.config.OUTPUT_SWEEP_SECONDS * 1000, "NX")) !== "OK") continue;
       const queue = this.queue(model);
       const jobs = [
         ...(await this.layout.removeFinishedBefore(this.redis, queue, "completed", this.config.KEEP_COMPLETED_SECONDS * 1000, REMOVE_LIMIT)),
@@ -67,21 +67,21 @@ export class Retention {
       ].length;
       taken.push({ model, jobs, objects: 0 });
     }
-    if (this.store) for (const t of taken) t.objects = (await this.sweepObjects(t.model, this.queue(t.model))).length;
+    for (const t of taken) t.objects = (await this.sweepObjects(t.model, this.queue(t.model))).length;
     return taken.filter((t) => t.jobs > 0 || t.objects > 0);
   }
 
   /** Removes the objects of the model's jobs that are gone from its queue; the keys removed. */
   private async sweepObjects(model: string, queue: GenerateQueue): Promise<string[]> {
     const byJob = new Map<string, string[]>();
-    for await (const o of this.store!.list(`${model}-`)) {
+    for await (const o of this.store.list(`${model}-`)) {
       const id = jobIdOfKey(o.key);
       if (modelOfJobId(id) !== model) continue;
       byJob.set(id, [...(byJob.get(id) ?? []), o.key]);
     }
     const gone: string[] = [];
     for (const [id, keys] of byJob) if (!(await queue.getJob(id))) gone.push(...keys);
-    if (gone.length > 0) await this.store!.remove(gone);
+    if (gone.length > 0) await this.store.remove(gone);
     return gone;
   }
 

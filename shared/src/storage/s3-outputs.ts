@@ -72,6 +72,7 @@ async function digests(file: string, span: Span): Promise<{ sha256: string; md5:
  */
 export class S3Outputs implements OutputStore {
   readonly kind = "s3";
+  readonly scope = "bucket";
   readonly client: S3Client;
   readonly bucket: string;
 
