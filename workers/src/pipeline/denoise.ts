@@ -108,7 +108,7 @@ export async function denoise(input: DenoiseInput): Promise<DenoiseResult> {
     // memory on the session thread, fed and written in place, so no latent-sized buffer crosses or is copied.
     const onThread = sampler instanceof UniPCSampler && n % 4 === 0 && item % 4 === 0;
     const latent = onThread
-      ? await denoiseOnThread(input, sampler, hidden, held, timestep)
+      ? await denoiseOnThread(input, sampler, hidden, held, timestep, item)
       : await denoiseHere(input, sampler, hidden, held, timestep, item);
     return { latent, runtimeMs: transformer.runtimeMs - runtimeBefore };
   } finally {
@@ -127,29 +127,33 @@ async function denoiseHere(input: DenoiseInput, sampler: Sampler, hidden: LentTe
   // The velocities are written into one buffer lent for every forward: no new output (and garbage) a step.
   const velocity = new LentTensor(new Float32Array(n * (guided ? 2 : 1)), latentDims(shape, guided ? 2 : 1));
   let { x, mirror } = views();
-  for (let i = 0; i < steps; i++) {
-    timestep.set(sampler.timesteps[i]!);
-    await transformer.run({ ...held, hidden_states: hidden, timestep: timestep.tensor }, { [outputName]: velocity });
-    ({ x, mirror } = views());
-    const v = velocity.data;
-    // The preview's x0 frame: from the sampler's own estimate after its step where it makes one, else
-    // gathered from the latent and the velocities before the step moves the latent.
-    const preview = input.preview?.wants(i + 1) ? input.preview : undefined;
-    const gathered = preview && !sampler.lastX0 ? previewX0(shape, x, v, sampler.sigmas[i]!, guided ? guidance : undefined) : undefined;
-    sampler.step(i, x, guided ? { uncond: v.subarray(0, n), cond: v.subarray(n, 2 * n), guidance } : { v }, mirror);
-    preview?.offer(i + 1, gathered ?? previewFrameOf(sampler.lastX0!(), shape.channels, shape.frames, shape.height * shape.width));
-    await input.afterStep(i + 1, steps);
+  try {
+    for (let i = 0; i < steps; i++) {
+      timestep.set(sampler.timesteps[i]!);
+      await transformer.run({ ...held, hidden_states: hidden, timestep: timestep.tensor }, { [outputName]: velocity });
+      ({ x, mirror } = views());
+      const v = velocity.data;
+      // The preview's x0 frame: from the sampler's own estimate after its step where it makes one, else
+      // gathered from the latent and the velocities before the step moves the latent.
+      const preview = input.preview?.wants(i + 1) ? input.preview : undefined;
+      const gathered = preview && !sampler.lastX0 ? previewX0(shape, x, v, sampler.sigmas[i]!, guided ? guidance : undefined) : undefined;
+      sampler.step(i, x, guided ? { uncond: v.subarray(0, n), cond: v.subarray(n, 2 * n), guidance } : { v }, mirror);
+      preview?.offer(i + 1, gathered ?? previewFrameOf(sampler.lastX0!(), shape.channels, shape.frames, shape.height * shape.width));
+      await input.afterStep(i + 1, steps);
+    }
+    return x.slice();
+  } finally {
+    sampler.close?.();
   }
-  return x.slice();
 }
 
 /** The loop with the batch on the session thread (ThreadBatch): each step is one request, scalars only. */
-async function denoiseOnThread(input: DenoiseInput, sampler: UniPCSampler, hidden: LentTensor, held: Record<string, HeldTensor>, timestep: Feed): Promise<Float32Array> {
+async function denoiseOnThread(input: DenoiseInput, sampler: UniPCSampler, hidden: LentTensor, held: Record<string, HeldTensor>, timestep: Feed, item: number): Promise<Float32Array> {
   const { shape, steps, guidance, transformer, outputName } = input;
   const guided = usesGuidance(guidance);
   const n = latentSize(shape);
   const batch = await transformer.openBatch({
-    size: n, historySlots: sampler.historySlots, batch: guided ? 2 : 1, item: hidden.data.length / (guided ? 2 : 1),
+    size: n, historySlots: sampler.historySlots, batch: guided ? 2 : 1, item,
     initial: hidden.data, inputDims: hidden.dims, outputDims: latentDims(shape, guided ? 2 : 1),
   });
   try {

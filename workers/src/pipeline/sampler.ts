@@ -28,6 +28,8 @@ export interface Sampler {
    * computes one anyway (a data-prediction solver); valid until its next step.
    */
   lastX0?(): Float32Array;
+  /** Ends a run that stopped before its last step (a cancelled job), so its memory serves the next run. */
+  close?(): void;
 }
 
 export interface SamplerRun {

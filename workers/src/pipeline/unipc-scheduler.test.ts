@@ -75,6 +75,33 @@ test("each run has its own multistep state: a second sampler (on the first's mem
   assert.throws(() => done.step(1, new Float32Array(n), { v }), /expected step 1 of 1, got 1/, "no step after the last");
 });
 
+test("a run closed early gives its memory to the next run, and closing a finished run takes nothing from a running one", () => {
+  const n = 64;
+  const v = gaussianNoise(n, 6);
+  const whole = (s = run(5, n), from = 0, x = gaussianNoise(n, 7)) => {
+    for (let k = from; k < 5; k++) s.step(k, x, { v });
+    return x;
+  };
+  const want = whole();
+  // Cancelled after two steps: the next run starts clean on that memory.
+  const early = run(5, n);
+  const x = gaussianNoise(n, 7);
+  early.step(0, x, { v });
+  early.step(1, x, { v });
+  early.close!();
+  assert.deepEqual(whole(), want);
+  // A finished run's memory is already the spare: once a new run holds it, the old run's close must not free it.
+  const finished = run(5, n);
+  whole(finished);
+  const running = run(5, n);
+  const y = gaussianNoise(n, 7);
+  running.step(0, y, { v });
+  finished.close!();
+  const third = run(5, n);
+  third.step(0, gaussianNoise(n, 9), { v: gaussianNoise(n, 10) }); // would take and reset `running`'s memory
+  assert.deepEqual(whole(running, 1, y), want);
+});
+
 test("the sampler keeps the latent between steps, and refuses a latent changed behind its back", () => {
   const n = 4096;
   const v = gaussianNoise(n, 6);

@@ -172,6 +172,12 @@ export class UniPCSampler implements Sampler {
     if (this.next === this.steps) this.kernel!.retire();
   }
 
+  close(): void {
+    // After the last step the kernel is the spare already, and may be another run's by now.
+    if (this.kernel && this.next < this.steps) this.kernel.retire();
+    this.kernel = undefined;
+  }
+
   /**
    * Step `i`'s scalars for the kernel's fused pass, advancing the multistep bookkeeping: for a kernel
    * that holds the state elsewhere (the session thread's, where the transformer's batch lives).
