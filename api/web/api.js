@@ -8,11 +8,13 @@ export const apiKey = {
 };
 
 export class ApiError extends Error {
-  constructor(status, code, message, details) {
+  /** `retryAfterMs`: when a passing refusal (429, 5xx) says to ask again, from its Retry-After. */
+  constructor(status, code, message, details, retryAfterMs) {
     super(message);
     this.status = status;
     this.code = code;
     this.details = details;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 
@@ -37,7 +39,8 @@ async function failure(res) {
     body = undefined;
   }
   const e = body?.error;
-  const err = new ApiError(res.status, e?.code ?? `http_${res.status}`, e?.message ?? `the API answered ${res.status} ${res.statusText}`, e?.details);
+  const err = new ApiError(res.status, e?.code ?? `http_${res.status}`, e?.message ?? `the API answered ${res.status} ${res.statusText}`, e?.details,
+    isPassing(res.status) ? retryAfterMs(res) : undefined);
   if (res.status === 401 || res.status === 403) for (const fn of authListeners) fn(err);
   return err;
 }

@@ -62,6 +62,7 @@ function ApiErrorBox({ error }) {
   const details = Array.isArray(error.details) ? error.details : error.details?.violations;
   return html`<div class="error" role="alert">
     <strong>${error.status ? `The API refused the job (${error.code})` : "Could not reach the API"}:</strong> ${error.message}
+    ${error.retryAfterMs !== undefined && html` <span class="retry-after">Nothing was queued: try again in ${Math.max(1, Math.ceil(error.retryAfterMs / 1000))} s.</span>`}
     ${Array.isArray(details) && html`<ul>${details.map((d) => html`<li>${d.field}: ${d.message}${d.nearest ? ` (nearest valid: ${d.nearest.join(", ")})` : ""}</li>`)}</ul>`}
   </div>`;
 }

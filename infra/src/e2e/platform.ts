@@ -88,9 +88,12 @@ export class Platform {
     return path.join(this.dataDir, "outputs");
   }
 
-  /** `awaitRedis: false`: returns once it listens, for a test of the API answering while its Redis is away. */
-  async startApi({ awaitRedis = true } = {}): Promise<void> {
-    this.api = spawnNode("api", API_MAIN, this.env);
+  /**
+   * `awaitRedis: false`: returns once it listens, for a test of the API answering while its Redis is away;
+   * `env`: settings of this API process only, over the platform's.
+   */
+  async startApi({ awaitRedis = true, env = {} }: { awaitRedis?: boolean; env?: Record<string, string> } = {}): Promise<void> {
+    this.api = spawnNode("api", API_MAIN, { ...this.env, ...env });
     if (awaitRedis) await this.apiReachesRedis();
     else await this.api.waitForOutput(/api listening/);
   }

@@ -361,6 +361,42 @@ test("a submission the API refuses shows the API's message", async () => {
   noProblems(true);
 });
 
+test("a 429 (queue full) shows the API's message and when to try again, the form kept; once there is room it goes", async () => {
+  // An API that queues at most one job per model; tinya has no worker here, so what is queued stays.
+  await p.api.stop();
+  await p.startApi({ env: { MAX_QUEUED_PER_MODEL: "1" } });
+  const first = await p.request("POST", "/v1/jobs", { model: "tinya", prompt: "holds the only place" });
+  assert.equal(first.status, 202, JSON.stringify(first.body));
+  let made: string | undefined;
+  try {
+    await openMake();
+    const prompt = "waits for a place in the queue";
+    await fill(prompt, { frames: tiny.constraints.frames.default, model: "tinya" });
+    await page.click("button[type=submit]");
+    const alert = page.locator("form.make .error[role=alert]");
+    await alert.waitFor();
+    const direct = await p.request("POST", "/v1/jobs", { model: "tinya", prompt });
+    assert.equal(direct.status, 429, JSON.stringify(direct.body));
+    const text = (await alert.textContent())!;
+    assert.ok(text.includes(`(${direct.body.error.code})`) && text.includes(direct.body.error.message), `${text} shows ${JSON.stringify(direct.body.error)}`);
+    assert.ok(text.includes(`try again in ${direct.headers.get("retry-after")} s`), `${text} says when (Retry-After ${direct.headers.get("retry-after")})`);
+    assert.equal(await page.inputValue("#prompt"), prompt, "the form is kept");
+    assert.deepEqual(await jobsWithPrompt(prompt, "tinya"), []);
+    await shot("07b-queue-full");
+    // Room again: the same form goes through.
+    assert.equal((await p.request("DELETE", `/v1/jobs/${first.body.id}`)).status, 202);
+    await page.click("button[type=submit]");
+    await page.waitForURL(/#\/jobs\//);
+    made = decodeURIComponent(page.url().split("#/jobs/")[1]!);
+    assert.deepEqual((await jobsWithPrompt(prompt, "tinya")).map((j) => j.id), [made]);
+    noProblems(true);
+  } finally {
+    for (const id of [first.body.id, made]) if (id) await p.request("DELETE", `/v1/jobs/${id}`);
+    await p.api.stop();
+    await p.startApi();
+  }
+});
+
 test("a failed job shows its error's message, on its page and in the gallery", async () => {
   // Sound in structure, so it is installed and takes jobs; only loading it fails.
   await p.makeUnloadable("broken");
