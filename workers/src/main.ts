@@ -27,6 +27,7 @@ import { createProcessor } from "./jobs/process-job.js";
 import { onSessionThreadDeath, startSessionThread } from "./onnx/session-thread.js";
 import { previewsState } from "./preview/previewer.js";
 import { EnvironmentMonitor } from "./runtime/environment-monitor.js";
+import { closePreviewEncoder } from "./video/preview-jpegs.js";
 import { GpuGate } from "./runtime/gpu-gate.js";
 import { MemoryGuard } from "./runtime/memory-guard.js";
 import { ModelHost } from "./runtime/model-host.js";
@@ -240,6 +241,7 @@ async function stop(reason: string, exitCode: number = 0): Promise<void> {
   environment.stop();
   clearInterval(sweeper);
   await worker.close();
+  await closePreviewEncoder();
   await retention.close();
   await heartbeat.stop();
   await host.unload(reason);

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { LatentPreviewSchema } from "@videosdgx/shared";
-import { makeTempDir } from "@videosdgx/shared/testing";
+import { makeTempDir, waitFor } from "@videosdgx/shared/testing";
 import { decodeToRgb, probeVideo } from "../video/probe.js";
-import { jpegLength, previewSize, PreviewJpegs } from "../video/preview-jpegs.js";
+import { closePreviewEncoder, jpegLength, previewSize, PreviewJpegs } from "../video/preview-jpegs.js";
 import { frameX0, previewLatentFrame } from "./frame-x0.js";
 import { createLatentProjection } from "./projection-graph.js";
 
@@ -57,8 +57,62 @@ test("one ffmpeg makes a JPEG per frame, each of the preview size, written in pl
       const mean = pixels.reduce((a, b) => a + b, 0) / pixels.length;
       assert.ok(Math.abs(mean - level) < 3, `a flat frame of ${level} decodes to about ${level}, got ${mean}`);
     }
-    await jpegs.close();
   } finally {
+    await closePreviewEncoder();
+    await remove();
+  }
+});
+
+/** The pids of this process's ffmpeg children (Linux /proc). */
+async function ffmpegChildren(): Promise<string[]> {
+  const pids: string[] = [];
+  for (const tid of await readdir(`/proc/${process.pid}/task`)) {
+    const children = await readFile(`/proc/${process.pid}/task/${tid}/children`, "utf8").catch(() => "");
+    for (const c of children.split(" ").filter(Boolean)) {
+      if ((await readFile(`/proc/${c}/comm`, "utf8").catch(() => "")).trim() === "ffmpeg") pids.push(c);
+    }
+  }
+  return pids.sort();
+}
+
+test("the encoder is kept from job to job of one size, replaced for another size or once it died, and ended on request", async () => {
+  const { dir, remove } = await makeTempDir("vdgx-preview-encoder");
+  const frame = (latent: { width: number; height: number }, level: number) => new Uint8Array(latent.width * latent.height * 3).fill(level);
+  const sizeOf = async (file: string) => {
+    const info = await probeVideo(file);
+    return [info.width, info.height];
+  };
+  try {
+    const small = { width: 26, height: 15 };
+    const wide = { width: 40, height: 10 };
+    // Two jobs in turn at one size: one ffmpeg for both.
+    const first = new PreviewJpegs(small, path.join(dir, "a.preview.jpg"));
+    first.warm();
+    const [pid] = await ffmpegChildren();
+    assert.ok(pid, "warm starts ffmpeg before the first frame");
+    await first.write(frame(small, 60));
+    await new PreviewJpegs(small, path.join(dir, "b.preview.jpg")).write(frame(small, 90));
+    assert.deepEqual(await ffmpegChildren(), [pid]);
+    // Another size: another ffmpeg, the old one ended.
+    const other = new PreviewJpegs(wide, path.join(dir, "c.preview.jpg"));
+    await other.write(frame(wide, 120));
+    assert.deepEqual(await sizeOf(path.join(dir, "c.preview.jpg")), [previewSize(wide).width, previewSize(wide).height]);
+    const next = (await ffmpegChildren()).find((p) => p !== pid);
+    assert.ok(next, `a new ffmpeg for ${wide.width}x${wide.height}`);
+    await waitFor("the old size's ffmpeg to end", async () => ((await ffmpegChildren()).includes(pid) ? undefined : true), 10000);
+    // ffmpeg dies with a frame in it (stopped first, so the frame is still there): that write fails, naming the exit.
+    process.kill(Number(next), "SIGSTOP");
+    const lost = other.write(frame(wide, 130));
+    process.kill(Number(next), "SIGKILL");
+    await assert.rejects(lost, /preview encoder exited \(SIGKILL\)/);
+    // The next write has a new ffmpeg.
+    await other.write(frame(wide, 140));
+    const again = (await ffmpegChildren()).find((p) => p !== next);
+    assert.ok(again, `a new ffmpeg after the dead one (${next})`);
+    await closePreviewEncoder();
+    assert.deepEqual(await ffmpegChildren(), []);
+  } finally {
+    await closePreviewEncoder();
     await remove();
   }
 });

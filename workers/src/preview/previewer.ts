@@ -35,7 +35,9 @@ export class Previewer implements PreviewSink {
   ) {}
 
   static async create(settings: PreviewSettings): Promise<Previewer> {
-    return new Previewer(settings, await createLatentProjection(settings.projection), new PreviewJpegs(settings.latent, settings.file));
+    const jpegs = new PreviewJpegs(settings.latent, settings.file);
+    jpegs.warm(); // ffmpeg starts before sampling, not at the first preview
+    return new Previewer(settings, await createLatentProjection(settings.projection), jpegs);
   }
 
   wants(step: number): boolean {
@@ -63,12 +65,11 @@ export class Previewer implements PreviewSink {
     }
   }
 
-  /** Makes the pending preview, then stops the encoder and releases the projection (once, however often called). */
+  /** Makes the pending preview, then releases the projection (once, however often called); the encoder stays for the next job. */
   close(): Promise<void> {
     this.closed ??= (async () => {
       await this.running;
       this.stopped = true;
-      await this.jpegs.close();
       await this.projection.release();
     })();
     return this.closed;

@@ -46,46 +46,51 @@ export function jpegLength(buf: Buffer): number {
   }
 }
 
+/** How long an encoder no job has used is kept: across one job's previews and on to the next job's. */
+const IDLE_CLOSE_MS = 120_000;
+
 /**
- * One job's previews: a single ffmpeg kept running for the job (started at the first frame), rgb24 frames
- * of the latent's size in, each scaled up to previewSize and encoded as a JPEG read back from its stdout,
- * then written to `target` through a temporary file and a rename, so a reader never sees half a file.
- * One process per job, not per preview: starting ffmpeg costs far more than a small frame's encode.
+ * One ffmpeg turning rgb24 frames of one latent size into JPEGs of previewSize, read back from its stdout
+ * in order. Kept across jobs (see PreviewJpegs): starting ffmpeg costs 50-90 ms of CPU, a small frame's
+ * encode well under 1 ms. While no frame is in it, it keeps no process alive.
  */
-export class PreviewJpegs {
-  private child: ChildProcess | undefined;
+class JpegEncoder {
+  private readonly child: ChildProcess;
   private stdout: Buffer = Buffer.alloc(0);
   private stderr = "";
   /** Frames written whose JPEG has not come back yet, oldest first. */
   private readonly waiting: { resolve: (jpeg: Buffer) => void; reject: (err: Error) => void }[] = [];
-  private exited: Promise<void> | undefined;
-  private failure: Error | undefined;
+  private readonly exited: Promise<void>;
+  private idle: NodeJS.Timeout | undefined;
+  private ending = false;
+  failure: Error | undefined;
 
-  constructor(
-    private readonly latent: PixelSize,
-    private readonly target: string,
-  ) {}
-
-  private start(): ChildProcess {
-    const { width, height } = previewSize(this.latent);
-    const child = spawn(ffmpegBinary(), [
-      "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", `${this.latent.width}x${this.latent.height}`, "-i", "pipe:0",
+  constructor(readonly latent: PixelSize) {
+    const { width, height } = previewSize(latent);
+    this.child = spawn(ffmpegBinary(), [
+      "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", `${latent.width}x${latent.height}`, "-i", "pipe:0",
       "-vf", `scale=${width}:${height}:flags=bilinear`, "-pix_fmt", "yuvj420p", "-q:v", "4", "-threads", "1",
       "-flush_packets", "1", "-f", "image2pipe", "-c:v", "mjpeg", "pipe:1",
     ], { stdio: ["pipe", "pipe", "pipe"] });
-    child.stdout!.on("data", (b: Buffer) => this.received(b));
-    child.stderr!.on("data", (b: Buffer) => (this.stderr = (this.stderr + b.toString()).slice(-STDERR_BYTES)));
-    child.stdin!.on("error", () => {}); // ffmpeg gone: its exit says why
+    this.child.stdout!.on("data", (b: Buffer) => this.received(b));
+    this.child.stderr!.on("data", (b: Buffer) => (this.stderr = (this.stderr + b.toString()).slice(-STDERR_BYTES)));
+    this.child.stdin!.on("error", () => {}); // ffmpeg gone: its exit says why
     this.exited = new Promise((resolve) => {
-      child.on("error", (err) => this.fail(err));
-      child.on("close", (code, signal) => {
-        if (code !== 0 || this.waiting.length > 0) {
-          this.fail(new VideoEncodeError(`preview encoder exited (${signal ?? `code ${code}`})`, this.stderr.trim().split("\n").slice(-10).join("\n")));
-        }
+      this.child.on("error", (err) => this.fail(err));
+      this.child.on("close", (code, signal) => {
+        this.fail(new VideoEncodeError(`preview encoder exited (${signal ?? `code ${code}`})`, this.stderr.trim().split("\n").slice(-10).join("\n")));
         resolve();
       });
     });
-    return child;
+    this.hold(false);
+  }
+
+  /** Whether the encoder keeps the process alive: only while a frame is in it. */
+  private hold(busy: boolean): void {
+    const handles = [this.child, this.child.stdin, this.child.stdout, this.child.stderr] as { ref(): void; unref(): void }[];
+    for (const h of handles) if (busy) h.ref(); else h.unref();
+    clearTimeout(this.idle);
+    this.idle = busy ? undefined : setTimeout(() => void this.close(), IDLE_CLOSE_MS).unref();
   }
 
   private received(bytes: Buffer): void {
@@ -94,22 +99,73 @@ export class PreviewJpegs {
       const jpeg = this.stdout.subarray(0, n);
       this.stdout = this.stdout.subarray(n);
       this.waiting.shift()?.resolve(jpeg);
+      if (this.waiting.length === 0 && !this.ending) this.hold(false);
     }
   }
 
   private fail(err: Error): void {
     this.failure ??= err;
+    clearTimeout(this.idle);
+    this.idle = undefined;
     for (const w of this.waiting.splice(0)) w.reject(this.failure);
+  }
+
+  /** One frame [H, W, 3] of the latent's size as a JPEG. */
+  encode(rgb: Uint8Array): Promise<Buffer> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.ending) return Promise.reject(new Error("the preview encoder is closing"));
+    if (this.waiting.length === 0) this.hold(true);
+    return new Promise<Buffer>((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.child.stdin!.write(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength));
+    });
+  }
+
+  /** Whether it takes frames: not once it failed or is ending. */
+  get usable(): boolean {
+    return !this.failure && !this.ending;
+  }
+
+  /** Ends ffmpeg once the frames written are out. */
+  async close(): Promise<void> {
+    this.ending = true;
+    this.hold(true); // whoever awaits the exit waits for it
+    this.child.stdin!.end();
+    await this.exited;
+  }
+}
+
+/** The process's encoder, for the size of the last job that made previews. */
+let encoder: JpegEncoder | undefined;
+
+/** An encoder for `latent`: the running one if it has that size and works, else a new one (the old one ended). */
+function encoderFor(latent: PixelSize): JpegEncoder {
+  if (encoder?.usable && encoder.latent.width === latent.width && encoder.latent.height === latent.height) return encoder;
+  void encoder?.close();
+  encoder = new JpegEncoder(latent);
+  return encoder;
+}
+
+/**
+ * One job's previews: rgb24 frames of the latent's size, each scaled up to previewSize and encoded as a
+ * JPEG by the process's encoder (one ffmpeg kept from job to job while the size stays: its start is not
+ * paid by every job), then written to `target` through a temporary file and a rename, so a reader never
+ * sees half a file. A worker runs one job at a time, so one encoder serves them in turn.
+ */
+export class PreviewJpegs {
+  constructor(
+    private readonly latent: PixelSize,
+    private readonly target: string,
+  ) {}
+
+  /** Has the encoder started now, before sampling, rather than at the first preview. */
+  warm(): void {
+    encoderFor(this.latent);
   }
 
   /** Encodes one frame [H, W, 3] of the latent's size; resolves once its JPEG is at the target path. */
   async write(rgb: Uint8Array): Promise<void> {
-    if (this.failure) throw this.failure;
-    this.child ??= this.start();
-    const jpeg = await new Promise<Buffer>((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
-      this.child!.stdin!.write(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength));
-    });
+    const jpeg = await encoderFor(this.latent).encode(rgb);
     const part = partOf(this.target);
     try {
       await writeFile(part, jpeg);
@@ -119,10 +175,11 @@ export class PreviewJpegs {
       throw err;
     }
   }
+}
 
-  /** Ends the encoder once the frames written are out; a failed encoder is only reaped. */
-  async close(): Promise<void> {
-    this.child?.stdin!.end();
-    await this.exited;
-  }
+/** Ends the process's encoder (a worker stopping; a test or bench done with previews). */
+export async function closePreviewEncoder(): Promise<void> {
+  const e = encoder;
+  encoder = undefined;
+  await e?.close();
 }
