@@ -1,6 +1,6 @@
 import path from "node:path";
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import S3rver from "s3rver";
+import S3rver, { type S3rverStore } from "s3rver";
 import { freePort } from "@videosdgx/shared/testing";
 
 const BUCKET = "videos";
@@ -9,6 +9,63 @@ const BUCKET = "videos";
  * HTTP 403), but does not verify SigV4 signatures (3.7: "unimplemented"), so a wrong secret goes through.
  */
 const CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
+
+/**
+ * S3 replaces an object atomically: a GET racing a PUT of its key gets the whole old object or the whole
+ * new one. s3rver rewrites the object's file in place (truncated, then written, its size and MD5 read from
+ * beside it), so such a GET can get a torn object. Here the calls on one key take turns, a GET holding its
+ * key until its body has been read out.
+ */
+function replaceAtomically(store: S3rverStore): void {
+  const tails = new Map<string, Promise<void>>();
+  const turn = async (bucket: string, key: string): Promise<() => void> => {
+    const id = `${bucket}/${key}`;
+    const before = tails.get(id) ?? Promise.resolve();
+    let done!: () => void;
+    const mine = before.then(() => new Promise<void>((resolve) => (done = resolve)));
+    tails.set(id, mine);
+    await before;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      done();
+      if (tails.get(id) === mine) tails.delete(id);
+    };
+  };
+  const { getObject, putObject, deleteObject } = store;
+  store.getObject = async (bucket, key, options) => {
+    const release = await turn(bucket, key);
+    try {
+      const object = await getObject.call(store, bucket, key, options);
+      if (object?.content) {
+        object.content.once("close", release);
+        // A conditional GET answered 304 leaves the body unread and open: its turn ends anyway.
+        setTimeout(release, 10_000).unref();
+      } else release();
+      return object;
+    } catch (err) {
+      release();
+      throw err;
+    }
+  };
+  store.putObject = async (object) => {
+    const release = await turn(object.bucket, object.key);
+    try {
+      return await putObject.call(store, object);
+    } finally {
+      release();
+    }
+  };
+  store.deleteObject = async (bucket, key) => {
+    const release = await turn(bucket, key);
+    try {
+      return await deleteObject.call(store, bucket, key);
+    } finally {
+      release();
+    }
+  };
+}
 
 /**
  * An S3-compatible server for the tests (s3rver: the S3 REST protocol, path-style, ranged GETs,
@@ -45,6 +102,7 @@ export class S3StandIn {
   async restart(): Promise<void> {
     if (this.server) return;
     this.server = new S3rver({ port: this.port, address: "127.0.0.1", silent: true, directory: this.dir, configureBuckets: [{ name: BUCKET }] });
+    replaceAtomically(this.server.store);
     await this.server.run();
   }
 
