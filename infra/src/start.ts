@@ -99,7 +99,7 @@ const base = `http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.H
 process.stdout.write(
   `\nVideosDGX is starting on host ${config.HOST_ID} (roles: ${config.ROLES.join(", ")}; workers: ${models.join(", ") || "none"})\n` +
     (roles.has("api")
-      ? `  API        ${base}/v1/models\n  Dashboard  ${base}/admin/queues\n  Docs       ${base}/docs\n  Metrics    ${base}/metrics\n`
+      ? `  Studio     ${base}/\n  API        ${base}/v1/models\n  Dashboard  ${base}/admin/queues\n  Docs       ${base}/docs\n  Metrics    ${base}/metrics\n`
       : `  No API here: this host serves the queues of the Redis at REDIS_URL.\n`) +
     `Ctrl-C stops everything.\n\n`,
 );

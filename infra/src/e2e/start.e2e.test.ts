@@ -29,6 +29,9 @@ test("npm start with no configuration: own Redis with AOF, tiny model, API, work
 
   await start.waitForOutput(/Dashboard\s+http:\/\/127\.0\.0\.1:\d+\/admin\/queues/, 60000);
   assert.match(start.output, /Docs\s+http:\/\/127\.0\.0\.1:\d+\/docs/);
+  // The page a person looks at, first.
+  const studio = start.output.match(/Studio\s+(http:\/\/127\.0\.0\.1:\d+\/)\n/)?.[1];
+  assert.equal(studio, `${base}/`, start.output);
   await waitFor("readyz 200", () => fetch(`${base}/readyz`).then((r) => r.status === 200, () => false), 60000);
   assert.ok((await stat(path.join(dir, "models/tiny/transformer/model.onnx"))).size > 0);
   assert.ok((await stat(path.join(dir, "redis/appendonlydir"))).isDirectory(), "AOF under DATA_DIR");
