@@ -4,8 +4,8 @@ import { parentPort } from "node:worker_threads";
 import ort from "onnxruntime-node";
 import { readOnnxGraph } from "@videosdgx/shared";
 import { castBoundaryToFloat32 } from "./boundary-casts.js";
-import { UniPCKernel, type StepScalars } from "../pipeline/unipc-kernel.js";
-import { previewFrameOf } from "../preview/frame-x0.js";
+import { UniPCKernel, type StepScalars } from "../kernels/unipc-kernel.js";
+import { previewFrameOf } from "../kernels/frame-x0.js";
 
 /** A tensor as it crosses the thread boundary: plain data, copied in, transferred out. */
 export interface WireTensor {

@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import ort from "onnxruntime-node";
-import type { StepScalars } from "../pipeline/unipc-kernel.js";
+import type { StepScalars } from "../kernels/unipc-kernel.js";
 import type { BatchRun, OpenedSession, RunResult, SessionReply, SessionRequest, WireFeed, WireTensor } from "./session-thread-worker.js";
 
 type Request = SessionRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;

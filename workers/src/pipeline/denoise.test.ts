@@ -7,7 +7,7 @@ import { denoise } from "./denoise.js";
 import type { LatentShape } from "./latent-shape.js";
 import { gaussianNoise } from "./noise.js";
 import { createSampler } from "./sampler.js";
-import { previewLatentFrame } from "../preview/frame-x0.js";
+import { previewLatentFrame } from "../kernels/frame-x0.js";
 import type { PreviewSink } from "../preview/preview-sink.js";
 import { parseSchedulerConfig } from "./scheduler-config.js";
 

@@ -1,5 +1,5 @@
 import ort from "onnxruntime-node";
-import { frameX0, previewFrameOf, previewLatentFrame, type FrameTerm } from "../preview/frame-x0.js";
+import { frameX0, previewFrameOf, previewLatentFrame, type FrameTerm } from "../kernels/frame-x0.js";
 import type { PreviewSink } from "../preview/preview-sink.js";
 import type { SchedulerConfig } from "./scheduler-config.js";
 import { createSampler, type Sampler } from "./sampler.js";

@@ -1,7 +1,7 @@
 import { linspace } from "./flow-match-scheduler.js";
 import type { Sampler, Velocity } from "./sampler.js";
 import type { UniPCConfig } from "./unipc-config.js";
-import { UniPCKernel, type StepScalars } from "./unipc-kernel.js";
+import { UniPCKernel, type StepScalars } from "../kernels/unipc-kernel.js";
 
 export interface UniPCSchedule {
   /** steps + 1 values, float32-rounded as diffusers keeps them; the last 0 or sigma_min. */

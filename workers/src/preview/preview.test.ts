@@ -6,7 +6,7 @@ import { LatentPreviewSchema } from "@videosdgx/shared";
 import { makeTempDir, waitFor } from "@videosdgx/shared/testing";
 import { decodeToRgb, probeVideo } from "../video/probe.js";
 import { closePreviewEncoder, jpegLength, previewSize, PreviewJpegs } from "../video/preview-jpegs.js";
-import { frameX0, previewLatentFrame } from "./frame-x0.js";
+import { frameX0, previewLatentFrame } from "../kernels/frame-x0.js";
 import { createLatentProjection } from "./projection-graph.js";
 
 test("the projection graph gives the hand-computed bytes of a 2-channel 1x2 frame", async () => {

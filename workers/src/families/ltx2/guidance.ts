@@ -1,4 +1,4 @@
-import { instantiateKernel } from "../../pipeline/wasm-kernel.js";
+import { instantiateKernel } from "../../kernels/wasm-kernel.js";
 
 /**
  * LTX2Pipeline's guidance in x0 space for one modality (video or audio) at one step. Each pass's velocity

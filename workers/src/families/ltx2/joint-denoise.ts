@@ -1,6 +1,6 @@
 import ort from "onnxruntime-node";
 import type { FlowMatchEulerSampler } from "../../pipeline/flow-match-scheduler.js";
-import { frameX0, previewLatentFrame } from "../../preview/frame-x0.js";
+import { frameX0, previewLatentFrame } from "../../kernels/frame-x0.js";
 import type { PreviewSink } from "../../preview/preview-sink.js";
 import { repeatBatch } from "./coords.js";
 import { X0Guidance, type X0Passes, type X0Scales } from "./guidance.js";

@@ -6,7 +6,7 @@ import { gaussianNoise } from "../../pipeline/noise.js";
 import { encodeText } from "../../pipeline/text-encoding.js";
 import { tokenizeToContext } from "../../pipeline/tokenize.js";
 import { sharedRgbConverter } from "../../pipeline/rgb-frames-thread.js";
-import { frameX0, previewLatentFrame, type FrameTerm } from "../../preview/frame-x0.js";
+import { frameX0, previewLatentFrame, type FrameTerm } from "../../kernels/frame-x0.js";
 import type { ChunkSink, FamilyModule, FamilyPipeline, StageRun } from "../family.js";
 import { chunkScales, guidedStep } from "./guidance.js";
 import { checkMagiSteps, magiForwardCount, magiForwards, magiTimes, type ForwardPlan } from "./schedule.js";
