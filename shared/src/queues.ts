@@ -25,9 +25,9 @@ export const redisKeys = (prefix: string) => ({
   cancel: (jobId: string) => `${prefix}:cancel:${jobId}`,
   /**
    * Held (SET NX PX, for OUTPUT_SWEEP_SECONDS) by the one process running a model's retention in that
-   * interval: its jobs past KEEP_*_SECONDS, then their objects (named from when it guarded only those).
+   * interval for an output scope (the bucket, or one host's disk): its jobs past KEEP_*_SECONDS, then
+   * their files (named from when it guarded only a bucket's objects).
    */
-  /** One retention sweep per model and output scope (the bucket, or one host's disk) each interval. */
   outputSweep: (model: string, scope: string) => `${prefix}:output-sweep:${scope}:${model}`,
   /** Sorted set of live worker ids scored by heartbeat expiry (ms). */
   workers: `${prefix}:workers`,

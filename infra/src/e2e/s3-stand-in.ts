@@ -38,10 +38,11 @@ function replaceAtomically(store: S3rverStore): void {
     const release = await turn(bucket, key);
     try {
       const object = await getObject.call(store, bucket, key, options);
-      if (object?.content) {
-        object.content.once("close", release);
-        // A conditional GET answered 304 leaves the body unread and open: its turn ends anyway.
-        setTimeout(release, 10_000).unref();
+      const content = object?.content;
+      if (content) {
+        content.once("close", release);
+        // A conditional GET answered 304 leaves the body unread and open: it is closed, and its turn ends.
+        setTimeout(() => content.destroy(), 10_000).unref();
       } else release();
       return object;
     } catch (err) {

@@ -67,12 +67,12 @@ export class Retention {
       ].length;
       taken.push({ model, jobs, objects: 0 });
     }
-    for (const t of taken) t.objects = (await this.sweepObjects(t.model, this.queue(t.model))).length;
+    for (const t of taken) t.objects = (await this.sweepObjects(t.model)).length;
     return taken.filter((t) => t.jobs > 0 || t.objects > 0);
   }
 
   /** Removes the objects of the model's jobs that are gone from its queue; the keys removed. */
-  private async sweepObjects(model: string, queue: GenerateQueue): Promise<string[]> {
+  private async sweepObjects(model: string): Promise<string[]> {
     const byJob = new Map<string, string[]>();
     for await (const o of this.store.list(`${model}-`)) {
       const id = jobIdOfKey(o.key);
@@ -80,7 +80,7 @@ export class Retention {
       byJob.set(id, [...(byJob.get(id) ?? []), o.key]);
     }
     const gone: string[] = [];
-    for (const [id, keys] of byJob) if (!(await queue.getJob(id))) gone.push(...keys);
+    for (const [id, keys] of byJob) if (!(await this.layout.jobExists(this.redis, queueName(model), id))) gone.push(...keys);
     if (gone.length > 0) await this.store.remove(gone);
     return gone;
   }

@@ -5,6 +5,7 @@ import { test } from "node:test";
 import { LatentPreviewSchema } from "@videosdgx/shared";
 import { makeTempDir, waitFor } from "@videosdgx/shared/testing";
 import { decodeToRgb, probeVideo } from "../video/probe.js";
+import { useFfmpegBinary } from "../video/mp4-encoder.js";
 import { closePreviewEncoder, jpegLength, previewSize, PreviewJpegs } from "../video/preview-jpegs.js";
 import { frameX0, previewLatentFrame } from "../kernels/frame-x0.js";
 import { createLatentProjection } from "./projection-graph.js";
@@ -112,6 +113,21 @@ test("the encoder is kept from job to job of one size, replaced for another size
     await closePreviewEncoder();
     assert.deepEqual(await ffmpegChildren(), []);
   } finally {
+    await closePreviewEncoder();
+    await remove();
+  }
+});
+
+test("an encoder that cannot start: warming does not throw, the write fails naming why, and closing returns", async () => {
+  const { dir, remove } = await makeTempDir("vdgx-preview-nostart");
+  try {
+    useFfmpegBinary(path.join(dir, "no-such-ffmpeg"));
+    const jpegs = new PreviewJpegs({ width: 26, height: 15 }, path.join(dir, "x.preview.jpg"));
+    jpegs.warm();
+    await assert.rejects(jpegs.write(new Uint8Array(26 * 15 * 3)), /ENOENT/);
+    await closePreviewEncoder();
+  } finally {
+    useFfmpegBinary("ffmpeg");
     await closePreviewEncoder();
     await remove();
   }

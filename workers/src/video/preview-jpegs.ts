@@ -46,8 +46,11 @@ export function jpegLength(buf: Buffer): number {
   }
 }
 
-/** How long an encoder no job has used is kept: across one job's previews and on to the next job's. */
-const IDLE_CLOSE_MS = 120_000;
+/**
+ * How long an encoder without a frame is kept: past the gaps between one job's previews (a few steps of
+ * seconds each on a GPU) and on to the next job's. A longer gap only costs a new start.
+ */
+const IDLE_CLOSE_MS = 600_000;
 
 /**
  * One ffmpeg turning rgb24 frames of one latent size into JPEGs of previewSize, read back from its stdout
@@ -72,23 +75,27 @@ class JpegEncoder {
       "-vf", `scale=${width}:${height}:flags=bilinear`, "-pix_fmt", "yuvj420p", "-q:v", "4", "-threads", "1",
       "-flush_packets", "1", "-f", "image2pipe", "-c:v", "mjpeg", "pipe:1",
     ], { stdio: ["pipe", "pipe", "pipe"] });
-    this.child.stdout!.on("data", (b: Buffer) => this.received(b));
-    this.child.stderr!.on("data", (b: Buffer) => (this.stderr = (this.stderr + b.toString()).slice(-STDERR_BYTES)));
-    this.child.stdin!.on("error", () => {}); // ffmpeg gone: its exit says why
     this.exited = new Promise((resolve) => {
-      this.child.on("error", (err) => this.fail(err));
+      // A spawn that failed (no ffmpeg, no file descriptors left) may never close: its error ends it.
+      this.child.on("error", (err) => {
+        this.fail(err);
+        resolve();
+      });
       this.child.on("close", (code, signal) => {
         this.fail(new VideoEncodeError(`preview encoder exited (${signal ?? `code ${code}`})`, this.stderr.trim().split("\n").slice(-10).join("\n")));
         resolve();
       });
     });
+    this.child.stdout?.on("data", (b: Buffer) => this.received(b));
+    this.child.stderr?.on("data", (b: Buffer) => (this.stderr = (this.stderr + b.toString()).slice(-STDERR_BYTES)));
+    this.child.stdin?.on("error", () => {}); // ffmpeg gone: its exit says why
     this.hold(false);
   }
 
   /** Whether the encoder keeps the process alive: only while a frame is in it. */
   private hold(busy: boolean): void {
-    const handles = [this.child, this.child.stdin, this.child.stdout, this.child.stderr] as { ref(): void; unref(): void }[];
-    for (const h of handles) if (busy) h.ref(); else h.unref();
+    const handles = [this.child, this.child.stdin, this.child.stdout, this.child.stderr] as ({ ref(): void; unref(): void } | null)[];
+    for (const h of handles) if (busy) h?.ref(); else h?.unref();
     clearTimeout(this.idle);
     this.idle = busy ? undefined : setTimeout(() => void this.close(), IDLE_CLOSE_MS).unref();
   }
@@ -115,9 +122,11 @@ class JpegEncoder {
     if (this.failure) return Promise.reject(this.failure);
     if (this.ending) return Promise.reject(new Error("the preview encoder is closing"));
     if (this.waiting.length === 0) this.hold(true);
+    const stdin = this.child.stdin;
+    if (!stdin) return Promise.reject(new VideoEncodeError("the preview encoder has no input pipe (its start failed)", this.stderr));
     return new Promise<Buffer>((resolve, reject) => {
       this.waiting.push({ resolve, reject });
-      this.child.stdin!.write(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength));
+      stdin.write(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength));
     });
   }
 
@@ -130,7 +139,7 @@ class JpegEncoder {
   async close(): Promise<void> {
     this.ending = true;
     this.hold(true); // whoever awaits the exit waits for it
-    this.child.stdin!.end();
+    this.child.stdin?.end();
     await this.exited;
   }
 }
@@ -160,7 +169,11 @@ export class PreviewJpegs {
 
   /** Has the encoder started now, before sampling, rather than at the first preview. */
   warm(): void {
-    encoderFor(this.latent);
+    try {
+      encoderFor(this.latent);
+    } catch {
+      // ffmpeg could not be started: the first write says why, and the job goes on without previews.
+    }
   }
 
   /** Encodes one frame [H, W, 3] of the latent's size; resolves once its JPEG is at the target path. */

@@ -50,7 +50,7 @@
     (f64.store offset=16 (local.get $sums) (f64.add (f64x2.extract_lane 0 (local.get $sg)) (f64x2.extract_lane 1 (local.get $sg))))
     (f64.store offset=24 (local.get $sums) (f64.add (f64x2.extract_lane 0 (local.get $sg2)) (f64x2.extract_lane 1 (local.get $sg2)))))
 
-;; out = v = (x - k out) / sigma, the rescaled estimate back to a velocity, and next = x + dt v: the Euler
+  ;; out = v = (x - k out) / sigma, the rescaled estimate back to a velocity, and next = x + dt v: the Euler
   ;; step of diffusers' FlowMatchEulerDiscreteScheduler (dt = sigma_next - sigma).
   (func (export "finish") (param $x i32) (param $out i32) (param $next i32) (param $bytes i32) (param $k f32) (param $sigma f32) (param $dt f32)
     (local $i i32) (local $vk v128) (local $vsigma v128) (local $vdt v128) (local $xj v128) (local $vj v128)
