@@ -121,9 +121,9 @@ class JpegEncoder {
   encode(rgb: Uint8Array): Promise<Buffer> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.ending) return Promise.reject(new Error("the preview encoder is closing"));
-    if (this.waiting.length === 0) this.hold(true);
     const stdin = this.child.stdin;
     if (!stdin) return Promise.reject(new VideoEncodeError("the preview encoder has no input pipe (its start failed)", this.stderr));
+    if (this.waiting.length === 0) this.hold(true);
     return new Promise<Buffer>((resolve, reject) => {
       this.waiting.push({ resolve, reject });
       stdin.write(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength));
