@@ -3,7 +3,7 @@ import path from "node:path";
 import { Queue } from "bullmq";
 import ort from "onnxruntime-node";
 import { createRedis, LatentPreviewSchema } from "@videosdgx/shared";
-import { TestRedis, makeTempDir } from "@videosdgx/shared/testing";
+import { childProcesses, TestRedis, makeTempDir } from "@videosdgx/shared/testing";
 import { DataType, ModelSession } from "@videosdgx/workers/onnx";
 import { denoise, parseSchedulerConfig } from "@videosdgx/workers/pipeline";
 import { createLatentProjection, previewFrameOf, Previewer } from "@videosdgx/workers/preview";
@@ -15,13 +15,7 @@ import { TEXT_DIMS, WAN_480P, WORKER_SESSION_OPTIONS, scalingTransformer, worker
 /** Nanoseconds on a CPU so far of this process's threads and of its ffmpeg children (Linux schedstat). */
 async function cpuNs(): Promise<number> {
   const onCpu = async (task: string) => Number((await readFile(`${task}/schedstat`, "utf8")).split(" ")[0]);
-  const pids = [String(process.pid)];
-  for (const tid of await readdir(`/proc/${process.pid}/task`)) {
-    const children = await readFile(`/proc/${process.pid}/task/${tid}/children`, "utf8").catch(() => "");
-    for (const c of children.split(" ").filter(Boolean)) {
-      if ((await readFile(`/proc/${c}/comm`, "utf8").catch(() => "")).trim() === "ffmpeg") pids.push(c);
-    }
-  }
+  const pids = [String(process.pid), ...(await childProcesses("ffmpeg"))];
   let total = 0;
   for (const pid of pids) for (const tid of await readdir(`/proc/${pid}/task`).catch(() => [])) total += await onCpu(`/proc/${pid}/task/${tid}`).catch(() => 0);
   return total;

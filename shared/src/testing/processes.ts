@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startRedisServer, type RedisServer } from "../redis-server.js";
@@ -82,4 +82,16 @@ export class TestRedis {
     this.server.process.kill(signal);
     await this.server.exited;
   }
+}
+
+/** The pids of this process's children whose command name is `name` (Linux /proc), in pid order. */
+export async function childProcesses(name: string): Promise<string[]> {
+  const pids: string[] = [];
+  for (const tid of await readdir(`/proc/${process.pid}/task`)) {
+    const children = await readFile(`/proc/${process.pid}/task/${tid}/children`, "utf8").catch(() => "");
+    for (const c of children.split(" ").filter(Boolean)) {
+      if ((await readFile(`/proc/${c}/comm`, "utf8").catch(() => "")).trim() === name) pids.push(c);
+    }
+  }
+  return pids.sort();
 }

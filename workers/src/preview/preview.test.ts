@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { readdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { LatentPreviewSchema } from "@videosdgx/shared";
-import { makeTempDir, waitFor } from "@videosdgx/shared/testing";
+import { childProcesses, makeTempDir, waitFor } from "@videosdgx/shared/testing";
 import { decodeToRgb, probeVideo } from "../video/probe.js";
 import { useFfmpegBinary } from "../video/mp4-encoder.js";
 import { closePreviewEncoder, jpegLength, previewSize, PreviewJpegs } from "../video/preview-jpegs.js";
@@ -64,18 +64,6 @@ test("one ffmpeg makes a JPEG per frame, each of the preview size, written in pl
   }
 });
 
-/** The pids of this process's ffmpeg children (Linux /proc). */
-async function ffmpegChildren(): Promise<string[]> {
-  const pids: string[] = [];
-  for (const tid of await readdir(`/proc/${process.pid}/task`)) {
-    const children = await readFile(`/proc/${process.pid}/task/${tid}/children`, "utf8").catch(() => "");
-    for (const c of children.split(" ").filter(Boolean)) {
-      if ((await readFile(`/proc/${c}/comm`, "utf8").catch(() => "")).trim() === "ffmpeg") pids.push(c);
-    }
-  }
-  return pids.sort();
-}
-
 test("the encoder is kept from job to job of one size, replaced for another size or once it died, and ended on request", async () => {
   const { dir, remove } = await makeTempDir("vdgx-preview-encoder");
   const frame = (latent: { width: number; height: number }, level: number) => new Uint8Array(latent.width * latent.height * 3).fill(level);
@@ -89,18 +77,18 @@ test("the encoder is kept from job to job of one size, replaced for another size
     // Two jobs in turn at one size: one ffmpeg for both.
     const first = new PreviewJpegs(small, path.join(dir, "a.preview.jpg"));
     first.warm();
-    const [pid] = await ffmpegChildren();
+    const [pid] = await childProcesses("ffmpeg");
     assert.ok(pid, "warm starts ffmpeg before the first frame");
     await first.write(frame(small, 60));
     await new PreviewJpegs(small, path.join(dir, "b.preview.jpg")).write(frame(small, 90));
-    assert.deepEqual(await ffmpegChildren(), [pid]);
+    assert.deepEqual(await childProcesses("ffmpeg"), [pid]);
     // Another size: another ffmpeg, the old one ended.
     const other = new PreviewJpegs(wide, path.join(dir, "c.preview.jpg"));
     await other.write(frame(wide, 120));
     assert.deepEqual(await sizeOf(path.join(dir, "c.preview.jpg")), [previewSize(wide).width, previewSize(wide).height]);
-    const next = (await ffmpegChildren()).find((p) => p !== pid);
+    const next = (await childProcesses("ffmpeg")).find((p) => p !== pid);
     assert.ok(next, `a new ffmpeg for ${wide.width}x${wide.height}`);
-    await waitFor("the old size's ffmpeg to end", async () => ((await ffmpegChildren()).includes(pid) ? undefined : true), 10000);
+    await waitFor("the old size's ffmpeg to end", async () => ((await childProcesses("ffmpeg")).includes(pid) ? undefined : true), 10000);
     // ffmpeg dies with a frame in it (stopped first, so the frame is still there): that write fails, naming the exit.
     process.kill(Number(next), "SIGSTOP");
     const lost = other.write(frame(wide, 130));
@@ -108,10 +96,10 @@ test("the encoder is kept from job to job of one size, replaced for another size
     await assert.rejects(lost, /preview encoder exited \(SIGKILL\)/);
     // The next write has a new ffmpeg.
     await other.write(frame(wide, 140));
-    const again = (await ffmpegChildren()).find((p) => p !== next);
+    const again = (await childProcesses("ffmpeg")).find((p) => p !== next);
     assert.ok(again, `a new ffmpeg after the dead one (${next})`);
     await closePreviewEncoder();
-    assert.deepEqual(await ffmpegChildren(), []);
+    assert.deepEqual(await childProcesses("ffmpeg"), []);
   } finally {
     await closePreviewEncoder();
     await remove();
